@@ -98,9 +98,10 @@ COMMON: tuple[Column, ...] = (
     Column(
         "marking",
         "str",
-        True,
+        False,
         "Releasability marking, e.g. 'UNCLASSIFIED//REL TO USA, GBR, FRA'. The source's "
-        "default marking is applied at ingest when a record carries none.",
+        "default marking is applied at ingest when a record carries none. A record left "
+        "without one is stored but shown to nobody but administrators (deny by default).",
     ),
 )
 

@@ -1,0 +1,153 @@
+"""Helpers every file adapter shares: bounded reads and canonical frames.
+
+Kept apart from `base.py` (the contract) so that the contract stays small and
+the adapters agree on the few mechanical things that are easy to get subtly
+different: how big an input may be, how a frame's columns are ordered, and how
+a number that does not parse is handed on (as its original text, so that the
+shared validate step can quarantine it with the value in the detail, instead
+of the adapter silently turning it into NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from ingest.errors import UnreadableInputError
+from ingest.schema import CRS, spec
+
+# Largest file an adapter loads into memory. Whole-document formats (XML, JSON)
+# need the document in memory to parse it; a cap turns "the process was killed
+# for memory" into an error that names the file and the limit.
+MAX_INPUT_BYTES = 512 * 1024 * 1024
+
+
+def check_size(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> int:
+    """Size of `path` in bytes, or UnreadableInputError if missing, not a file, or too big."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise UnreadableInputError(path, "no such file") from None
+    except OSError as exc:
+        raise UnreadableInputError(path, f"cannot stat: {exc.strerror or exc}") from None
+    if not path.is_file():
+        raise UnreadableInputError(path, "expected a regular file, found a directory or device")
+    if st.st_size > max_bytes:
+        raise UnreadableInputError(
+            path,
+            f"file is {st.st_size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB "
+            "(split the file, or raise max_bytes if the machine has the memory)",
+        )
+    return st.st_size
+
+
+def read_bytes(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> bytes:
+    """The whole file, after `check_size`; read errors become UnreadableInputError."""
+    check_size(path, max_bytes)
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+    except OSError as exc:
+        raise UnreadableInputError(path, f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:  # grew between stat and read
+        raise UnreadableInputError(path, f"file is larger than the {max_bytes} byte limit")
+    return data
+
+
+def decode_text(path: Path, data: bytes, encoding: str = "utf-8-sig") -> str:
+    """Decode a text file, naming the offending byte if it is not in `encoding`."""
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise UnreadableInputError(
+            path,
+            f"not valid {encoding} text (byte 0x{data[exc.start]:02x} at offset {exc.start}); "
+            "re-save as UTF-8 or pass encoding=",
+        ) from None
+    except LookupError:
+        raise UnreadableInputError(path, f"unknown text encoding {encoding!r}") from None
+
+
+def text_or_none(value: Any) -> str | None:
+    """Strip a text value; empty or missing becomes None (the pipeline's 'not given')."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    s = str(value).strip()
+    return s or None
+
+
+def number_or_text(value: Any) -> float | str | None:
+    """A float if `value` is a number or numeric text; otherwise the text itself.
+
+    Adapters do not judge values: text that is not a number is passed on as it
+    was so validate can quarantine it (BAD_VALUE) with the value in the detail,
+    rather than the adapter turning it into a NaN nobody can explain later.
+    """
+    if value is None or isinstance(value, bool):
+        return None if value is None else str(value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    s = str(value).strip()
+    if not s:
+        return None
+    try:
+        return float(s)
+    except ValueError:
+        return s
+
+
+def output_columns(layer: str) -> list[str]:
+    """Columns an adapter returns for `layer`, in order.
+
+    `ingested_at` (set when the pipeline stores a version) and `geometry_fix`
+    (set by validate) are not the adapter's to fill, so they are left out.
+    """
+    s = spec(layer)
+    return ["source", "source_id", "marking"] + [c.name for c in s.columns] + ["geometry"]
+
+
+def frame_from_columns(
+    layer: str,
+    columns: Mapping[str, Sequence[Any] | pd.Series],
+    geometry: Sequence[Any] | gpd.GeoSeries,
+) -> gpd.GeoDataFrame:
+    """A GeoDataFrame with exactly the canonical columns of `layer`, in order.
+
+    Columns the input did not give are all-null; extra keys in `columns` are an
+    adapter bug and raise, so a typo cannot create a column no one reads.
+    """
+    names = output_columns(layer)
+    unknown = set(columns) - set(names)
+    if unknown:
+        raise KeyError(f"not columns of layer {layer!r}: {sorted(unknown)}")
+    n = len(geometry)
+    geom = geometry if isinstance(geometry, gpd.GeoSeries) else gpd.GeoSeries(list(geometry), crs=CRS)
+    geom = geom.reset_index(drop=True)
+    data: dict[str, Any] = {}
+    s = spec(layer)
+    for name in names[:-1]:
+        if name in columns:
+            col = columns[name]
+            data[name] = col.reset_index(drop=True) if isinstance(col, pd.Series) else list(col)
+        else:
+            data[name] = pd.Series([None] * n, dtype="object")
+    frame = gpd.GeoDataFrame(data, geometry=geom, crs=CRS)
+    # Extra geometry columns (deployments.area) are GeoSeries too, so a
+    # reprojection or a spatial predicate treats them like the main geometry.
+    for name in s.extra_geometry_columns:
+        frame[name] = gpd.GeoSeries(list(frame[name]), crs=CRS, index=frame.index)
+    return frame
+
+
+def frame_from_rows(layer: str, rows: list[dict[str, Any]], geometries: list[Any]) -> gpd.GeoDataFrame:
+    """`frame_from_columns` for adapters that build one dict per record."""
+    names = output_columns(layer)[:-1]
+    columns = {name: [r.get(name) for r in rows] for name in names}
+    return frame_from_columns(layer, columns, geometries)

@@ -1,0 +1,331 @@
+"""Cursor-on-Target (CoT) XML -> `track_points`.
+
+CoT is what TAK clients, drone ground stations and many gateways emit: one
+`<event>` per position report. Files come in three shapes, all read here:
+a single `<event>` document, a root element (e.g. `<events>`) wrapping many
+events, or events simply concatenated as captured from a TCP stream (no root).
+
+Per event:
+    uid                      -> track_id
+    time                     -> time        (the text as found; validate parses it)
+    point@lat, point@lon     -> geometry    Point(lon, lat)
+    point@hae                -> altitude_m  (9999999.0, CoT's "unknown", -> NaN)
+    detail/track@speed       -> speed_mps   (CoT speed is metres per second)
+    detail/track@course      -> heading_deg
+    detail/contact@callsign  -> callsign
+    type                     -> platform_type
+    stale                    -> stale_at
+    detail/marking (text)    -> marking     (a watchfloor convention, not CoT core;
+                                             the event's `access` attribute is not used)
+    source_id = f"{uid}@{time}"  (one fix per uid and time; re-ingest is idempotent)
+
+An event without a usable `<point>` cannot become a row and is rejected with
+the reason; everything else is passed on for the shared validate step to judge.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+from xml.etree.ElementTree import Element, tostring
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from ingest import reasons
+from ingest.adapters import xmlsafe
+from ingest.adapters.base import ReadResult, rejection, rejections
+from ingest.adapters.common import (
+    MAX_INPUT_BYTES,
+    frame_from_rows,
+    number_or_text,
+    read_bytes,
+    text_or_none,
+)
+from ingest.errors import HostileInputError, UnreadableInputError
+from ingest.schema import CRS
+
+LAYER = "track_points"
+UNKNOWN_HAE = 9999999.0
+# One CoT event is normally under 2 KB; a stream that goes on for this long
+# without closing an event is broken or an attempt to exhaust memory.
+MAX_EVENT_BYTES = 1024 * 1024
+# Raw text kept in a rejection, so one giant bad record cannot bloat quarantine.
+MAX_RAW_CHARS = 20_000
+
+_EVENT_START = re.compile(rb"<event[\s/>]")
+_EVENT_END = re.compile(rb"</event\s*>")
+# Between events on a stream: whitespace, XML declarations, comments and a
+# wrapping <events> tag are framing, not records.
+_FRAMING = re.compile(rb"\s+|<\?xml[^>]*\?>|<!--.*?-->|</?events\s*>", re.DOTALL)
+
+
+def is_rejection(result: dict[str, Any]) -> bool:
+    """True if a `parse_cot_event` result is a quarantine row rather than a track point."""
+    return "reason" in result and "quarantined_at" in result
+
+
+def _raw(el: Element | bytes | str) -> str:
+    if isinstance(el, Element):
+        text = tostring(el, encoding="unicode")
+    elif isinstance(el, bytes):
+        text = el.decode("utf-8", errors="replace")
+    else:
+        text = el
+    return text if len(text) <= MAX_RAW_CHARS else text[:MAX_RAW_CHARS] + "...[truncated]"
+
+
+def _event_row(ev: Element, source: str) -> dict[str, Any]:
+    """One event element -> a row dict (with lon/lat keys) or a rejection dict."""
+    uid = text_or_none(ev.get("uid"))
+    time = text_or_none(ev.get("time"))
+    source_id = f"{uid}@{time or ''}" if uid else None
+    point = ev.find("point")
+    if point is None:
+        return rejection(
+            LAYER, source, source_id, reasons.MALFORMED_RECORD,
+            "expected a <point lat=.. lon=..> child in <event>, found none", _raw(ev),
+        )
+    lat_t, lon_t = point.get("lat"), point.get("lon")
+    if lat_t is None or lon_t is None:
+        return rejection(
+            LAYER, source, source_id, reasons.MALFORMED_RECORD,
+            f"expected <point> with lat and lon attributes, found attributes {sorted(point.attrib)}",
+            _raw(ev),
+        )
+    try:
+        lat, lon = float(lat_t), float(lon_t)
+    except ValueError:
+        return rejection(
+            LAYER, source, source_id, reasons.BAD_COORDINATE_TEXT,
+            f"expected numeric <point> lat/lon, found lat={lat_t!r} lon={lon_t!r}", _raw(ev),
+        )
+    hae = number_or_text(point.get("hae"))
+    if isinstance(hae, float) and hae == UNKNOWN_HAE:
+        hae = float("nan")
+    detail = ev.find("detail")
+    track = detail.find("track") if detail is not None else None
+    contact = detail.find("contact") if detail is not None else None
+    marking_el = detail.find("marking") if detail is not None else None
+    return {
+        "source": source,
+        "source_id": source_id,
+        "marking": text_or_none("".join(marking_el.itertext())) if marking_el is not None else None,
+        "track_id": uid,
+        "time": time,
+        "altitude_m": hae,
+        "speed_mps": number_or_text(track.get("speed")) if track is not None else None,
+        "heading_deg": number_or_text(track.get("course")) if track is not None else None,
+        "callsign": text_or_none(contact.get("callsign")) if contact is not None else None,
+        "platform_type": text_or_none(ev.get("type")),
+        "stale_at": text_or_none(ev.get("stale")),
+        "lon": lon,
+        "lat": lat,
+    }
+
+
+def _parse_chunk(chunk: bytes, source: str, name: object) -> dict[str, Any]:
+    """One serialized event (from a datagram or a stream) -> row or rejection.
+
+    Hostile XML raises (the connection or file should be dropped, not quietly
+    logged); anything else that is not one well-formed <event> is rejected.
+    """
+    try:
+        root = xmlsafe.parse_bytes(chunk, name=name)
+    except HostileInputError:
+        raise
+    except UnreadableInputError as exc:
+        return rejection(
+            LAYER, source, None, reasons.MALFORMED_RECORD,
+            f"expected one well-formed <event> element, found {exc.reason}", _raw(chunk),
+        )
+    if xmlsafe.local_name(root.tag) != "event":
+        return rejection(
+            LAYER, source, None, reasons.MALFORMED_RECORD,
+            f"expected an <event> element, found <{root.tag}>", _raw(chunk),
+        )
+    return _event_row(root, source)
+
+
+def parse_cot_event(xml_bytes: bytes, *, source: str, name: object = "CoT message") -> dict[str, Any]:
+    """Parse one CoT message (a UDP datagram, or one event cut from a TCP stream).
+
+    Returns either a row dict with the canonical `track_points` keys plus
+    `geometry` (a shapely Point), or a rejection dict from `base.rejection`;
+    tell them apart with `is_rejection`. Raises HostileInputError for DTDs or
+    entities, so a listener can drop the peer.
+    """
+    result = _parse_chunk(xml_bytes, source, name)
+    if is_rejection(result):
+        return result
+    lon, lat = result.pop("lon"), result.pop("lat")
+    result["geometry"] = shapely.Point(lon, lat)
+    return result
+
+
+def _start_tag_end(buf: bytes | bytearray, start: int) -> int:
+    """Index of the '>' closing the tag opened at `start` (quotes respected), or -1."""
+    quote = 0
+    for i in range(start, len(buf)):
+        c = buf[i]
+        if quote:
+            if c == quote:
+                quote = 0
+        elif c in (0x22, 0x27):  # " '
+            quote = c
+        elif c == 0x3E:  # >
+            return i
+    return -1
+
+
+def _leftover(data: bytes | bytearray, name: object) -> bytes | None:
+    """Non-framing bytes between events, or None if there are none.
+
+    A DOCTYPE or ENTITY between events is an attack on whatever parses the
+    stream next, so it raises instead of becoming an ordinary rejection.
+    """
+    rest = _FRAMING.sub(b"", bytes(data))
+    if not rest:
+        return None
+    if b"<!DOCTYPE" in rest.upper() or b"<!ENTITY" in rest.upper():
+        raise HostileInputError(name, "CoT stream contains a DOCTYPE/ENTITY declaration; refused")
+    return bytes(data).strip()
+
+
+def _drain(buf: bytearray, final: bool, name: object, max_event_bytes: int) -> Iterator[bytes]:
+    while True:
+        m = _EVENT_START.search(buf)
+        if m is None:
+            if final:
+                junk = _leftover(buf, name)
+                del buf[:]
+                if junk:
+                    yield junk
+            elif len(buf) > max_event_bytes:
+                junk = _leftover(buf, name)
+                del buf[:]
+                if junk:
+                    yield junk
+            return
+        if m.start():
+            junk = _leftover(buf[: m.start()], name)
+            del buf[: m.start()]
+            if junk:
+                yield junk
+        gt = _start_tag_end(buf, 0)
+        if gt < 0:
+            end = None
+        elif buf[gt - 1] == 0x2F:  # "/>": a self-closing (empty) event
+            end = gt + 1
+        else:
+            close = _EVENT_END.search(buf, gt)
+            end = close.end() if close else None
+        if end is None:
+            if len(buf) > max_event_bytes:
+                raise HostileInputError(
+                    name, f"CoT event longer than {max_event_bytes} bytes without </event>; refused"
+                )
+            if final:
+                junk = bytes(buf).strip()
+                del buf[:]
+                if junk:
+                    yield junk  # a truncated event: the caller rejects it
+            return
+        yield bytes(buf[:end])
+        del buf[:end]
+
+
+def iter_cot_events(
+    stream: BinaryIO | Iterable[bytes],
+    *,
+    name: object = "CoT stream",
+    max_event_bytes: int = MAX_EVENT_BYTES,
+) -> Iterator[bytes]:
+    """Split a byte stream of concatenated CoT events (TAK's TCP framing) into events.
+
+    `stream` is a binary file object (read in 64 KiB blocks) or any iterable of
+    byte chunks (e.g. from a socket). Yields each `<event>...</event>` as bytes.
+    Whitespace, XML declarations, comments and `<events>` wrappers between events
+    are framing and skipped; any other bytes between events are yielded as
+    they are, so `parse_cot_event` rejects them and nothing vanishes unnoticed.
+    """
+    if hasattr(stream, "read"):
+        reader = stream  # type: ignore[assignment]
+        chunks: Iterable[bytes] = iter(lambda: reader.read(65536), b"")  # type: ignore[union-attr]
+    else:
+        chunks = stream  # type: ignore[assignment]
+    buf = bytearray()
+    for chunk in chunks:
+        buf += chunk
+        yield from _drain(buf, False, name, max_event_bytes)
+    yield from _drain(buf, True, name, max_event_bytes)
+
+
+def _find_events(root: Element) -> list[Element]:
+    """Event elements under `root`, in document order, not looking inside events."""
+    if xmlsafe.local_name(root.tag) == "event":
+        return [root]
+    found: list[Element] = []
+    stack = list(reversed(list(root)))
+    while stack:
+        el = stack.pop()
+        if xmlsafe.local_name(el.tag) == "event":
+            found.append(el)
+        else:
+            stack.extend(reversed(list(el)))
+    return found
+
+
+def result_from_parsed(parsed: Iterable[dict[str, Any]]) -> ReadResult:
+    """Assemble rows and rejections (from `_event_row`/`_parse_chunk`) into a ReadResult."""
+    rows: list[dict[str, Any]] = []
+    rejected: list[dict[str, Any]] = []
+    xs: list[float] = []
+    ys: list[float] = []
+    for r in parsed:
+        if is_rejection(r):
+            rejected.append(r)
+            continue
+        if "geometry" in r:  # from parse_cot_event
+            g = r.pop("geometry")
+            r["lon"], r["lat"] = g.x, g.y
+        xs.append(r.pop("lon"))
+        ys.append(r.pop("lat"))
+        rows.append(r)
+    geometry = gpd.GeoSeries(shapely.points(np.asarray(xs, float), np.asarray(ys, float)), crs=CRS)
+    frame = frame_from_rows(LAYER, rows, geometry)
+    return ReadResult(LAYER, frame, rejections(rejected), records_read=len(rows) + len(rejected))
+
+
+def read_cot(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: Any) -> ReadResult:
+    """Read a CoT file: one `<event>`, a root wrapping events, or concatenated events.
+
+    Raises UnreadableInputError for a missing, oversized or non-XML file (or
+    XML that holds no events but other elements), HostileInputError for DTDs
+    and entities. Unknown options are ignored so one option set can be passed
+    to every reader.
+    """
+    path = Path(path)
+    data = read_bytes(path, max_bytes)
+    try:
+        root = xmlsafe.parse_bytes(data, name=path)
+    except HostileInputError:
+        raise
+    except UnreadableInputError as exc:
+        # Events captured from a TCP stream are concatenated without a root:
+        # not one XML document, but a perfectly good CoT file.
+        if "junk after document element" in exc.reason and _EVENT_START.search(data):
+            chunks = iter_cot_events([data], name=path, max_event_bytes=max(max_bytes, MAX_EVENT_BYTES))
+            return result_from_parsed(_parse_chunk(c, source, path) for c in chunks)
+        raise
+    events = _find_events(root)
+    if not events and len(root):
+        raise UnreadableInputError(
+            path,
+            f"expected Cursor-on-Target <event> elements, found root <{xmlsafe.local_name(root.tag)}> "
+            "with other elements and no <event>",
+        )
+    return result_from_parsed(_event_row(ev, source) for ev in events)

@@ -1,0 +1,157 @@
+"""GPX 1.0 / 1.1 -> `track_points`.
+
+Every `<trkpt>` of every `<trk>` is one record (with `routes=True`, every
+`<rtept>` of every `<rte>` too). `<wpt>` waypoints are places, not fixes of a
+moving platform, and are not records of this layer.
+
+    trk/name                 -> track_id  (unnamed tracks: f"{file stem}-{n}", n from 1)
+    trk/type                 -> platform_type
+    trkpt@lat, trkpt@lon     -> geometry  Point(lon, lat)
+    trkpt/ele                -> altitude_m
+    trkpt/time               -> time      (the text as found; validate parses it)
+    trkpt/speed, /course     -> speed_mps, heading_deg  (GPX 1.0 elements, or the same
+                                local names inside <extensions>, e.g. Garmin
+                                TrackPointExtension v2 gpxtpx:speed / gpxtpx:course;
+                                `heading` and `bearing` are read as the course too)
+    marking                  -> an <extensions><marking> on the trk, else on the
+                                file's <metadata> (watchfloor convention); else null
+    source_id = f"{track_id}@{time}"
+
+Why not gpxpy's parser: it aborts the whole file on one point with a bad
+latitude (GPXException) and turns an unparseable <time> into None without a
+word, which breaks the rule that one bad record is quarantined with a reason
+and nothing is dropped silently. The document is parsed once with defusedxml
+(DTDs and entities refused) and walked here by local tag name, which reads
+GPX 1.0, 1.1 and namespace-less files alike. gpxpy stays the reference the
+tests compare against on its own sample files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from xml.etree.ElementTree import Element, tostring
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from ingest import reasons
+from ingest.adapters import xmlsafe
+from ingest.adapters.base import ReadResult, rejection, rejections
+from ingest.adapters.common import MAX_INPUT_BYTES, frame_from_rows, number_or_text, text_or_none
+from ingest.errors import UnreadableInputError
+from ingest.schema import CRS
+
+LAYER = "track_points"
+_COURSE_NAMES = ("course", "heading", "bearing")
+
+
+def _children(el: Element, name: str) -> Iterator[Element]:
+    return (c for c in el if xmlsafe.local_name(c.tag) == name)
+
+
+def _child(el: Element, name: str) -> Element | None:
+    return next(_children(el, name), None)
+
+
+def _child_text(el: Element, name: str) -> str | None:
+    c = _child(el, name)
+    return text_or_none(c.text) if c is not None else None
+
+
+def _extension_text(el: Element, names: tuple[str, ...]) -> str | None:
+    """First text of an element with one of `names` anywhere in el/<extensions>."""
+    ext = _child(el, "extensions")
+    if ext is None:
+        return None
+    for d in ext.iter():
+        if xmlsafe.local_name(d.tag) in names and text_or_none(d.text):
+            return text_or_none(d.text)
+    return None
+
+
+def _point_row(pt: Element, track_id: str, platform_type: str | None, marking: str | None,
+               source: str) -> dict[str, Any]:
+    time = _child_text(pt, "time")
+    source_id = f"{track_id}@{time or ''}"
+    lat_t, lon_t = pt.get("lat"), pt.get("lon")
+    if lat_t is None or lon_t is None:
+        return rejection(
+            LAYER, source, source_id, reasons.MALFORMED_RECORD,
+            f"expected <{xmlsafe.local_name(pt.tag)}> with lat and lon attributes, "
+            f"found attributes {sorted(pt.attrib)}",
+            tostring(pt, encoding="unicode"),
+        )
+    try:
+        lat, lon = float(lat_t), float(lon_t)
+    except ValueError:
+        return rejection(
+            LAYER, source, source_id, reasons.BAD_COORDINATE_TEXT,
+            f"expected numeric lat/lon, found lat={lat_t!r} lon={lon_t!r}",
+            tostring(pt, encoding="unicode"),
+        )
+    speed = _child_text(pt, "speed") or _extension_text(pt, ("speed",))
+    course = next((t for n in _COURSE_NAMES if (t := _child_text(pt, n))), None) or _extension_text(
+        pt, _COURSE_NAMES
+    )
+    return {
+        "source": source,
+        "source_id": source_id,
+        "marking": marking,
+        "track_id": track_id,
+        "time": time,
+        "altitude_m": number_or_text(_child_text(pt, "ele")),
+        "speed_mps": number_or_text(speed),
+        "heading_deg": number_or_text(course),
+        "callsign": None,
+        "platform_type": platform_type,
+        "stale_at": None,
+        "lon": lon,
+        "lat": lat,
+    }
+
+
+def read_gpx(
+    path: Path,
+    *,
+    source: str,
+    routes: bool = False,
+    max_bytes: int = MAX_INPUT_BYTES,
+    **_: Any,
+) -> ReadResult:
+    """Read the track points of a GPX file.
+
+    Raises UnreadableInputError if the file is missing, too big, not XML or
+    not GPX; HostileInputError for any DTD or entity. A point without usable
+    lat/lon is rejected; every other value is passed on for validate.
+    """
+    path = Path(path)
+    root = xmlsafe.parse_file(path, max_bytes=max_bytes)
+    if xmlsafe.local_name(root.tag) != "gpx":
+        raise UnreadableInputError(path, f"expected a <gpx> root element, found <{xmlsafe.local_name(root.tag)}>")
+    metadata = _child(root, "metadata")
+    file_marking = _extension_text(metadata, ("marking",)) if metadata is not None else None
+    file_marking = file_marking or _extension_text(root, ("marking",))
+
+    parsed: list[dict[str, Any]] = []
+    kinds = [("trk", "trkseg", "trkpt")] + ([("rte", None, "rtept")] if routes else [])
+    for kind, seg_name, pt_name in kinds:
+        for n, trk in enumerate(_children(root, kind), start=1):
+            track_id = _child_text(trk, "name") or (
+                f"{path.stem}-{n}" if kind == "trk" else f"{path.stem}-rte-{n}"
+            )
+            platform_type = _child_text(trk, "type")
+            marking = _extension_text(trk, ("marking",)) or file_marking
+            segments = list(_children(trk, seg_name)) if seg_name else [trk]
+            for seg in segments:
+                for pt in _children(seg, pt_name):
+                    parsed.append(_point_row(pt, track_id, platform_type, marking, source))
+
+    rows = [r for r in parsed if "reason" not in r]
+    rejected = [r for r in parsed if "reason" in r]
+    xs = np.asarray([r.pop("lon") for r in rows], float)
+    ys = np.asarray([r.pop("lat") for r in rows], float)
+    frame = frame_from_rows(LAYER, rows, gpd.GeoSeries(shapely.points(xs, ys), crs=CRS))
+    return ReadResult(LAYER, frame, rejections(rejected), records_read=len(parsed))

@@ -1,0 +1,367 @@
+"""The embedded store: one Delta Lake table per layer, in a folder on local disk.
+
+Why Delta Lake (delta-rs) rather than files of our own or SQLite:
+- a commit is one atomic file in the table's log, so a writer killed at any
+  point leaves the last committed version readable and intact;
+- readers open a snapshot (a version) and never see half a write, so a feed
+  poller can write while dashboard processes read;
+- `merge` gives upserts on (source, source_id) without rewriting the layer;
+- data files are Parquet: a time-window read is a Parquet scan with row-group
+  and file skipping, close to the speed of a plain GeoParquet read.
+
+Geometries are stored as WKB with their envelope in four float columns
+(`_minx` ...), so bounding-box queries prune files and row groups before any
+geometry is decoded. `_version` orders versions of a record; `_hash` lets a
+re-ingest of identical content change nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time as _time
+from datetime import datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pds
+import shapely
+from deltalake import DeltaTable, write_deltalake
+from deltalake.exceptions import TableNotFoundError
+from filelock import FileLock
+
+from ingest.errors import SchemaError, StoreError, StoreQueryError
+from ingest.schema import CRS, QUARANTINE_COLUMNS, LayerSpec, spec
+from ingest.store.base import BBox, LayerStats, Store, WriteReport
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "str": pa.string(),
+    "float": pa.float64(),
+    "int": pa.int64(),
+    "bool": pa.bool_(),
+    "time": pa.timestamp("us", tz="UTC"),
+    "geometry": pa.binary(),
+}
+ENVELOPE = ("_minx", "_miny", "_maxx", "_maxy")
+INTERNAL = ENVELOPE + ("_version", "_hash")
+QUARANTINE_TABLE = "_quarantine"
+# Compact a table once it has this many data files (each small write adds one).
+COMPACT_AFTER_FILES = 48
+# Files a compaction replaced are deleted only after this long, so a reader
+# that opened the older snapshot can finish.
+VACUUM_RETENTION_HOURS = 1
+READ_RETRIES = 3
+
+
+def arrow_schema(ls: LayerSpec) -> pa.Schema:
+    fields = [pa.field(c.name, ARROW_TYPES[c.kind]) for c in ls.all_columns]
+    fields.append(pa.field("geometry", pa.binary()))
+    fields += [pa.field(n, pa.float64()) for n in ENVELOPE]
+    fields += [pa.field("_version", pa.timestamp("us", tz="UTC")), pa.field("_hash", pa.string())]
+    return pa.schema(fields)
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [pa.field(c, pa.string()) for c in QUARANTINE_COLUMNS[:-1]]
+    + [pa.field("quarantined_at", pa.timestamp("us", tz="UTC")), pa.field("_qkey", pa.string())]
+)
+
+
+class DeltaStore(Store):
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = FileLock(str(self.root / ".write.lock"))
+
+    def __repr__(self) -> str:
+        return f"DeltaStore({str(self.root)!r})"
+
+    # -- writing ----------------------------------------------------------------
+    def write(self, layer: str, frame: gpd.GeoDataFrame) -> WriteReport:
+        ls = spec(layer)
+        table = to_arrow(frame, ls)
+        if table.num_rows == 0:
+            return WriteReport(layer, 0, 0, 0)
+        path = self._path(layer)
+        with self._lock:
+            dt = self._open(layer)
+            if dt is None:
+                write_deltalake(str(path), table, mode="append")
+                return WriteReport(layer, table.num_rows, 0, 0)
+            m = (
+                dt.merge(
+                    table,
+                    predicate="t.source = s.source AND t.source_id = s.source_id",
+                    source_alias="s",
+                    target_alias="t",
+                )
+                .when_matched_update_all(predicate="s._hash <> t._hash AND s._version >= t._version")
+                .when_not_matched_insert_all()
+                .execute()
+            )
+            self._maybe_compact(layer)
+        ins, upd = int(m["num_target_rows_inserted"]), int(m["num_target_rows_updated"])
+        return WriteReport(layer, ins, upd, table.num_rows - ins - upd)
+
+    def delete(self, layer: str, keys: pd.DataFrame) -> int:
+        spec(layer)
+        if keys.empty:
+            return 0
+        src = pa.table({"source": keys["source"].astype(str).tolist(), "source_id": keys["source_id"].astype(str).tolist()})
+        with self._lock:
+            dt = self._open(layer)
+            if dt is None:
+                return 0
+            m = (
+                dt.merge(src, predicate="t.source = s.source AND t.source_id = s.source_id",
+                         source_alias="s", target_alias="t")
+                .when_matched_delete()
+                .execute()
+            )
+        return int(m["num_target_rows_deleted"])
+
+    def quarantine(self, records: pd.DataFrame) -> int:
+        if records is None or records.empty:
+            return 0
+        missing = [c for c in QUARANTINE_COLUMNS if c not in records]
+        if missing:
+            raise SchemaError("quarantine", f"columns {QUARANTINE_COLUMNS}", f"missing {missing}")
+        data = {c: [None if _isna(v) else str(v) for v in records[c]] for c in QUARANTINE_COLUMNS[:-1]}
+        qat = pd.to_datetime(records["quarantined_at"], utc=True).astype("datetime64[us, UTC]")
+        keys = [
+            hashlib.sha1("\x1f".join(str(data[c][i]) for c in ("layer", "source", "source_id", "reason", "raw"))
+                         .encode()).hexdigest()
+            for i in range(len(records))
+        ]
+        table = pa.table({**data, "quarantined_at": pa.array(qat), "_qkey": keys}, schema=QUARANTINE_SCHEMA)
+        table = table.take(pa.array(np.unique(keys, return_index=True)[1]))
+        with self._lock:
+            dt = self._open(QUARANTINE_TABLE)
+            if dt is None:
+                write_deltalake(str(self._path(QUARANTINE_TABLE)), table, mode="append")
+                return table.num_rows
+            m = (
+                dt.merge(table, predicate="t._qkey = s._qkey", source_alias="s", target_alias="t")
+                .when_not_matched_insert_all()
+                .execute()
+            )
+            self._maybe_compact(QUARANTINE_TABLE)
+        return int(m["num_target_rows_inserted"])
+
+    def _maybe_compact(self, name: str) -> None:
+        dt = DeltaTable(str(self._path(name)))
+        if len(dt.file_uris()) < COMPACT_AFTER_FILES:
+            return
+        dt.optimize.compact()
+        dt.vacuum(retention_hours=VACUUM_RETENTION_HOURS, enforce_retention_duration=False, dry_run=False)
+
+    # -- reading ----------------------------------------------------------------
+    def read(
+        self,
+        layer: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        bbox: BBox | None = None,
+        columns: list[str] | None = None,
+        where: dict[str, object] | None = None,
+    ) -> gpd.GeoDataFrame:
+        ls = spec(layer)
+        expr = _filter(ls, start, end, bbox, where)
+        wanted = None
+        if columns is not None:
+            unknown = [c for c in columns if c not in ls.column_names]
+            if unknown:
+                raise StoreQueryError(f"read {layer}", f"columns of {layer}", unknown)
+            wanted = list(dict.fromkeys([*columns, "geometry"]))
+        for attempt in range(READ_RETRIES):
+            dt = self._open(layer)
+            if dt is None:
+                return empty_layer(ls, wanted)
+            try:
+                table = dt.to_pyarrow_dataset().to_table(filter=expr, columns=wanted)
+                break
+            except (FileNotFoundError, OSError) as exc:  # a vacuum removed an old snapshot's file
+                if attempt == READ_RETRIES - 1:
+                    raise StoreError(f"reading {layer}: {exc}") from exc
+                _time.sleep(0.05 * (attempt + 1))
+        frame = from_arrow(table, ls)
+        if bbox is not None and not all(g in ("Point",) for g in ls.geometry_types) and len(frame):
+            frame = frame[frame.intersects(_bbox_geometry(bbox))]
+        return frame
+
+    def quarantined(self, layer: str | None = None, source: str | None = None,
+                    limit: int | None = None) -> pd.DataFrame:
+        dt = self._open(QUARANTINE_TABLE)
+        if dt is None:
+            return pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
+        expr = None
+        for col, val in (("layer", layer), ("source", source)):
+            if val is not None:
+                e = pds.field(col) == val
+                expr = e if expr is None else expr & e
+        df = dt.to_pyarrow_dataset().to_table(filter=expr, columns=QUARANTINE_COLUMNS).to_pandas()
+        df = df.sort_values("quarantined_at", ascending=False, kind="stable").reset_index(drop=True)
+        return df.head(limit) if limit else df
+
+    def stats(self, layer: str) -> LayerStats:
+        ls = spec(layer)
+        dt = self._open(layer)
+        if dt is None:
+            return LayerStats(layer, 0, None, None)
+        actions = pa.table(dt.get_add_actions(flatten=True))
+        count = int(pc.sum(actions["num_records"]).as_py() or 0)
+        newest = None
+        col = f"max.{ls.end_column or ls.time_column}" if ls.time_column else None
+        if col and col in actions.column_names:
+            newest = pc.max(actions[col]).as_py()
+        hist = dt.history(1)
+        last = pd.Timestamp(hist[0]["timestamp"], unit="ms", tz="UTC") if hist else None
+        return LayerStats(layer, count, pd.Timestamp(newest) if newest is not None else None, last)
+
+    def version(self, layer: str) -> int:
+        """The table version: changes whenever the layer does (a cheap cache key)."""
+        dt = self._open(layer)
+        return -1 if dt is None else dt.version()
+
+    # -- helpers ----------------------------------------------------------------
+    def _path(self, name: str) -> Path:
+        return self.root / name
+
+    def _open(self, name: str) -> DeltaTable | None:
+        path = self._path(name)
+        if not (path / "_delta_log").is_dir():
+            return None
+        try:
+            return DeltaTable(str(path))
+        except TableNotFoundError:
+            return None
+
+
+def to_arrow(frame: gpd.GeoDataFrame, ls: LayerSpec) -> pa.Table:
+    """A conformed frame as the layer's Arrow table, with envelope, version and hash."""
+    missing = [c for c in ls.column_names if c not in frame]
+    if missing:
+        raise SchemaError(ls.name, f"the conformed columns {ls.column_names}", f"missing {missing}")
+    n = len(frame)
+    geoms = np.asarray(frame.geometry.values, dtype=object)
+    arrays: dict[str, pa.Array] = {}
+    for c in ls.all_columns:
+        s = frame[c.name]
+        if c.kind == "geometry":
+            arrays[c.name] = pa.array(shapely.to_wkb(np.asarray(s.values, dtype=object)), pa.binary())
+        elif c.kind == "time":
+            arrays[c.name] = pa.array(pd.to_datetime(s, utc=True).astype("datetime64[us, UTC]"),
+                                      ARROW_TYPES["time"])
+        else:
+            arrays[c.name] = pa.array(s, ARROW_TYPES[c.kind], from_pandas=True)
+    wkb = shapely.to_wkb(geoms)
+    arrays["geometry"] = pa.array(wkb, pa.binary())
+    bounds = shapely.bounds(geoms) if n else np.empty((0, 4))
+    for i, name in enumerate(ENVELOPE):
+        arrays[name] = pa.array(bounds[:, i], pa.float64())
+    version = pd.to_datetime(frame[ls.version_column], utc=True) if ls.version_column in frame else None
+    ingested = pd.to_datetime(frame["ingested_at"], utc=True)
+    version = ingested if version is None else version.fillna(ingested)
+    arrays["_version"] = pa.array(version.astype("datetime64[us, UTC]"), pa.timestamp("us", tz="UTC"))
+    table = pa.table(arrays)
+    content = table.drop_columns(["ingested_at", "_version"])
+    arrays["_hash"] = _row_hashes(content)
+    return pa.table(arrays, schema=arrow_schema(ls))
+
+
+def _row_hashes(table: pa.Table) -> pa.Array:
+    """A content hash per row, so re-ingesting identical records changes nothing."""
+    h = np.zeros(table.num_rows, dtype=np.uint64)
+    for i, col in enumerate(table.columns):
+        ser = pd.Series(col.to_pandas(), copy=False)
+        part = pd.util.hash_pandas_object(ser.astype(object) if col.type == pa.binary() else ser,
+                                          index=False).to_numpy(np.uint64)
+        h = h * np.uint64(1_000_003) ^ (part + np.uint64(i))
+    return pa.array([f"{v:016x}" for v in h], pa.string())
+
+
+def from_arrow(table: pa.Table, ls: LayerSpec) -> gpd.GeoDataFrame:
+    table = table.drop_columns([c for c in INTERNAL if c in table.column_names])
+    geom = table.column("geometry").to_numpy(zero_copy_only=False)
+    rest = table.drop_columns(["geometry"])
+    extra = [c for c in ls.extra_geometry_columns if c in rest.column_names]
+    df = rest.drop_columns(extra).to_pandas(types_mapper=_pandas_type)
+    for c in extra:
+        df[c] = gpd.GeoSeries(shapely.from_wkb(rest.column(c).to_numpy(zero_copy_only=False)), crs=CRS)
+    order = [c for c in ls.column_names if c in df.columns or c == "geometry"]
+    out = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(shapely.from_wkb(geom), crs=CRS), crs=CRS)
+    return out[order]
+
+
+def _pandas_type(t: pa.DataType):
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return pd.StringDtype()
+    if pa.types.is_int64(t):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(t):
+        return pd.BooleanDtype()
+    return None
+
+
+def empty_layer(ls: LayerSpec, columns: list[str] | None = None) -> gpd.GeoDataFrame:
+    return from_arrow(arrow_schema(ls).empty_table(), ls)[columns or ls.column_names]
+
+
+def _filter(ls: LayerSpec, start, end, bbox: BBox | None, where) -> pds.Expression | None:
+    parts: list[pds.Expression] = []
+    if (start is not None or end is not None) and ls.time_column is None:
+        raise StoreQueryError(f"time window on {ls.name}", "a layer with a time column", ls.name)
+    if start is not None:
+        parts.append(pds.field(ls.end_column or ls.time_column) >= _ts(start))
+    if end is not None:
+        parts.append(pds.field(ls.time_column) <= _ts(end))
+    if bbox is not None:
+        if len(bbox) != 4:
+            raise StoreQueryError("bbox", "(minx, miny, maxx, maxy)", bbox)
+        minx, miny, maxx, maxy = map(float, bbox)
+        if miny > maxy:
+            raise StoreQueryError("bbox", "miny <= maxy", bbox)
+        lat = (pds.field("_maxy") >= miny) & (pds.field("_miny") <= maxy)
+        if minx <= maxx:
+            lon = (pds.field("_maxx") >= minx) & (pds.field("_minx") <= maxx)
+        else:  # crosses the antimeridian
+            lon = (pds.field("_maxx") >= minx) | (pds.field("_minx") <= maxx)
+        parts.append(lat & lon)
+    for col, val in (where or {}).items():
+        if col not in ls.column_names:
+            raise StoreQueryError(f"where on {ls.name}", f"a column of {ls.name}", col)
+        if isinstance(val, (list, tuple, set, frozenset)):
+            parts.append(pds.field(col).isin(list(val)))
+        else:
+            parts.append(pds.field(col) == val)
+    if not parts:
+        return None
+    expr = parts[0]
+    for p in parts[1:]:
+        expr = expr & p
+    return expr
+
+
+def _bbox_geometry(bbox: BBox) -> shapely.Geometry:
+    minx, miny, maxx, maxy = bbox
+    if minx <= maxx:
+        return shapely.box(minx, miny, maxx, maxy)
+    return shapely.union(shapely.box(minx, miny, 180, maxy), shapely.box(-180, miny, maxx, maxy))
+
+
+def _ts(value: datetime) -> pa.Scalar:
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise StoreQueryError("time window", "a tz-aware time", value)
+    return pa.scalar(ts.tz_convert("UTC").as_unit("us"), pa.timestamp("us", tz="UTC"))
+
+
+def _isna(v: object) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False

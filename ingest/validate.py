@@ -1,0 +1,411 @@
+"""Split any incoming frame into rows that meet a layer's schema and rows that do not.
+
+Adapters hand over rows with canonical column names but raw values (time
+strings as found, geometries as built). This module is the one place where
+loose input is normalised and judged, so every feed gets the same rules:
+
+- geometry: present, not empty, no NaN, in lon/lat range (a point whose lat is
+  beyond 90 while its lon would fit is called out as swapped), of the layer's
+  type, valid (or repaired with `make_valid` and flagged in `geometry_fix`);
+- CRS: known, and reprojected to EPSG:4326;
+- times: parsed to tz-aware UTC; naive local times are refused rather than
+  guessed, since a wrong guess moves an incident by hours;
+- required values present, closed vocabularies respected, numbers numeric.
+
+Everything is vectorised: a million track points validate in a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS as ProjCRS
+from pyproj.exceptions import CRSError
+
+from ingest import reasons
+from ingest.errors import SchemaError
+from ingest.schema import CRS, PANDAS_DTYPES, QUARANTINE_COLUMNS, Conformed, LayerSpec, spec
+
+_TZ_SUFFIX = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?|\bUTC|\bGMT)\s*$")
+_NUMERIC = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
+
+
+def validate(
+    frame: pd.DataFrame,
+    layer: str,
+    *,
+    source: str | None = None,
+    default_marking: str | None = None,
+    now: datetime | None = None,
+) -> Conformed:
+    """Return the conforming rows (canonical columns and dtypes) and the quarantined ones.
+
+    `source` fills a missing source column; `default_marking` fills records
+    that carry no marking (the source's declared default). Every input row ends
+    up in exactly one of the two outputs, except older duplicates of a key in
+    the same batch, which are superseded by the newest (counted in `notes`).
+    """
+    ls = spec(layer)
+    if not isinstance(frame, pd.DataFrame) or "geometry" not in frame:
+        raise SchemaError(layer, "a GeoDataFrame with a 'geometry' column", type(frame).__name__)
+    now = now or datetime.now(timezone.utc)
+    raw = frame
+    df = pd.DataFrame(frame).copy()
+    df.index = pd.RangeIndex(len(df))
+    n = len(df)
+    reason = np.full(n, None, dtype=object)
+    detail = np.full(n, None, dtype=object)
+    notes: list[str] = []
+
+    def flag(mask: np.ndarray, code: str, text: str | np.ndarray) -> None:
+        new = mask & pd.isna(reason)
+        reason[new] = code
+        detail[new] = text[new] if isinstance(text, np.ndarray) else text
+
+    # --- provenance ---------------------------------------------------------
+    if "source" not in df:
+        df["source"] = source
+    elif source is not None:
+        df["source"] = df["source"].where(df["source"].notna(), source)
+    if "marking" not in df:
+        df["marking"] = None
+    if default_marking is not None:
+        blank = df["marking"].isna() | (df["marking"].astype("string").str.strip() == "")
+        df.loc[blank, "marking"] = default_marking
+    df["ingested_at"] = pd.Timestamp(now).tz_convert("UTC") if pd.Timestamp(now).tzinfo else pd.Timestamp(now, tz="UTC")
+    if "source_id" not in df:
+        df["source_id"] = None
+    sid = df["source_id"].astype("string").str.strip()
+    flag(np.asarray(sid.isna() | (sid == "")), reasons.MISSING_SOURCE_ID, "source_id is empty")
+    df["source_id"] = sid
+
+    # --- CRS ------------------------------------------------------------------
+    geoms = _geometry_array(frame, "geometry")
+    crs = getattr(frame, "crs", None)
+    if crs is None:
+        flag(np.ones(n, bool), reasons.MISSING_CRS, "the input declares no CRS; expected EPSG:4326 or a known CRS")
+    else:
+        geoms, bad = _to_4326(geoms, crs)
+        if bad:
+            flag(np.ones(n, bool), reasons.UNKNOWN_CRS, f"cannot transform from CRS {crs!s:.80}: {bad}")
+    for extra in ls.extra_geometry_columns:
+        if extra in df:
+            eg = _geometry_array(frame, extra)
+            ecrs = getattr(frame[extra], "crs", None) if isinstance(frame, gpd.GeoDataFrame) else None
+            if ecrs is not None:
+                eg, _ = _to_4326(eg, ecrs)
+            df[extra] = eg
+
+    # --- geometry -------------------------------------------------------------
+    fix = np.full(n, None, dtype=object)
+    geoms, fix = _check_geometry(geoms, ls, flag, fix)
+
+    # --- attributes -----------------------------------------------------------
+    for col in ls.all_columns:
+        if col.name in ("ingested_at", "geometry_fix") or col.kind == "geometry":
+            continue
+        if col.name not in df:
+            df[col.name] = None
+            if col.required:
+                flag(np.ones(n, bool), reasons.MISSING_VALUE if col.kind != "time" else reasons.MISSING_TIME,
+                     f"column {col.name!r} is absent")
+            continue
+        s = df[col.name]
+        if col.kind == "time":
+            parsed, why, what = parse_times(s)
+            df[col.name] = parsed
+            if col.required:
+                flag(np.asarray(parsed.isna() & (why == "")), reasons.MISSING_TIME, f"{col.name} is empty")
+            for code in (reasons.NAIVE_TIME, reasons.UNPARSEABLE_TIME):
+                m = np.asarray(why == code)
+                if m.any():
+                    flag(m, code, np.asarray(f"{col.name}: " + what.astype(str), dtype=object))
+        elif col.kind in ("float", "int"):
+            num = pd.to_numeric(s, errors="coerce")
+            bad = np.asarray(num.isna() & s.notna() & (s.astype("string").str.strip() != ""))
+            if bad.any():
+                flag(bad, reasons.BAD_VALUE, np.asarray(f"{col.name}: not a number: " + s.astype(str), dtype=object))
+            if col.kind == "int":
+                whole = num.isna() | (num == np.round(num))
+                flag(np.asarray(~whole), reasons.BAD_VALUE, f"{col.name}: not a whole number")
+                num = num.where(whole)
+            if col.required:
+                flag(np.asarray(num.isna()), reasons.MISSING_VALUE, f"{col.name} is empty")
+            df[col.name] = num
+        elif col.kind == "bool":
+            df[col.name] = s.astype("boolean")
+        else:  # str
+            txt = s.astype("string").str.strip()
+            txt = txt.where(txt != "")
+            if col.allowed is not None:
+                low = txt.str.lower()
+                bad = np.asarray(low.notna() & ~low.isin(col.allowed))
+                if bad.any():
+                    flag(bad, reasons.BAD_VALUE, np.asarray(
+                        f"{col.name}: expected one of {', '.join(a for a in col.allowed if a)}; found " + txt.astype(str),
+                        dtype=object))
+                txt = low
+            if col.required and col.name not in ("source_id",):
+                flag(np.asarray(txt.isna()), reasons.MISSING_VALUE, f"{col.name} is empty")
+            df[col.name] = txt
+    _check_ranges(df, flag)
+
+    # --- split ---------------------------------------------------------------
+    bad_rows = np.asarray(pd.notna(reason))
+    quarantined = _quarantine_rows(raw, bad_rows, reason, detail, layer, df, now)
+    good = df.loc[~bad_rows].copy()
+    good["geometry_fix"] = pd.array(fix[~bad_rows], dtype="string")
+    good_geoms = geoms[~bad_rows]
+    dropped = [c for c in good.columns if c not in ls.column_names]
+    if dropped:
+        notes.append(f"columns not in the {layer} schema were not stored: {', '.join(map(str, dropped))}")
+    out = _canonical(good, good_geoms, ls)
+    before = len(out)
+    out = dedupe_keys(out, ls)
+    if len(out) < before:
+        notes.append(f"{before - len(out)} older duplicate(s) of a key in this batch superseded by the newest")
+    return Conformed(out, quarantined, repaired=int(pd.notna(out["geometry_fix"]).sum()), notes=notes)
+
+
+def dedupe_keys(frame: gpd.GeoDataFrame, ls: LayerSpec) -> gpd.GeoDataFrame:
+    """Keep one row per (source, source_id): the newest version, the last one on ties."""
+    if frame.empty:
+        return frame
+    keys = frame[["source", "source_id"]]
+    if not keys.duplicated().any():
+        return frame
+    order = frame.assign(_pos=np.arange(len(frame)))
+    vcol = ls.version_column
+    sort_cols = [vcol, "_pos"] if vcol in frame else ["_pos"]
+    order = order.sort_values(sort_cols, na_position="first", kind="stable")
+    order = order.drop_duplicates(["source", "source_id"], keep="last").sort_values("_pos")
+    return order.drop(columns="_pos")
+
+
+def parse_times(s: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Parse a column of times to UTC.
+
+    Returns (parsed, why, what): `why` is "" for a good or empty value, else a
+    reason code; `what` is the offending original text. Accepts ISO 8601 with
+    Z or an offset, epoch seconds or milliseconds, tz-aware datetimes; refuses
+    naive times rather than guessing their zone.
+    """
+    n = len(s)
+    idx = s.index
+    why = pd.Series("", index=idx, dtype=object)
+    if isinstance(s.dtype, pd.DatetimeTZDtype):
+        return s.dt.tz_convert("UTC").astype("datetime64[us, UTC]"), why, s.astype(str)
+    if pd.api.types.is_datetime64_dtype(s.dtype):
+        why[s.notna()] = reasons.NAIVE_TIME
+        return pd.Series(pd.NaT, index=idx, dtype="datetime64[us, UTC]"), why, s.astype(str)
+    out = pd.Series(pd.NaT, index=idx, dtype="datetime64[us, UTC]")
+    if n == 0:
+        return out, why, s.astype(str)
+    obj = s.astype(object)
+    present = obj.notna() & (obj.astype(str).str.strip() != "")
+    # Python datetimes / pandas Timestamps mixed into an object column.
+    is_dt = obj.map(lambda v: isinstance(v, datetime))
+    if is_dt.any():
+        aware = obj[is_dt].map(lambda v: v.tzinfo is not None and v.utcoffset() is not None)
+        why[aware.index[~aware]] = reasons.NAIVE_TIME
+        if aware.any():
+            out[aware.index[aware]] = pd.to_datetime(obj[aware.index[aware]].tolist(), utc=True).astype(
+                "datetime64[us, UTC]")
+    rest = present & ~is_dt
+    txt = obj[rest].astype(str).str.strip()
+    numeric = txt.str.match(_NUMERIC)
+    if numeric.any():
+        vals = txt[numeric].astype(float)
+        ms = vals.abs() > 1e11  # past 1973 in ms, or year 5138 in seconds: read as ms
+        secs = np.where(ms, vals / 1000.0, vals)
+        out[vals.index] = pd.to_datetime(secs, unit="s", utc=True).astype("datetime64[us, UTC]")
+    txt = txt[~numeric]
+    if len(txt):
+        has_tz = txt.str.contains(_TZ_SUFFIX)
+        why[txt.index[~has_tz]] = reasons.NAIVE_TIME
+        tz_txt = txt[has_tz]
+        parsed = pd.to_datetime(tz_txt, format="ISO8601", utc=True, errors="coerce")
+        retry = parsed.isna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(tz_txt[retry], format="mixed", utc=True, errors="coerce")
+        failed = parsed.isna()
+        why[failed.index[failed]] = reasons.UNPARSEABLE_TIME
+        out[parsed.index] = parsed.astype("datetime64[us, UTC]")
+        # A naive string that is not even a time is unparseable, not naive.
+        naive_txt = txt[~has_tz]
+        if len(naive_txt):
+            probe = pd.to_datetime(naive_txt, format="mixed", errors="coerce")
+            why[probe.index[probe.isna()]] = reasons.UNPARSEABLE_TIME
+    out[why != ""] = pd.NaT
+    return out, why, obj.astype(str)
+
+
+def _geometry_array(frame: pd.DataFrame, col: str) -> np.ndarray:
+    values = frame[col]
+    arr = np.asarray(values.values if hasattr(values, "values") else values, dtype=object)
+    out = np.empty(len(arr), dtype=object)
+    for i, g in enumerate(arr):  # usually already shapely geometries: cheap pass
+        out[i] = g if (g is None or isinstance(g, shapely.Geometry)) else _coerce_geometry(g)
+    return out
+
+
+def _coerce_geometry(value: object) -> shapely.Geometry | None:
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    try:
+        if isinstance(value, (bytes, bytearray)):
+            return shapely.from_wkb(bytes(value))
+        if isinstance(value, str):
+            return shapely.from_wkt(value)
+        if isinstance(value, dict):
+            return shapely.geometry.shape(value)
+    except (shapely.errors.GEOSException, ValueError, TypeError, AttributeError):
+        return shapely.Point()  # judged below as empty/invalid, never silently dropped
+    return None
+
+
+def _to_4326(geoms: np.ndarray, crs: object) -> tuple[np.ndarray, str]:
+    try:
+        src = ProjCRS.from_user_input(crs)
+    except CRSError as exc:
+        return geoms, str(exc)
+    if src.equals(ProjCRS.from_epsg(4326), ignore_axis_order=True) or src.to_epsg() in (4326,) or src.name == "WGS 84 (CRS84)":
+        return geoms, ""
+    try:
+        gs = gpd.GeoSeries(geoms, crs=src).to_crs(CRS)
+    except Exception as exc:  # pyproj raises several unrelated types for unusable CRSs
+        return geoms, str(exc)
+    return np.asarray(gs.values, dtype=object), ""
+
+
+def _check_geometry(geoms: np.ndarray, ls: LayerSpec, flag, fix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    n = len(geoms)
+    missing = np.array([g is None for g in geoms], dtype=bool)
+    flag(missing, reasons.MISSING_GEOMETRY, "no geometry")
+    ga = np.array([g if g is not None else shapely.Point() for g in geoms], dtype=object)
+    empty = shapely.is_empty(ga) & ~missing
+    flag(empty, reasons.EMPTY_GEOMETRY, "geometry is empty")
+    usable = ~missing & ~empty
+    coords, owner = shapely.get_coordinates(ga, return_index=True)
+    if len(coords):
+        nan_rows = np.zeros(n, bool)
+        np.logical_or.at(nan_rows, owner, np.isnan(coords).any(axis=1))
+        flag(nan_rows & usable, reasons.NAN_COORDINATES, "a coordinate is NaN")
+        x, y = coords[:, 0], coords[:, 1]
+        out_x = np.zeros(n, bool)
+        out_y = np.zeros(n, bool)
+        swappable = np.ones(n, bool)
+        np.logical_or.at(out_x, owner, np.abs(x) > 180)
+        np.logical_or.at(out_y, owner, np.abs(y) > 90)
+        np.logical_and.at(swappable, owner, (np.abs(y) <= 180) & (np.abs(x) <= 90))
+        swapped = out_y & ~out_x & swappable
+        first_xy = np.full((n, 2), np.nan)
+        first_xy[owner[::-1]] = coords[::-1, :2]
+        txt = np.array([f"lon={a:.6f}, lat={b:.6f}" for a, b in first_xy], dtype=object)
+        flag(swapped & usable, reasons.SWAPPED_LAT_LON,
+             np.array(["latitude beyond 90 but would fit as longitude (lat/lon swapped?): " + t for t in txt], dtype=object))
+        flag((out_x | out_y) & usable, reasons.COORDINATES_OUT_OF_RANGE,
+             np.array(["expected lon in -180..180 and lat in -90..90; found " + t for t in txt], dtype=object))
+    # Types: a Polygon where MultiPolygon is allowed is fine, and vice versa.
+    types = shapely.get_type_id(ga)
+    names = np.array(["Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString",
+                      "MultiPolygon", "GeometryCollection"], dtype=object)
+    tnames = np.where(types >= 0, names[np.clip(types, 0, 7)], "None")
+    wrong = ~np.isin(tnames, ls.geometry_types) & usable
+    flag(wrong, reasons.WRONG_GEOMETRY_TYPE,
+         np.array([f"expected {'/'.join(ls.geometry_types)}; found {t}" for t in tnames], dtype=object))
+    invalid = ~shapely.is_valid(ga) & usable & ~wrong
+    for i in np.flatnonzero(invalid):
+        g = ga[i]
+        repaired = shapely.make_valid(g)
+        if repaired.geom_type == "GeometryCollection" or repaired.geom_type not in ls.geometry_types:
+            parts = [p for p in getattr(repaired, "geoms", [repaired]) if p.geom_type in ls.geometry_types
+                     or (p.geom_type == "Polygon" and "MultiPolygon" in ls.geometry_types)]
+            if parts and all(p.geom_type in ("Polygon", "MultiPolygon") for p in parts):
+                repaired = shapely.union_all(parts)
+            elif len(parts) == 1:
+                repaired = parts[0]
+            else:
+                repaired = None
+        if repaired is not None and not repaired.is_empty and repaired.is_valid and \
+                repaired.geom_type in ls.geometry_types:
+            ga[i] = repaired
+            fix[i] = f"make_valid ({shapely.is_valid_reason(g)})"
+        else:
+            m = np.zeros(n, bool)
+            m[i] = True
+            flag(m, reasons.INVALID_GEOMETRY, f"invalid and not repairable: {shapely.is_valid_reason(g)}")
+    return ga, fix
+
+
+def _check_ranges(df: pd.DataFrame, flag) -> None:
+    if "cloud_cover" in df:
+        cc = df["cloud_cover"]
+        flag(np.asarray((cc < 0) | (cc > 100)), reasons.BAD_VALUE, "cloud_cover: expected 0..100 percent")
+    for col in ("speed_mps", "strength", "fatalities", "gsd"):
+        if col in df:
+            v = df[col]
+            flag(np.asarray(v < 0), reasons.BAD_VALUE, f"{col}: expected a value >= 0")
+    for col in ("heading_deg", "last_heading_deg"):
+        if col in df:
+            df[col] = df[col] % 360
+
+
+def _canonical(df: pd.DataFrame, geoms: np.ndarray, ls: LayerSpec) -> gpd.GeoDataFrame:
+    data: dict[str, object] = {}
+    for col in ls.all_columns:
+        if col.kind == "geometry":
+            data[col.name] = gpd.GeoSeries(df[col.name].values if col.name in df else [None] * len(df),
+                                           index=df.index, crs=CRS)
+            continue
+        s = df[col.name] if col.name in df else pd.Series(None, index=df.index, dtype=object)
+        dtype = PANDAS_DTYPES[col.kind]
+        if col.kind == "time":
+            data[col.name] = s.astype(dtype) if len(s) else pd.Series([], dtype=dtype)
+        elif col.kind == "int":
+            data[col.name] = pd.to_numeric(s, errors="coerce").astype("Float64").round().astype(dtype)
+        else:
+            data[col.name] = s.astype(dtype)
+    out = gpd.GeoDataFrame(data, geometry=gpd.GeoSeries(geoms, index=df.index, crs=CRS), crs=CRS)
+    return out.reset_index(drop=True)
+
+
+def _quarantine_rows(raw: pd.DataFrame, bad: np.ndarray, reason: np.ndarray, detail: np.ndarray,
+                     layer: str, df: pd.DataFrame, now: datetime) -> pd.DataFrame:
+    if not bad.any():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in QUARANTINE_COLUMNS})
+    rows = raw.iloc[np.flatnonzero(bad)]
+    records = []
+    for (_, rec) in rows.iterrows():
+        records.append(json.dumps({k: _jsonable(v) for k, v in rec.items()}, ensure_ascii=False, default=str))
+    return pd.DataFrame({
+        "layer": layer,
+        "source": df.loc[bad, "source"].astype(object).values,
+        "source_id": df.loc[bad, "source_id"].astype(object).values,
+        "reason": reason[bad],
+        "detail": detail[bad],
+        "raw": records,
+        "quarantined_at": pd.Timestamp(now),
+    })[QUARANTINE_COLUMNS]
+
+
+def _jsonable(v: object) -> object:
+    if isinstance(v, shapely.Geometry):
+        return v.wkt
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if v is pd.NaT or v is pd.NA:
+        return None
+    if isinstance(v, (pd.Timestamp, datetime)):
+        return v.isoformat()
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v

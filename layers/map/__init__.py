@@ -1,0 +1,60 @@
+"""Build the pydeck map of the operational picture, one module per layer.
+
+The map needs no internet: there is no remote basemap (borders are the
+basemap) and the map style is a local, empty one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import geopandas as gpd
+import pydeck as pdk
+
+from layers.map.base import TOOLTIP
+from layers.map.borders import borders, disputed
+from layers.map.deployments import deployments
+from layers.map.imagery import imagery
+from layers.map.points import incidents, infrastructure, places
+from layers.map.tracks import tracks
+
+# Draw order, bottom to top, and the toggles the UI offers.
+MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "imagery", "infrastructure", "deployments",
+                               "tracks", "incidents")
+
+
+def build_layers(picture: dict[str, gpd.GeoDataFrame], shown: Iterable[str], now: datetime) -> list[pdk.Layer]:
+    shown = set(shown)
+    builders = {
+        "borders": lambda f: borders(f),
+        "disputed_areas": lambda f: disputed(f),
+        "places": lambda f: places(f),
+        "imagery": lambda f: imagery(f),
+        "infrastructure": lambda f: infrastructure(f),
+        "deployments": lambda f: deployments(f),
+        "tracks": lambda f: tracks(f, now),
+        "incidents": lambda f: incidents(f),
+    }
+    out: list[pdk.Layer] = []
+    for name in MAP_LAYERS:
+        if name in shown and name in picture:
+            out += builders[name](picture[name])
+    return out
+
+
+def build_deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 720) -> pdk.Deck:
+    # map_provider=None and no map_style: pydeck emits its "no basemap" sentinel,
+    # which Streamlit honours. map_style=None would make Streamlit fetch a remote
+    # Carto style instead.
+    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP, height=height)
+
+
+def view_for(bounds: tuple[float, float, float, float] | None) -> pdk.ViewState:
+    """A view over the active data (not the world), so the map opens where the operation is."""
+    if bounds is None:
+        return pdk.ViewState(longitude=0, latitude=20, zoom=1.5)
+    minx, miny, maxx, maxy = bounds
+    span = max(maxx - minx, (maxy - miny) * 1.3, 0.05)
+    zoom = max(1.0, min(14.0, 8.6 - __import__("math").log2(span)))
+    return pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom, pitch=0, bearing=0)

@@ -1,0 +1,73 @@
+"""The operational picture: every layer for one time window and area, read from the store.
+
+Event layers are read for the window; reference layers are read for the area
+the operation covers (its data's extent plus a margin), since a wall screen
+over the Balkans has no use for airports in Peru.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import geopandas as gpd
+import pandas as pd
+
+from ingest.schema import LAYERS
+from ingest.store import Store
+
+EVENT_LAYERS = ("incidents", "tracks", "imagery", "deployments")
+REFERENCE_LAYERS = ("borders", "disputed_areas", "infrastructure", "places")
+MARGIN_DEG = 1.0
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+
+    @classmethod
+    def last(cls, hours: float, now: datetime) -> "Window":
+        return cls(now - timedelta(hours=hours), now)
+
+
+def operational_bounds(store: Store) -> tuple[float, float, float, float] | None:
+    """Extent of partner deployments and incidents: where the operation is."""
+    parts = [store.read(layer, columns=["source_id"]) for layer in ("deployments", "incidents")]
+    frames = [p for p in parts if not p.empty]
+    if not frames:
+        return None
+    b = pd.concat([f.geometry.bounds for f in frames])
+    return (float(b.minx.min()), float(b.miny.min()), float(b.maxx.max()), float(b.maxy.max()))
+
+
+def load_picture(store: Store, window: Window, bounds: tuple[float, float, float, float] | None
+                 ) -> dict[str, gpd.GeoDataFrame]:
+    area = None
+    if bounds is not None:
+        area = (bounds[0] - MARGIN_DEG, bounds[1] - MARGIN_DEG, bounds[2] + MARGIN_DEG, bounds[3] + MARGIN_DEG)
+    out: dict[str, gpd.GeoDataFrame] = {}
+    for layer in EVENT_LAYERS:
+        # Deployments are a standing picture: the latest report counts, however old.
+        if layer == "deployments":
+            out[layer] = store.read(layer, end=window.end)
+        else:
+            out[layer] = store.read(layer, start=window.start, end=window.end)
+    for layer in REFERENCE_LAYERS:
+        out[layer] = store.read(layer, bbox=area if layer != "borders" else _wide(area))
+    return out
+
+
+def _wide(area):
+    if area is None:
+        return None
+    return (area[0] - 10, max(-90, area[1] - 10), area[2] + 10, min(90, area[3] + 10))
+
+
+def summary(store: Store) -> pd.DataFrame:
+    """Per-layer record counts and the newest record's time."""
+    rows = []
+    for name, ls in LAYERS.items():
+        s = store.stats(name)
+        rows.append({"layer": ls.title, "records": s.count, "newest": s.newest, "last write": s.last_write})
+    return pd.DataFrame(rows)
