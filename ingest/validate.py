@@ -104,7 +104,7 @@ def validate(
 
     # --- geometry -------------------------------------------------------------
     fix = np.full(n, None, dtype=object)
-    geoms, fix = _check_geometry(geoms, ls, flag, fix)
+    geoms, fix = _check_geometry(geoms, ls, flag, fix, reason)
 
     # --- attributes -----------------------------------------------------------
     for col in ls.all_columns:
@@ -284,7 +284,8 @@ def _to_4326(geoms: np.ndarray, crs: object) -> tuple[np.ndarray, str]:
     return np.asarray(gs.values, dtype=object), ""
 
 
-def _check_geometry(geoms: np.ndarray, ls: LayerSpec, flag, fix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _check_geometry(geoms: np.ndarray, ls: LayerSpec, flag, fix: np.ndarray,
+                    reason: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(geoms)
     missing = np.array([g is None for g in geoms], dtype=bool)
     flag(missing, reasons.MISSING_GEOMETRY, "no geometry")
@@ -320,7 +321,7 @@ def _check_geometry(geoms: np.ndarray, ls: LayerSpec, flag, fix: np.ndarray) -> 
     wrong = ~np.isin(tnames, ls.geometry_types) & usable
     flag(wrong, reasons.WRONG_GEOMETRY_TYPE,
          np.array([f"expected {'/'.join(ls.geometry_types)}; found {t}" for t in tnames], dtype=object))
-    invalid = ~shapely.is_valid(ga) & usable & ~wrong
+    invalid = ~shapely.is_valid(ga) & usable & pd.isna(reason)
     for i in np.flatnonzero(invalid):
         g = ga[i]
         repaired = shapely.make_valid(g)

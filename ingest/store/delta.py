@@ -263,9 +263,11 @@ def to_arrow(frame: gpd.GeoDataFrame, ls: LayerSpec) -> pa.Table:
     bounds = shapely.bounds(geoms) if n else np.empty((0, 4))
     for i, name in enumerate(ENVELOPE):
         arrays[name] = pa.array(bounds[:, i], pa.float64())
-    version = pd.to_datetime(frame[ls.version_column], utc=True) if ls.version_column in frame else None
-    ingested = pd.to_datetime(frame["ingested_at"], utc=True)
-    version = ingested if version is None else version.fillna(ingested)
+    # A record's version: its own update time, else its event time, else when we stored it.
+    version = pd.to_datetime(frame["ingested_at"], utc=True)
+    for col in (ls.time_column, ls.version_column):
+        if col and col != "ingested_at" and col in frame:
+            version = pd.to_datetime(frame[col], utc=True).fillna(version)
     arrays["_version"] = pa.array(version.astype("datetime64[us, UTC]"), pa.timestamp("us", tz="UTC"))
     table = pa.table(arrays)
     content = table.drop_columns(["ingested_at", "_version"])

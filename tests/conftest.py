@@ -1,0 +1,108 @@
+"""Shared fixtures: stores under test, the demo loaded once, a live dashboard, a browser.
+
+`WATCHFLOOR_REQUIRE_SYSTEM=1` (set by .ci/run) turns a missing system
+component (Chromium, PostgreSQL) from a skip into a failure, so CI cannot go
+green by skipping what it was meant to check.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).resolve().parent / "data"
+ARTIFACTS = ROOT / "test-artifacts"
+# The demo's clock is fixed in tests so expectations do not drift with the day.
+DEMO_NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+
+
+def require_system(what: str, available: bool) -> None:
+    if available:
+        return
+    if os.environ.get("WATCHFLOOR_REQUIRE_SYSTEM") == "1":
+        pytest.fail(f"{what} is required (WATCHFLOOR_REQUIRE_SYSTEM=1) but is not installed")
+    pytest.skip(f"{what} not installed")
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(params=["delta"])
+def store(request, tmp_path):
+    """A fresh, empty store of each backend; store tests run against all of them."""
+    if request.param == "delta":
+        from ingest.store.delta import DeltaStore
+
+        return DeltaStore(tmp_path / "store")
+    raise AssertionError(request.param)
+
+
+@pytest.fixture(scope="session")
+def demo_home(tmp_path_factory) -> Path:
+    """A WATCHFLOOR_HOME with the demo scenario loaded through the ingest path, once per run."""
+    from ingest.demo import load_demo
+    from ingest.store.delta import DeltaStore
+
+    home = tmp_path_factory.mktemp("demo-home")
+    store = DeltaStore(home / "store")
+    summaries = load_demo(store, now=DEMO_NOW, workdir=home / "demo-inputs")
+    (home / "summaries.txt").write_text("\n".join(f"{s.source}\t{s.layer}\t{s.read}\t{s.stored}\t{s.quarantined}\t"
+                                                  f"{s.superseded}" for s in summaries))
+    return home
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(demo_home) -> str:
+    """A real Streamlit server over the demo store, on a loopback port."""
+    port = free_port()
+    env = {**os.environ, "WATCHFLOOR_HOME": str(demo_home)}
+    log = open(demo_home / "streamlit.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if requests.get(f"{url}/_stcore/health", timeout=1).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.3)
+    else:
+        proc.kill()
+        raise RuntimeError(f"dashboard did not start: {(demo_home / 'streamlit.log').read_text()[-2000:]}")
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    path = chromium_path()
+    require_system("Chromium", path is not None)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
