@@ -3,7 +3,7 @@
 A fictional multinational flood-relief and stabilisation mission, "Multinational
 Joint Task Force Western Balkans" (MJTF-WB), in the real Western Balkans (Serbia,
 Kosovo, North Macedonia, Albania, Montenegro, Bosnia and Herzegovina; roughly
-lon 18.4..23.1, lat 40.5..45.0). Units, sorties, incidents and imagery are
+lon 18.0..23.1, lat 40.5..45.0). Units, sorties, incidents and imagery are
 invented; every position is taken from the real reference data in
 ``data/reference`` (borders, infrastructure, places), never typed in:
 
@@ -135,7 +135,7 @@ _HOST_NAMES = {
     "MNE": "Montenegro",
     "BIH": "Bosnia and Herzegovina",
 }
-REGION = (18.4, 40.5, 23.1, 45.0)  # lon_min, lat_min, lon_max, lat_max
+REGION = (18.0, 40.5, 23.1, 45.0)  # lon_min, lat_min, lon_max, lat_max
 
 # All metric work happens in UTM zone 34N, which spans 18..24 E: the whole region.
 UTM_CRS = "EPSG:32634"
@@ -250,7 +250,7 @@ _UNITS: tuple[tuple[str, str, str, str, str, int, str, tuple[str, ...], str, boo
     ("deu-log", "DEU", "Logistikzug Donau", "logistics", "platoon", 70, "SRB",
      ("Obrenovac",), M_NATO, False),
     ("deu-eod", "DEU", "EOD-Trupp Bosna", "explosive ordnance disposal", "team", 8, "BIH",
-     ("Maglaj", "Zenica"), M_COALITION, False),
+     ("Maglaj", "Zavidovici"), M_COALITION, False),
     ("ita-mp", "ITA", "Carabinieri MSU Regiment", "military police", "regiment", 290, "XKX",
      ("Pristina", "Prishtine", "Prishtina"), M_COALITION, False),
     ("ita-eng", "ITA", "Compagnia genio Tevere", "engineer", "company", 140, "MNE",
@@ -285,8 +285,8 @@ _AOR_RADIUS_KM = {
 # Towns along the flooded rivers (Bosna, Drina, Sava, West Morava, Ibar, Lim,
 # Vardar, Drin/Bojana): where most incidents happen.
 _HOTSPOTS: dict[str, tuple[tuple[str, ...], ...]] = {
-    "BIH": (("Doboj",), ("Maglaj",), ("Bijeljina",), ("Zvornik",), ("Samac", "Bosanski Samac"),
-            ("Zenica",), ("Brcko",)),
+    "BIH": (("Doboj",), ("Maglaj",), ("Bijeljina",), ("Zvornik",), ("Modrica",), ("Zavidovici",),
+            ("Brcko",)),
     "SRB": (("Obrenovac",), ("Sabac",), ("Loznica",), ("Kraljevo",), ("Cacak",), ("Krusevac",),
             ("Paracin",)),
     "ALB": (("Shkoder", "Shkodra"), ("Lezhe", "Lezha"), ("Fier",), ("Berat",)),
@@ -321,15 +321,15 @@ _CROSSINGS = (
 )
 # track id, nation, airframe, format, infrastructure kind, preferences (codes or names)
 _LOITERS = (
-    ("USA-FW-07", "USA", "fw", "cot", "airport", ("LYPR", "PRN", "Pristina")),
-    ("DEU-FW-08", "DEU", "fw", "cot", "power_plant", ("Nikola Tesla", "TENT", "Obrenovac")),
+    ("USA-FW-07", "USA", "fw", "cot", "airport", ("BKPR", "LYPR", "PRN")),
+    ("DEU-FW-08", "DEU", "fw", "cot", "power_plant", ("TENT A", "TENT B", "Nikola Tesla", "Obrenovac")),
     ("TUR-FW-09", "TUR", "fw", "gpx", "power_plant", ("Kosovo B", "Kosova B", "Kosovo A", "Kosova",
                                                       "Kosovo", "Obiliq", "Obilic")),
     ("GBR-QC-10", "GBR", "qc", "csv", "power_plant", ("Ugljevik", "Tuzla", "Kakanj")),
-    ("ITA-FW-11", "ITA", "fw", "gpx", "airport", ("LWSK", "SKP", "Skopje")),
-    ("FRA-FW-12", "FRA", "fw", "csv", "airport", ("LATI", "TIA", "Tirana")),
+    ("ITA-FW-11", "ITA", "fw", "gpx", "airport", ("LWSK", "SKP")),
+    ("FRA-FW-12", "FRA", "fw", "csv", "airport", ("LATI", "TIA")),
     ("POL-QC-13", "POL", "qc", "cot", "power_plant", ("Bitola", "Pljevlja", "Kakanj", "Gacko")),
-    ("DEU-FW-14", "DEU", "fw", "csv", "airport", ("LQTZ", "TZL", "Tuzla", "LYNI", "INI")),
+    ("DEU-FW-14", "DEU", "fw", "csv", "airport", ("LQTZ", "TZL", "LYNI", "INI")),
 )
 # track id, nation, format, (country, town prefs)
 _SURVEYS = (
@@ -344,7 +344,7 @@ _SURVEYS = (
 _ROUTES = (
     ("USA-FW-21", "USA", "cot", "usa-uas",
      (("Pristina", "Prishtine", "Prishtina"), ("Mitrovice", "Mitrovica"), ("Vushtrri", "Vucitrn")), True),
-    ("GBR-FW-22", "GBR", "gpx", "gbr-recce", (("Maglaj",), ("Zenica",), ("Tuzla",)), False),
+    ("GBR-FW-22", "GBR", "gpx", "gbr-recce", (("Maglaj",), ("Zavidovici",), ("Tuzla",)), False),
     ("TUR-FW-23", "TUR", "csv", "tur-inf", (("Gjakove", "Gjakova", "Dakovica"), ("Peje", "Peja", "Pec")),
      False),
     ("FRA-FW-24", "FRA", "cot", "fra-eng", (("Cacak",), ("Krusevac",)), True),
@@ -1039,17 +1039,15 @@ def _pick_infra(ref: _Reference, kind: str, prefs: Sequence[str], used: set[str]
     pool = [i for i in ref.infra if i.kind == kind and i.name not in used]
     for p in prefs:
         for i in pool:
-            codes = [c for c in re.split(r"[^A-Z0-9]+", i.code.upper()) if c]
-            if p.upper() in codes or (len(p) > 4 and _norm(p) in _norm(i.name)) or (
-                    p.isupper() and p.upper() == i.code.upper()):
+            tokens = set(re.split(r"[^A-Z0-9]+", f"{i.code} {i.subkind}".upper()))
+            if p.upper() in tokens or f" {_norm(p)} " in f" {_norm(i.name)} ":
                 return i
-    # Fallback: the biggest of that kind (power plants by capacity, airports by size).
+    # Fallback: the biggest of that kind (power plants by capacity), else anything unused.
     if not pool:
         pool = [i for i in ref.infra if i.name not in used]
     if not pool:
         return None
-    rank = {"large_airport": 0, "medium_airport": 1, "small_airport": 2}
-    return sorted(pool, key=lambda i: (rank.get(i.subkind, 3), -i.capacity, i.name))[0]
+    return sorted(pool, key=lambda i: (-i.capacity, i.name))[0]
 
 
 def _nearest_launch(ref: _Reference, units: list[_Unit], target: _Infra) -> tuple[float, float]:
