@@ -21,6 +21,9 @@ Usage::
     from ingest.demo_scenario import generate
     files = generate(pathlib.Path("var/demo"), datetime.now(timezone.utc))
 
+or ``python -m ingest.demo_scenario OUTDIR [--now 2026-11-21T10:30:00Z] [--seed N]``.
+`describe` lists which real towns, borders and infrastructure the scenario uses.
+
 ``generate(outdir, now, seed=..., reference_dir=...)`` writes the files below
 and returns ``{layer: [paths]}`` with the layer names of `ingest.schema`
 (``deployments``, ``track_points``, ``incidents``, ``imagery``). Every time is
@@ -83,8 +86,12 @@ Files, each in the real format its feed uses:
     ("Kestrel-HR", ~15 x 15 km scenes, tasked over incident hot spots). Each
     Item has eo:cloud_cover (0 for SAR, which sees through cloud), gsd, a
     thumbnail asset (relative href) and the marking in the ``watchfloor:marking``
-    property. Catalogue latency is modelled: nothing acquired in the last 90
-    minutes is listed yet, so the newest incidents have no post-event imagery.
+    property. Optical commercial scenes are acquired in daylight only (08:00-13:30
+    UTC); Sentinel-2 passes at ~09:35 UTC, Sentinel-1 at ~04:50 and ~16:40 UTC.
+    Catalogue latency is modelled (nothing acquired in the last 90 minutes is
+    listed, Sentinel in the last 2.5 h), so the newest incidents have no
+    post-event imagery while commercial scenes tasked after serious incidents
+    cover older ones.
 
 Times are ISO 8601 UTC with ``Z`` (track fixes with milliseconds). Markings
 are one of `MARKINGS`, all well-formed, so the demo loads with nothing
@@ -101,19 +108,19 @@ import math
 import pathlib
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
+from xml.sax.saxutils import escape, quoteattr
 
 import geopandas as gpd
-import mgrs
 import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
 from shapely import affinity
-from shapely.geometry import LineString, MultiPolygon, Point, Polygon, box
+from shapely.geometry import LineString, Point, Polygon, box
 from shapely.geometry.polygon import orient
-from xml.sax.saxutils import escape, quoteattr
 
 from ingest.errors import ConfigError, UnreadableInputError
 from ingest.schema import ECHELONS, INCIDENT_STATUSES, SEVERITIES
@@ -220,6 +227,7 @@ def symbol_code(unit_type: str, echelon: str, *, headquarters: bool = False) -> 
 # ---------------------------------------------------------------------------
 # Scenario tables (names only: positions come from the reference data)
 
+# fmt: off
 # key, nation, unit name, unit type, echelon, strength, host country, base town
 # preferences, marking, reported up to two days ago
 _UNITS: tuple[tuple[str, str, str, str, str, int, str, tuple[str, ...], str, bool], ...] = (
@@ -276,14 +284,19 @@ _UNITS: tuple[tuple[str, str, str, str, str, int, str, tuple[str, ...], str, boo
     ("srb-lno", "SRB", "Serbian Civil Protection Liaison Team", "liaison", "team", 6, "SRB",
      ("Cacak",), M_ALL, True),
 )
+# fmt: on
 
+# fmt: off
 _AOR_RADIUS_KM = {
     "team": 8, "squad": 8, "section": 10, "platoon": 12, "company": 18,
-    "battalion": 26, "regiment": 30, "brigade": 40, "division": 60, "corps": 80, "army": 100, "": 15,
+    "battalion": 26, "regiment": 30, "brigade": 40, "division": 60, "corps": 80, "army": 100,
+    "": 15,
 }
+# fmt: on
 
 # Towns along the flooded rivers (Bosna, Drina, Sava, West Morava, Ibar, Lim,
 # Vardar, Drin/Bojana): where most incidents happen.
+# fmt: off
 _HOTSPOTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "BIH": (("Doboj",), ("Maglaj",), ("Bijeljina",), ("Zvornik",), ("Modrica",), ("Zavidovici",),
             ("Brcko",)),
@@ -295,11 +308,14 @@ _HOTSPOTS: dict[str, tuple[tuple[str, ...], ...]] = {
     "XKX": (("Mitrovice", "Mitrovica", "Kosovska Mitrovica"), ("Peje", "Peja", "Pec"),
             ("Vushtrri", "Vucitrn")),
 }
+# fmt: on
 
+# fmt: off
 _NATION_CALLSIGN = {
     "USA": "RAVEN", "GBR": "KESTREL", "FRA": "MILAN", "DEU": "FALKE",
     "ITA": "GHEPPIO", "TUR": "SAHIN", "POL": "SOKOL",
 }
+# fmt: on
 _NATION_MARKINGS = {
     "USA": (M_USA_GBR, M_COALITION),
     "GBR": (M_GBR_FRA, M_COALITION),
@@ -322,9 +338,22 @@ _CROSSINGS = (
 # track id, nation, airframe, format, infrastructure kind, preferences (codes or names)
 _LOITERS = (
     ("USA-FW-07", "USA", "fw", "cot", "airport", ("BKPR", "LYPR", "PRN")),
-    ("DEU-FW-08", "DEU", "fw", "cot", "power_plant", ("TENT A", "TENT B", "Nikola Tesla", "Obrenovac")),
-    ("TUR-FW-09", "TUR", "fw", "gpx", "power_plant", ("Kosovo B", "Kosova B", "Kosovo A", "Kosova",
-                                                      "Kosovo", "Obiliq", "Obilic")),
+    (
+        "DEU-FW-08",
+        "DEU",
+        "fw",
+        "cot",
+        "power_plant",
+        ("TENT A", "TENT B", "Nikola Tesla", "Obrenovac"),
+    ),
+    (
+        "TUR-FW-09",
+        "TUR",
+        "fw",
+        "gpx",
+        "power_plant",
+        ("Kosovo B", "Kosova B", "Kosovo A", "Kosova", "Kosovo", "Obiliq", "Obilic"),
+    ),
     ("GBR-QC-10", "GBR", "qc", "csv", "power_plant", ("Ugljevik", "Tuzla", "Kakanj")),
     ("ITA-FW-11", "ITA", "fw", "gpx", "airport", ("LWSK", "SKP")),
     ("FRA-FW-12", "FRA", "fw", "csv", "airport", ("LATI", "TIA")),
@@ -342,11 +371,27 @@ _SURVEYS = (
 )
 # track id, nation, format, launch unit, waypoint town prefs, still airborne at `now`
 _ROUTES = (
-    ("USA-FW-21", "USA", "cot", "usa-uas",
-     (("Pristina", "Prishtine", "Prishtina"), ("Mitrovice", "Mitrovica"), ("Vushtrri", "Vucitrn")), True),
+    (
+        "USA-FW-21",
+        "USA",
+        "cot",
+        "usa-uas",
+        (
+            ("Pristina", "Prishtine", "Prishtina"),
+            ("Mitrovice", "Mitrovica"),
+            ("Vushtrri", "Vucitrn"),
+        ),
+        True,
+    ),
     ("GBR-FW-22", "GBR", "gpx", "gbr-recce", (("Maglaj",), ("Zavidovici",), ("Tuzla",)), False),
-    ("TUR-FW-23", "TUR", "csv", "tur-inf", (("Gjakove", "Gjakova", "Dakovica"), ("Peje", "Peja", "Pec")),
-     False),
+    (
+        "TUR-FW-23",
+        "TUR",
+        "csv",
+        "tur-inf",
+        (("Gjakove", "Gjakova", "Dakovica"), ("Peje", "Peja", "Pec")),
+        False,
+    ),
     ("FRA-FW-24", "FRA", "cot", "fra-eng", (("Cacak",), ("Krusevac",)), True),
     ("POL-FW-25", "POL", "gpx", "pol-inf", (("Valjevo",), ("Sabac",)), False),
     ("ITA-FW-26", "ITA", "csv", "ita-eng", (("Niksic",), ("Bijelo Polje",), ("Berane",)), True),
@@ -367,8 +412,8 @@ def _norm(name: str) -> str:
 def _now_ms(now: dt.datetime) -> int:
     if not isinstance(now, dt.datetime) or now.tzinfo is None or now.utcoffset() is None:
         raise ConfigError("now", "a timezone-aware datetime (UTC)", now)
-    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
-    return (now.astimezone(dt.timezone.utc) - epoch) // dt.timedelta(milliseconds=1)
+    epoch = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    return (now.astimezone(dt.UTC) - epoch) // dt.timedelta(milliseconds=1)
 
 
 def _iso_ms(ms: int) -> str:
@@ -480,7 +525,7 @@ class _Infra:
 
     @property
     def label(self) -> str:
-        return f"{self.name} ({self.code})" if self.code else self.name
+        return f"{self.name} ({self.code})" if self.code and self.kind == "airport" else self.name
 
 
 @dataclass
@@ -522,7 +567,7 @@ def _read_parquet(path: pathlib.Path, what: str) -> gpd.GeoDataFrame:
         )
     try:
         gdf = gpd.read_parquet(path)
-    except Exception as exc:  # noqa: BLE001 - report any reader failure as unreadable
+    except Exception as exc:
         raise UnreadableInputError(path, f"not a GeoParquet file: {exc}") from exc
     if gdf.crs is not None and gdf.crs.to_epsg() != 4326:
         gdf = gdf.to_crs(4326)
@@ -575,7 +620,9 @@ def _load_reference(reference_dir: pathlib.Path) -> _Reference:
         )
     ref = _Reference(countries, names, [], [])
 
-    def located(gdf: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray, np.ndarray]:
+    def located(
+        gdf: gpd.GeoDataFrame,
+    ) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray, np.ndarray]:
         gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty].copy()
         pts = gdf.geometry.representative_point()
         lon, lat = pts.x.to_numpy(), pts.y.to_numpy()
@@ -593,15 +640,31 @@ def _load_reference(reference_dir: pathlib.Path) -> _Reference:
             cc[i] = best
         ok = cc != ""
         gdf = gdf[ok].copy()
-        gdf["k_lon"], gdf["k_lat"], gdf["k_x"], gdf["k_y"], gdf["k_cc"] = lon[ok], lat[ok], x[ok], y[ok], cc[ok]
+        gdf["k_lon"], gdf["k_lat"], gdf["k_x"], gdf["k_y"], gdf["k_cc"] = (
+            lon[ok],
+            lat[ok],
+            x[ok],
+            y[ok],
+            cc[ok],
+        )
         return gdf, lon[ok], lat[ok], cc[ok]
 
     p, _, _, _ = located(places)
     p["k_name"] = _col(p, "name", "").map(_str)
     p["k_pop"] = _col(p, "population", 0).map(_num).astype("int64")
-    p = p[p["k_name"] != ""].sort_values(["k_pop", "k_name", "k_lon", "k_lat"], ascending=[False, True, True, True])
+    p = p[p["k_name"] != ""].sort_values(
+        ["k_pop", "k_name", "k_lon", "k_lat"], ascending=[False, True, True, True]
+    )
     for r in p.itertuples():
-        t = _Town(r.k_name, r.k_cc, int(r.k_pop), float(r.k_lon), float(r.k_lat), float(r.k_x), float(r.k_y))
+        t = _Town(
+            r.k_name,
+            r.k_cc,
+            int(r.k_pop),
+            float(r.k_lon),
+            float(r.k_lat),
+            float(r.k_x),
+            float(r.k_y),
+        )
         key = (t.cc, _norm(t.name))
         if key in ref.by_name:
             continue  # duplicate name in the same country: keep the most populous
@@ -614,14 +677,28 @@ def _load_reference(reference_dir: pathlib.Path) -> _Reference:
     q["k_sub"] = _col(q, "subkind", "").map(_str)
     q["k_code"] = _col(q, "code", "").map(_str)
     q["k_cap"] = _col(q, "capacity", 0).map(_num)
-    q = q[q["k_name"] != ""].sort_values(["k_kind", "k_cap", "k_name", "k_lon"], ascending=[True, False, True, True])
+    q = q[q["k_name"] != ""].sort_values(
+        ["k_kind", "k_cap", "k_name", "k_lon"], ascending=[True, False, True, True]
+    )
     for r in q.itertuples():
         ref.infra.append(
-            _Infra(r.k_kind, r.k_name, r.k_sub, r.k_cc, r.k_code, float(r.k_cap), float(r.k_lon),
-                   float(r.k_lat), float(r.k_x), float(r.k_y))
+            _Infra(
+                r.k_kind,
+                r.k_name,
+                r.k_sub,
+                r.k_cc,
+                r.k_code,
+                float(r.k_cap),
+                float(r.k_lon),
+                float(r.k_lat),
+                float(r.k_x),
+                float(r.k_y),
+            )
         )
     if len(ref.towns) < 30:
-        raise UnreadableInputError(reference_dir / "places.parquet", "fewer than 30 towns in the region")
+        raise UnreadableInputError(
+            reference_dir / "places.parquet", "fewer than 30 towns in the region"
+        )
     return ref
 
 
@@ -656,7 +733,9 @@ def _pick_base(ref: _Reference, host: str, prefs: Sequence[str], used: set[str])
     raise UnreadableInputError(DEFAULT_REFERENCE_DIR / "places.parquet", f"no town in {host}")
 
 
-def _area_of_responsibility(ref: _Reference, host: str, x: float, y: float, radius_m: float) -> Polygon:
+def _area_of_responsibility(
+    ref: _Reference, host: str, x: float, y: float, radius_m: float
+) -> Polygon:
     disc = Point(x, y).buffer(radius_m, quad_segs=12)
     clipped = disc.intersection(ref.countries[host])
     if clipped.is_empty:
@@ -694,9 +773,24 @@ def _deployments(ref: _Reference, rng: np.random.Generator, now_ms: int) -> list
         reported = now_ms - int(hours * 3_600_000) // 1000 * 1000
         radius = _AOR_RADIUS_KM[echelon] * 1000 * rng.uniform(0.85, 1.15)
         area = _area_of_responsibility(ref, host, x, y, radius)
-        strength = int(round(strength * rng.uniform(0.9, 1.05)))
-        units.append(_Unit(key, nation, name, utype, echelon, strength, host, base, x, y,
-                           reported, marking, area))
+        strength = round(strength * rng.uniform(0.9, 1.05))
+        units.append(
+            _Unit(
+                key,
+                nation,
+                name,
+                utype,
+                echelon,
+                strength,
+                host,
+                base,
+                x,
+                y,
+                reported,
+                marking,
+                area,
+            )
+        )
     return units
 
 
@@ -705,27 +799,35 @@ def _deployments_geojson(units: list[_Unit]) -> str:
     for u in units:
         lon, lat = _ll(u.x, u.y)
         uid = f"dep-{u.key}"
-        feats.append({
-            "type": "Feature",
-            "id": uid,
-            "geometry": {"type": "Point", "coordinates": [_r(lon, 6), _r(lat, 6)]},
-            "properties": {
+        feats.append(
+            {
+                "type": "Feature",
                 "id": uid,
-                "nation": u.nation,
-                "unit_name": u.name,
-                "unit_type": u.unit_type,
-                "echelon": u.echelon,
-                "strength": u.strength,
-                "symbol_code": symbol_code(u.unit_type, u.echelon,
-                                           headquarters=u.unit_type == "headquarters"),
-                "reported_at": _iso_s(u.reported_ms),
-                "marking": u.marking,
-                "base": u.base.name,
-                "area": _polygon_json(u.area),
-            },
-        })
-    return _json_text({"type": "FeatureCollection", "name": f"{TASK_FORCE} partner deployments",
-                       "features": feats})
+                "geometry": {"type": "Point", "coordinates": [_r(lon, 6), _r(lat, 6)]},
+                "properties": {
+                    "id": uid,
+                    "nation": u.nation,
+                    "unit_name": u.name,
+                    "unit_type": u.unit_type,
+                    "echelon": u.echelon,
+                    "strength": u.strength,
+                    "symbol_code": symbol_code(
+                        u.unit_type, u.echelon, headquarters=u.unit_type == "headquarters"
+                    ),
+                    "reported_at": _iso_s(u.reported_ms),
+                    "marking": u.marking,
+                    "base": u.base.name,
+                    "area": _polygon_json(u.area),
+                },
+            }
+        )
+    return _json_text(
+        {
+            "type": "FeatureCollection",
+            "name": f"{TASK_FORCE} partner deployments",
+            "features": feats,
+        }
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -779,8 +881,13 @@ def _wrap(a: float) -> float:
     return (a + math.pi) % (2 * math.pi) - math.pi
 
 
-def _fly(frame: _Airframe, start: tuple[float, float], ground: float, legs: list[_Leg],
-         rng: np.random.Generator) -> _Flight:
+def _fly(
+    frame: _Airframe,
+    start: tuple[float, float],
+    ground: float,
+    legs: list[_Leg],
+    rng: np.random.Generator,
+) -> _Flight:
     """Integrate a simple point-mass drone at 1 Hz along `legs`.
 
     Bounded turn rate and turn acceleration (smooth turns), bounded
@@ -819,7 +926,9 @@ def _fly(frame: _Airframe, start: tuple[float, float], ground: float, legs: list
                 dx, dy = x - leg.x, y - leg.y
                 d = math.hypot(dx, dy)
                 theta = math.atan2(dx, dy)
-                desired = theta + leg.direction * (math.pi / 2 + math.atan((d - leg.radius) / (0.35 * leg.radius)))
+                desired = theta + leg.direction * (
+                    math.pi / 2 + math.atan((d - leg.radius) / (0.35 * leg.radius))
+                )
                 ff = leg.direction * vctl / leg.radius if d < 3 * leg.radius else 0.0
                 vt = leg.speed
             err = _wrap(desired - hdg)
@@ -891,8 +1000,9 @@ def _town_near_border(ref: _Reference, cc: str, border: Any, exclude: set[str]) 
     return pick
 
 
-def _plan_tracks(ref: _Reference, units: list[_Unit], rng: np.random.Generator,
-                 hotspot_towns: list[_Town]) -> list[tuple[_Track, _Airframe, tuple[float, float], float, list[_Leg], bool]]:
+def _plan_tracks(
+    ref: _Reference, units: list[_Unit], rng: np.random.Generator, hotspot_towns: list[_Town]
+) -> list[tuple[_Track, _Airframe, tuple[float, float], float, list[_Leg], bool]]:
     plans = []
     unit_by_key = {u.key: u for u in units}
     numbers: dict[str, int] = {}
@@ -932,17 +1042,34 @@ def _plan_tracks(ref: _Reference, units: list[_Unit], rng: np.random.Generator,
         legs = [
             _Leg("goto", bp.x, bp.y, alt, spd, "transit"),
             _Leg("goto", tb.x, tb.y, alt, spd, "transit"),
-            _Leg("orbit", tb.x, tb.y, alt - 200, spd * 0.8, "survey", orbit_r,
-                 int(rng.uniform(8, 14) * 60), 1 if rng.random() < 0.5 else -1),
+            _Leg(
+                "orbit",
+                tb.x,
+                tb.y,
+                alt - 200,
+                spd * 0.8,
+                "survey",
+                orbit_r,
+                int(rng.uniform(8, 14) * 60),
+                1 if rng.random() < 0.5 else -1,
+            ),
             _Leg("goto", bp.x, bp.y, alt, spd, "RTB"),
             _Leg("goto", ta.x, ta.y, g + 60, spd * 0.8, "RTB"),
         ]
         blon, blat = _ll(bp.x, bp.y)
-        tr = _Track(tid, nation, "fw", fmt, callsign(nation), marking(nation),
-                    f"Cross-border flood survey {ta.name} ({ca}) to {tb.name} ({cb}), host-nation overflight clearance",
-                    "crossing",
-                    f"{ref.country_names[ca]}-{ref.country_names[cb]} border at "
-                    f"{blat:.4f}N {blon:.4f}E, between {ta.name} and {tb.name}")
+        tr = _Track(
+            tid,
+            nation,
+            "fw",
+            fmt,
+            callsign(nation),
+            marking(nation),
+            f"Cross-border flood survey {ta.name} ({ca}) to {tb.name} ({cb}), "
+            "host-nation overflight clearance",
+            "crossing",
+            f"{ref.country_names[ca]}-{ref.country_names[cb]} border at "
+            f"{blat:.4f}N {blon:.4f}E, between {ta.name} and {tb.name}",
+        )
         plans.append((tr, _FW, (ta.x, ta.y), g, legs, False))
 
     # Loiters over real infrastructure.
@@ -964,7 +1091,9 @@ def _plan_tracks(ref: _Reference, units: list[_Unit], rng: np.random.Generator,
         else:
             launch = None
             for _ in range(12):
-                lx, ly = _offset(target.x, target.y, float(rng.uniform(1500, 2500)), float(rng.uniform(0, 360)))
+                lx, ly = _offset(
+                    target.x, target.y, float(rng.uniform(1500, 2500)), float(rng.uniform(0, 360))
+                )
                 if ref.country_at(lx, ly) == target.cc:
                     launch = (lx, ly)
                     break
@@ -976,13 +1105,31 @@ def _plan_tracks(ref: _Reference, units: list[_Unit], rng: np.random.Generator,
             ospd = float(rng.uniform(7, 9))
         legs = [
             _Leg("goto", target.x, target.y, alt, spd, "transit"),
-            _Leg("orbit", target.x, target.y, alt, ospd, "orbit", radius, dur, 1 if rng.random() < 0.5 else -1),
+            _Leg(
+                "orbit",
+                target.x,
+                target.y,
+                alt,
+                ospd,
+                "orbit",
+                radius,
+                dur,
+                1 if rng.random() < 0.5 else -1,
+            ),
             _Leg("goto", launch[0], launch[1], g + (60 if fr == "fw" else 15), spd, "RTB"),
         ]
         what = "airport" if kind == "airport" else "power plant"
-        tr = _Track(tid, nation, fr, fmt, callsign(nation), marking(nation),
-                    f"Overwatch orbit over {target.label} ({what})", "loiter",
-                    f"{target.label}, {what}, {ref.country_names.get(target.cc, target.cc)}")
+        tr = _Track(
+            tid,
+            nation,
+            fr,
+            fmt,
+            callsign(nation),
+            marking(nation),
+            f"Overwatch orbit over {target.label} ({what})",
+            "loiter",
+            f"{target.label}, {what}, {ref.country_names.get(target.cc, target.cc)}",
+        )
         plans.append((tr, frame, launch, g, legs, False))
 
     # Lawnmower damage surveys over flooded towns.
@@ -1008,8 +1155,17 @@ def _plan_tracks(ref: _Reference, units: list[_Unit], rng: np.random.Generator,
                 legs.append(_Leg("goto", px, py, alt, spd, "survey"))
         legs.insert(0, _Leg("goto", legs[0].x, legs[0].y, alt, 12.0, "transit"))
         legs.append(_Leg("goto", launch[0], launch[1], g + 15, 12.0, "RTB"))
-        tr = _Track(tid, nation, "qc", fmt, callsign(nation), marking(nation),
-                    f"Flood damage survey over {town.name}", "survey", town.name)
+        tr = _Track(
+            tid,
+            nation,
+            "qc",
+            fmt,
+            callsign(nation),
+            marking(nation),
+            f"Flood damage survey over {town.name}",
+            "survey",
+            town.name,
+        )
         plans.append((tr, _QC, launch, g, legs, False))
 
     # Route reconnaissance between flooded towns.
@@ -1019,8 +1175,11 @@ def _plan_tracks(ref: _Reference, units: list[_Unit], rng: np.random.Generator,
             continue
         towns = [t for t in (ref.town(unit.host, p) for p in stops) if t is not None]
         if not towns:
-            towns = [t for t in ref.towns_in(unit.host)
-                     if 15000 < math.hypot(t.x - unit.x, t.y - unit.y) < 70000][:2]
+            towns = [
+                t
+                for t in ref.towns_in(unit.host)
+                if 15000 < math.hypot(t.x - unit.x, t.y - unit.y) < 70000
+            ][:2]
         if not towns:
             continue
         g = ground()
@@ -1028,9 +1187,17 @@ def _plan_tracks(ref: _Reference, units: list[_Unit], rng: np.random.Generator,
         spd = float(rng.uniform(25, 33))
         legs = [_Leg("goto", t.x, t.y, alt, spd, f"route recce {t.name}") for t in towns]
         legs.append(_Leg("goto", unit.x, unit.y, g + 60, spd * 0.85, "RTB"))
-        tr = _Track(tid, nation, "fw", fmt, callsign(nation), marking(nation),
-                    "Route reconnaissance " + " - ".join([unit.base.name] + [t.name for t in towns]),
-                    "route", ", ".join(t.name for t in towns))
+        tr = _Track(
+            tid,
+            nation,
+            "fw",
+            fmt,
+            callsign(nation),
+            marking(nation),
+            "Route reconnaissance " + " - ".join([unit.base.name] + [t.name for t in towns]),
+            "route",
+            ", ".join(t.name for t in towns),
+        )
         plans.append((tr, _FW, (unit.x, unit.y), g, legs, live))
     return plans
 
@@ -1047,7 +1214,7 @@ def _pick_infra(ref: _Reference, kind: str, prefs: Sequence[str], used: set[str]
         pool = [i for i in ref.infra if i.name not in used]
     if not pool:
         return None
-    return sorted(pool, key=lambda i: (-i.capacity, i.name))[0]
+    return min(pool, key=lambda i: (-i.capacity, i.name))
 
 
 def _nearest_launch(ref: _Reference, units: list[_Unit], target: _Infra) -> tuple[float, float]:
@@ -1067,8 +1234,13 @@ def _nearest_launch(ref: _Reference, units: list[_Unit], target: _Infra) -> tupl
     return best[1] if best else (target.x + 8000.0, target.y)
 
 
-def _tracks(ref: _Reference, units: list[_Unit], rng: np.random.Generator, now_ms: int,
-            hotspot_towns: list[_Town]) -> list[_Track]:
+def _tracks(
+    ref: _Reference,
+    units: list[_Unit],
+    rng: np.random.Generator,
+    now_ms: int,
+    hotspot_towns: list[_Town],
+) -> list[_Track]:
     tracks = []
     for tr, frame, launch, g, legs, live in _plan_tracks(ref, units, rng, hotspot_towns):
         fl = _fly(frame, launch, g, legs, rng)
@@ -1132,16 +1304,23 @@ def _gpx(tracks: list[_Track], now_ms: int) -> str:
         '<gpx version="1.1" creator="watchfloor demo_scenario" '
         'xmlns="http://www.topografix.com/GPX/1/1" '
         'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
-        'xsi:schemaLocation="http://www.topografix.com/GPX/1/1 http://www.topografix.com/GPX/1/1/gpx.xsd">\n'
-        f"<metadata><name>{escape(TASK_FORCE)} UAS tracks</name><time>{_iso_s(now_ms)}</time></metadata>\n"
+        'xsi:schemaLocation="http://www.topografix.com/GPX/1/1 '
+        'http://www.topografix.com/GPX/1/1/gpx.xsd">\n'
+        f"<metadata><name>{escape(TASK_FORCE)} UAS tracks</name>"
+        f"<time>{_iso_s(now_ms)}</time></metadata>\n"
     )
     for tr in tracks:
         kind = "fixed-wing UAS" if tr.frame == "fw" else "quadcopter UAS"
-        out.write(f"<trk><name>{escape(tr.track_id)}</name>"
-                  f"<desc>{escape(tr.callsign + ': ' + tr.mission)}</desc><type>{kind}</type>\n<trkseg>\n")
+        out.write(
+            f"<trk><name>{escape(tr.track_id)}</name>"
+            f"<desc>{escape(tr.callsign + ': ' + tr.mission)}</desc><type>{kind}</type>\n<trkseg>\n"
+        )
         for i in range(len(tr.times_ms)):
-            out.write(f'<trkpt lat="{_f(tr.lat[i], 6)}" lon="{_f(tr.lon[i], 6)}">'
-                      f"<ele>{_f(tr.alt[i], 1)}</ele><time>{_iso_ms(int(tr.times_ms[i]))}</time></trkpt>\n")
+            out.write(
+                f'<trkpt lat="{_f(tr.lat[i], 6)}" lon="{_f(tr.lon[i], 6)}">'
+                f"<ele>{_f(tr.alt[i], 1)}</ele>"
+                f"<time>{_iso_ms(int(tr.times_ms[i]))}</time></trkpt>\n"
+            )
         out.write("</trkseg>\n</trk>\n")
     out.write("</gpx>\n")
     return out.getvalue()
@@ -1150,11 +1329,34 @@ def _gpx(tracks: list[_Track], now_ms: int) -> str:
 def _tracks_csv(tracks: list[_Track]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["track_id", "time", "lat", "lon", "alt_m", "speed_mps", "heading_deg", "callsign", "marking"])
+    w.writerow(
+        [
+            "track_id",
+            "time",
+            "lat",
+            "lon",
+            "alt_m",
+            "speed_mps",
+            "heading_deg",
+            "callsign",
+            "marking",
+        ]
+    )
     for tr in tracks:
         for i in range(len(tr.times_ms)):
-            w.writerow([tr.track_id, _iso_ms(int(tr.times_ms[i])), _f(tr.lat[i], 6), _f(tr.lon[i], 6),
-                        _f(tr.alt[i], 1), _f(tr.speed[i], 1), _f(tr.heading[i], 1), tr.callsign, tr.marking])
+            w.writerow(
+                [
+                    tr.track_id,
+                    _iso_ms(int(tr.times_ms[i])),
+                    _f(tr.lat[i], 6),
+                    _f(tr.lon[i], 6),
+                    _f(tr.alt[i], 1),
+                    _f(tr.speed[i], 1),
+                    _f(tr.heading[i], 1),
+                    tr.callsign,
+                    tr.marking,
+                ]
+            )
     return out.getvalue()
 
 
@@ -1183,55 +1385,98 @@ class _Incident:
     event_id: str = ""
 
 
-# event type, weight, sub-event types, actor1, actor2, fatality probabilities (1, 2, 3), severity weights,
-# towns ('flood' = mostly the flooded river towns, 'any', 'BIH'), notes
-_ACLED_TYPES: tuple[tuple[str, float, tuple[str, ...], str, str, tuple[float, float, float],
-                          tuple[float, float, float, float], str, tuple[str, ...]], ...] = (
-    ("Flood", 0.25, ("Riverine flood", "Flash flood", "Urban flooding", "Embankment breach"), "", "",
-     (0.05, 0.015, 0.005), (0.25, 0.4, 0.25, 0.1), "flood",
-     ("Water level rising in {town}; {n} households evacuated by civil protection.",
-      "Several streets in {town} under up to {d} m of water; access only by boat.",
-      "Embankment overtopped near {town}; farmland and {n} houses flooded.",
-      "River gauge near {town} above the emergency threshold, still rising.")),
-    ("Landslide", 0.09, ("Landslide", "Mudflow", "Rockfall"), "", "", (0.04, 0.01, 0.0),
-     (0.3, 0.4, 0.25, 0.05), "flood",
-     ("Landslide blocked the regional road near {town}; detour in place.",
-      "Mudflow damaged {n} houses on the outskirts of {town}.",
-      "Rockfall closed the mountain road above {town}; {n} vehicles stranded.")),
-    ("Infrastructure damage", 0.18, ("Bridge damaged", "Road blocked", "Power outage", "Water supply"),
-     "", "", (0.0, 0.0, 0.0), (0.2, 0.45, 0.3, 0.05), "flood",
-     ("Bridge near {town} closed after scour of a pier.",
-      "Power cut affecting about {n}00 households in {town}.",
-      "Water supply in {town} suspended; boil-water notice issued.",
-      "Main road into {town} washed out; heavy vehicles only.")),
-    ("Protests", 0.14, ("Peaceful protest", "Protest with intervention"), "Protesters ({country})",
-     "Police Forces ({country})", (0.0, 0.0, 0.0), (0.55, 0.35, 0.1, 0.0), "any",
-     ("Residents gathered in front of the municipal building in {town} demanding faster relief.",
-      "Farmers blocked the road into {town} over flood compensation.",
-      "About {n}0 people protested in {town} against the pace of pumping operations.")),
-    ("Riots", 0.05, ("Violent demonstration", "Mob violence"), "Rioters ({country})",
-     "Civilians ({country})", (0.0, 0.0, 0.0), (0.1, 0.45, 0.4, 0.05), "any",
-     ("Scuffles broke out at an aid distribution point in {town}; {n} people injured.",
-      "Crowd threw stones at a municipal office in {town} after water rations ran out.")),
-    ("Strategic developments", 0.22, ("Looting/property destruction", "Arrests", "Other",
-                                      "Change to group/activity"),
-     "Police Forces ({country})", "", (0.0, 0.0, 0.0), (0.55, 0.35, 0.1, 0.0), "flood",
-     ("Looting reported in evacuated houses in {town}.",
-      "Police arrested {n} people for looting in {town}.",
-      "MJTF-WB engineers opened a temporary bridge near {town}.",
-      "Relief convoy of {n} trucks reached {town}.")),
-    ("Violence against civilians", 0.03, ("Attack",), "Unidentified Armed Group ({country})",
-     "Civilians ({country})", (0.15, 0.0, 0.0), (0.0, 0.3, 0.5, 0.2), "any",
-     ("Aid worker assaulted near {town}; vehicle damaged.",
-      "Unidentified men threatened relief volunteers in {town}.")),
-    ("Explosions/Remote violence", 0.04, ("Remote explosive/landmine/IED",),
-     "Unidentified Armed Group ({country})", "Civilians ({country})", (0.3, 0.05, 0.0),
-     (0.0, 0.2, 0.5, 0.3), "BIH",
-     ("Landmine displaced by floodwater detonated near {town}; area cordoned off, EOD team requested.",
-      "Unexploded ordnance found on a riverbank near {town} after the water receded.")),
+# fmt: off
+# event type, weight, where ('flood': mostly the flooded river towns, 'any', 'BIH'), fatality
+# probabilities (1, 2, 3), and per sub-event type: weight, actor1, actor2, severity weights
+# (low, medium, high, critical), notes.
+_SubEvent = tuple[str, float, str, str, tuple[float, ...], tuple[str, ...]]
+_ACLED_TYPES: tuple[tuple[str, float, str, tuple[float, float, float], tuple[_SubEvent, ...]], ...] = (
+    ("Flood", 0.25, "flood", (0.05, 0.015, 0.005), (
+        ("Riverine flood", 2, "", "", (0.2, 0.4, 0.3, 0.1), (
+            "Water level rising in {town}; {n} households evacuated by civil protection.",
+            "River gauge near {town} above the emergency threshold, still rising.")),
+        ("Flash flood", 1, "", "", (0.15, 0.35, 0.35, 0.15), (
+            "Flash flood swept through the lower part of {town}; {n} cars carried away.",
+            "Torrent from the hills flooded the centre of {town} within an hour.")),
+        ("Urban flooding", 1, "", "", (0.35, 0.45, 0.15, 0.05), (
+            "Several streets in {town} under up to {d} m of water; access only by boat.",
+            "Sewers overflowing in {town}; {n} basements flooded.")),
+        ("Embankment breach", 0.5, "", "", (0.0, 0.2, 0.5, 0.3), (
+            "Embankment breached near {town}; farmland and {n} houses flooded.",)),
+    )),
+    ("Landslide", 0.09, "flood", (0.04, 0.01, 0.0), (
+        ("Landslide", 2, "", "", (0.3, 0.4, 0.25, 0.05), (
+            "Landslide blocked the regional road near {town}; detour in place.",
+            "Landslide threatens {n} houses on the slope above {town}; residents evacuated.")),
+        ("Mudflow", 1, "", "", (0.25, 0.45, 0.25, 0.05), (
+            "Mudflow damaged {n} houses on the outskirts of {town}.",)),
+        ("Rockfall", 0.5, "", "", (0.4, 0.4, 0.2, 0.0), (
+            "Rockfall closed the mountain road above {town}; {n} vehicles stranded.",)),
+    )),
+    ("Infrastructure damage", 0.18, "flood", (0.0, 0.0, 0.0), (
+        ("Bridge damaged", 1, "", "", (0.1, 0.4, 0.4, 0.1), (
+            "Bridge near {town} closed after scour of a pier.",
+            "Debris jammed against the road bridge in {town}; bridge closed to traffic.")),
+        ("Road blocked", 1, "", "", (0.35, 0.45, 0.2, 0.0), (
+            "Main road into {town} washed out; heavy vehicles only.",)),
+        ("Power outage", 1, "", "", (0.2, 0.45, 0.3, 0.05), (
+            "Power cut affecting about {n}00 households in {town}.",
+            "Substation near {town} flooded; the grid operator cut supply to {n} villages.")),
+        ("Water supply", 1, "", "", (0.2, 0.4, 0.3, 0.1), (
+            "Water supply in {town} suspended; boil-water notice issued.",)),
+    )),
+    ("Protests", 0.14, "any", (0.0, 0.0, 0.0), (
+        ("Peaceful protest", 3, "Protesters ({country})", "", (0.7, 0.25, 0.05, 0.0), (
+            "Residents gathered at the municipal building in {town} demanding faster relief.",
+            "Farmers blocked the road into {town} over flood compensation.",
+            "About {n}0 people protested in {town} against the pace of pumping operations.")),
+        ("Protest with intervention", 1, "Protesters ({country})", "Police Forces ({country})",
+         (0.3, 0.5, 0.2, 0.0), (
+            "Police removed protesters blocking the bridge in {town}.",)),
+    )),
+    ("Riots", 0.05, "any", (0.0, 0.0, 0.0), (
+        ("Violent demonstration", 1, "Rioters ({country})", "Police Forces ({country})",
+         (0.1, 0.5, 0.35, 0.05), (
+            "Crowd threw stones at a municipal office in {town} after water rations ran out.",)),
+        ("Mob violence", 1, "Rioters ({country})", "Civilians ({country})", (0.1, 0.4, 0.4, 0.1), (
+            "Scuffles broke out at an aid distribution point in {town}; {n} people injured.",)),
+    )),
+    ("Strategic developments", 0.2, "flood", (0.0, 0.0, 0.0), (
+        ("Looting/property destruction", 1, "Unidentified Group ({country})",
+         "Civilians ({country})", (0.4, 0.45, 0.15, 0.0), (
+            "Looting reported in evacuated houses in {town}.",)),
+        ("Arrests", 1, "Police Forces ({country})", "Civilians ({country})",
+         (0.6, 0.35, 0.05, 0.0), (
+            "Police arrested {n} people for looting in {town}.",)),
+        ("Disrupted weapons use", 0.5, "Police Forces ({country})", "", (0.1, 0.4, 0.4, 0.1), (
+            "Unexploded ordnance found on a riverbank near {town} after the water receded.",)),
+        ("Other", 1.5, "MJTF-WB", "", (0.9, 0.1, 0.0, 0.0), (
+            "MJTF-WB engineers opened a temporary bridge near {town}.",
+            "Relief convoy of {n} trucks reached {town}.")),
+    )),
+    ("Violence against civilians", 0.03, "any", (0.15, 0.0, 0.0), (
+        ("Attack", 1, "Unidentified Armed Group ({country})", "Civilians ({country})",
+         (0.0, 0.3, 0.5, 0.2), (
+            "Aid worker assaulted near {town}; vehicle damaged.",
+            "Unidentified men threatened relief volunteers in {town}.")),
+    )),
+    ("Explosions/Remote violence", 0.03, "BIH", (0.3, 0.05, 0.0), (
+        ("Remote explosive/landmine/IED", 1, "Unidentified Armed Group ({country})",
+         "Civilians ({country})", (0.0, 0.2, 0.5, 0.3), (
+            "Landmine displaced by floodwater detonated near {town}; area cordoned off.",
+            "Legacy mine exploded under a tractor clearing flood debris near {town}.")),
+    )),
 )
-_ACLED_SOURCES = ("Local media", "Municipal civil protection", "MJTF-WB patrol report", "Regional broadcaster",
-                  "Social media", "Liaison team report", "Local media; Social media")
+# fmt: on
+_ACLED_SOURCES = (
+    "Local media",
+    "Municipal civil protection",
+    "MJTF-WB patrol report",
+    "Regional broadcaster",
+    "Social media",
+    "Liaison team report",
+    "Local media; Social media",
+)
 _SOURCE_MARKINGS = {
     "MJTF-WB patrol report": (M_COALITION, M_NATO, M_USA_GBR),
     "Liaison team report": (M_COALITION, M_NATO, M_GBR_FRA),
@@ -1243,20 +1488,58 @@ _HOSTILE_NOTES = (
     ("Strategic developments", "<script>alert(1)</script>"),
     ("Flood", "Water > 2 m at the bridge & rising; residents told to 'stay <upstairs>'"),
     ("Riots", "Banner read „Хитна помоћ“ & „Stop looting“; crowd dispersed"),
-    ("Protests", 'Organisers said: "We need pumps, not promises" (est. 200 people, incl. <children>)'),
+    (
+        "Protests",
+        'Organisers said: "We need pumps, not promises" (est. 200 people, incl. <children>)',
+    ),
 )
 
 _RELIEF_TYPES = (
-    ("Flood", 0.32, ("Riverine flood", "Flash flood", "Urban flooding"),
-     ("{sub} in {town}", "Flood waters reached {n}00 homes in {town}; {n}0 people in collective centres.")),
-    ("Landslide", 0.1, ("Landslide", "Mudflow"),
-     ("{sub} near {town}", "{sub} cut off {n} hamlets near {town}; access on foot only.")),
-    ("Infrastructure damage", 0.2, ("Bridge damaged", "Power outage", "Water supply"),
-     ("{sub} in {town}", "{sub} reported by the municipality of {town}; repair crews requested.")),
-    ("Displacement", 0.22, ("Evacuation", "Collective centre opened"),
-     ("{sub} in {town}", "{n}0 people registered at the collective centre in {town}; needs: bedding, food.")),
-    ("Health", 0.16, ("Waterborne disease risk", "Medical evacuation"),
-     ("{sub} in {town}", "Mobile clinic in {town} reports {n} suspected cases; chlorination tablets distributed.")),
+    (
+        "Flood",
+        0.32,
+        ("Riverine flood", "Flash flood", "Urban flooding"),
+        (
+            "{sub} in {town}",
+            "Flood waters reached {n}00 homes in {town}; {n}0 people in collective centres.",
+        ),
+    ),
+    (
+        "Landslide",
+        0.1,
+        ("Landslide", "Mudflow"),
+        ("{sub} near {town}", "{sub} cut off {n} hamlets near {town}; access on foot only."),
+    ),
+    (
+        "Infrastructure damage",
+        0.2,
+        ("Bridge damaged", "Power outage", "Water supply"),
+        (
+            "{sub} in {town}",
+            "{sub} reported by the municipality of {town}; repair crews requested.",
+        ),
+    ),
+    (
+        "Displacement",
+        0.22,
+        ("Evacuation", "Collective centre opened"),
+        (
+            "{sub} in {town}",
+            "{n}0 people registered at the collective centre in {town}; needs: bedding, food.",
+        ),
+    ),
+    (
+        "Health",
+        0.16,
+        ("Waterborne disease risk", "Medical evacuation"),
+        (
+            "{sub} in {town}",
+            (
+                "Mobile clinic in {town} reports {n} suspected cases; "
+                "chlorination tablets distributed."
+            ),
+        ),
+    ),
 )
 _HOSTILE_RELIEF = (
     ('Shelter needs: blankets & "hygiene kits"', "<img src=x onerror=alert(1)>"),
@@ -1285,20 +1568,23 @@ def _hotspot_towns(ref: _Reference) -> list[_Town]:
     return out
 
 
-def _incident_place(ref: _Reference, rng: np.random.Generator, where: str,
-                    hotspots: list[_Town]) -> _Town:
+def _incident_place(
+    ref: _Reference, rng: np.random.Generator, where: str, hotspots: list[_Town]
+) -> _Town:
     if where == "BIH":
         pool = [t for t in hotspots if t.cc == "BIH"] or ref.towns_in("BIH") or ref.towns
         return pool[int(rng.integers(0, len(pool)))]
     if where == "flood" and rng.random() < 0.75:
         return hotspots[int(rng.integers(0, len(hotspots)))]
-    towns = ref.towns
-    w = np.sqrt(np.maximum([t.population for t in towns], 1000))
+    towns = [t for t in ref.towns if t.population >= 5000] or ref.towns
+    w = np.maximum([t.population for t in towns], 1000) ** 0.75
     return towns[_weighted(rng, w)]
 
 
 def _jitter(rng: np.random.Generator, town: _Town) -> tuple[float, float]:
-    lon, lat, _ = _GEOD.fwd(town.lon, town.lat, float(rng.uniform(0, 360)), float(rng.uniform(50, 1800)))
+    lon, lat, _ = _GEOD.fwd(
+        town.lon, town.lat, float(rng.uniform(0, 360)), float(rng.uniform(50, 1800))
+    )
     return float(lon), float(lat)
 
 
@@ -1330,32 +1616,50 @@ def _fatalities(rng: np.random.Generator, p: tuple[float, float, float]) -> int:
     return 0
 
 
-def _acled(ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: list[_Town],
-           n: int = 270) -> list[_Incident]:
+def _acled(
+    ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: list[_Town], n: int = 270
+) -> list[_Incident]:
     rows: list[_Incident] = []
     for _ in range(n):
-        etype, _w, subs, a1, a2, pfat, sev_w, where, notes = _ACLED_TYPES[
-            _weighted(rng, [t[1] for t in _ACLED_TYPES])]
+        etype, _w, where, pfat, subs = _ACLED_TYPES[_weighted(rng, [t[1] for t in _ACLED_TYPES])]
+        sub, _w, a1, a2, sev_w, notes = subs[_weighted(rng, [t[1] for t in subs])]
         town = _incident_place(ref, rng, where, hotspots)
         lon, lat = _jitter(rng, town)
         age_ms = int(rng.uniform(60, 86_340)) * 1000
         occurred = (now_ms - age_ms) // 1000 * 1000
-        sub = subs[int(rng.integers(0, len(subs)))]
-        if etype == "Protests" and sub == "Peaceful protest":
-            a2 = ""
         country = ref.country_names.get(town.cc, town.cc)
         fat = _fatalities(rng, pfat)
         note = notes[int(rng.integers(0, len(notes)))].format(
-            town=town.name, n=int(rng.integers(2, 40)), d=f"{rng.uniform(0.5, 2.5):.1f}")
+            town=town.name, n=int(rng.integers(2, 40)), d=f"{rng.uniform(0.5, 2.5):.1f}"
+        )
         if fat:
             note += f" {fat} fatalit{'y' if fat == 1 else 'ies'} reported."
         source = _ACLED_SOURCES[int(rng.integers(0, len(_ACLED_SOURCES)))]
         opts = _SOURCE_MARKINGS.get(source)
-        mark = opts[int(rng.integers(0, len(opts)))] if opts else (M_ALL if rng.random() < 0.85 else M_NATO)
-        rows.append(_Incident(occurred, town.cc, town, lon, lat, etype, sub,
-                              _severity(rng, sev_w, fat), _status(rng, age_ms / 3.6e6), fat,
-                              a1.format(country=country), a2.format(country=country), source, note,
-                              marking=mark))
+        mark = (
+            opts[int(rng.integers(0, len(opts)))]
+            if opts
+            else (M_ALL if rng.random() < 0.85 else M_NATO)
+        )
+        rows.append(
+            _Incident(
+                occurred,
+                town.cc,
+                town,
+                lon,
+                lat,
+                etype,
+                sub,
+                _severity(rng, sev_w, fat),
+                _status(rng, age_ms / 3.6e6),
+                fat,
+                a1.format(country=country),
+                a2.format(country=country),
+                source,
+                note,
+                marking=mark,
+            )
+        )
     rows.sort(key=lambda r: (r.occurred_ms, r.cc, r.town.name))
     used: set[int] = set()
     for etype, text in _HOSTILE_NOTES:
@@ -1372,8 +1676,9 @@ def _acled(ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: lis
     return rows
 
 
-def _relief(ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: list[_Town],
-            n: int = 75) -> list[_Incident]:
+def _relief(
+    ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: list[_Town], n: int = 75
+) -> list[_Incident]:
     rows: list[_Incident] = []
     for _ in range(n):
         cat, _w, subs, (title, desc) = _RELIEF_TYPES[_weighted(rng, [t[1] for t in _RELIEF_TYPES])]
@@ -1385,11 +1690,23 @@ def _relief(ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: li
         fat = _fatalities(rng, (0.04, 0.01, 0.0)) if cat in ("Flood", "Landslide") else 0
         sev = _severity(rng, (0.2, 0.4, 0.3, 0.1), fat)
         k = int(rng.integers(2, 30))
-        rows.append(_Incident(occurred, town.cc, town, lon, lat, cat, sub, sev,
-                              _status(rng, age_ms / 3.6e6), fat,
-                              title=title.format(sub=sub, town=town.name),
-                              notes=desc.format(sub=sub, town=town.name, n=k),
-                              marking=M_ALL if rng.random() < 0.8 else M_NATO))
+        rows.append(
+            _Incident(
+                occurred,
+                town.cc,
+                town,
+                lon,
+                lat,
+                cat,
+                sub,
+                sev,
+                _status(rng, age_ms / 3.6e6),
+                fat,
+                title=title.format(sub=sub, town=town.name),
+                notes=desc.format(sub=sub, town=town.name, n=k),
+                marking=M_ALL if rng.random() < 0.8 else M_NATO,
+            )
+        )
     rows.sort(key=lambda r: (r.occurred_ms, r.cc, r.town.name))
     for (title, desc), r in zip(_HOSTILE_RELIEF, rows[5::20]):
         r.title, r.notes = title, desc
@@ -1401,38 +1718,78 @@ def _relief(ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: li
 def _incidents_csv(rows: list[_Incident]) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["event_id", "event_date", "event_type", "sub_event_type", "actor1", "actor2", "location",
-                "latitude", "longitude", "fatalities", "source", "notes", "severity", "status", "marking"])
+    w.writerow(
+        [
+            "event_id",
+            "event_date",
+            "event_type",
+            "sub_event_type",
+            "actor1",
+            "actor2",
+            "location",
+            "latitude",
+            "longitude",
+            "fatalities",
+            "source",
+            "notes",
+            "severity",
+            "status",
+            "marking",
+        ]
+    )
     for r in rows:
-        w.writerow([r.event_id, _iso_s(r.occurred_ms), r.category, r.subcategory, r.actor1, r.actor2,
-                    r.town.name, _f(r.lat, 5), _f(r.lon, 5), r.fatalities, r.source, r.notes,
-                    r.severity, r.status, r.marking])
+        w.writerow(
+            [
+                r.event_id,
+                _iso_s(r.occurred_ms),
+                r.category,
+                r.subcategory,
+                r.actor1,
+                r.actor2,
+                r.town.name,
+                _f(r.lat, 5),
+                _f(r.lon, 5),
+                r.fatalities,
+                r.source,
+                r.notes,
+                r.severity,
+                r.status,
+                r.marking,
+            ]
+        )
     return out.getvalue()
 
 
 def _relief_geojson(rows: list[_Incident]) -> str:
     feats = []
     for r in rows:
-        feats.append({
-            "type": "Feature",
-            "id": r.event_id,
-            "geometry": {"type": "Point", "coordinates": [_r(r.lon, 5), _r(r.lat, 5)]},
-            "properties": {
+        feats.append(
+            {
+                "type": "Feature",
                 "id": r.event_id,
-                "occurred_at": _iso_s(r.occurred_ms),
-                "category": r.category,
-                "subcategory": r.subcategory,
-                "severity": r.severity,
-                "status": r.status,
-                "title": r.title,
-                "description": r.notes,
-                "location_name": r.town.name,
-                "fatalities": r.fatalities,
-                "marking": r.marking,
-            },
-        })
-    return _json_text({"type": "FeatureCollection", "name": "Balkan Flood Relief Consortium field reports",
-                       "features": feats})
+                "geometry": {"type": "Point", "coordinates": [_r(r.lon, 5), _r(r.lat, 5)]},
+                "properties": {
+                    "id": r.event_id,
+                    "occurred_at": _iso_s(r.occurred_ms),
+                    "category": r.category,
+                    "subcategory": r.subcategory,
+                    "severity": r.severity,
+                    "status": r.status,
+                    "title": r.title,
+                    "description": r.notes,
+                    "location_name": r.town.name,
+                    "fatalities": r.fatalities,
+                    "marking": r.marking,
+                },
+            }
+        )
+    return _json_text(
+        {
+            "type": "FeatureCollection",
+            "name": "Balkan Flood Relief Consortium field reports",
+            "features": feats,
+        }
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1440,18 +1797,50 @@ def _relief_geojson(rows: list[_Incident]) -> str:
 
 _LATENCY_MS = 90 * 60_000  # nothing acquired in the last 90 minutes is catalogued yet
 _S2_TILE = 109_800.0
-_MGRS = mgrs.MGRS()
+
+
+_DAY_MS = 86_400_000
+_DAYLIGHT = (8 * 3_600_000, 13 * 3_600_000 + 1_800_000)  # optical acquisitions, ms after 00:00 UTC
+
+
+def _daylight_after(t_ms: int, rng: np.random.Generator) -> int:
+    """The first daylight acquisition opportunity at or after `t_ms`."""
+    midnight = t_ms - t_ms % _DAY_MS
+    if t_ms < midnight + _DAYLIGHT[0]:
+        return midnight + _DAYLIGHT[0] + int(rng.integers(0, 3 * 3_600_000))
+    if t_ms <= midnight + _DAYLIGHT[1]:
+        return t_ms
+    return midnight + _DAY_MS + _DAYLIGHT[0] + int(rng.integers(0, 3 * 3_600_000))
+
+
+def _mgrs_square_34(x: float, y: float) -> str:
+    """MGRS 100 km square of a UTM 34N point, named in zone 34 even west of 18 E
+    (as Sentinel-2 names its tiles): zone, latitude band, column and row letters."""
+    _, lat = _ll(x, y)
+    band = "CDEFGHJKLMNPQRSTUVWX"[int((lat + 80) // 8)]
+    column = "ABCDEFGH"[int(x // 100_000) - 1]  # zone 34: (34 - 1) % 3 == 0, first column set
+    row = "ABCDEFGHJKLMNPQRSTUV"[(int(y // 100_000) + 5) % 20]  # even zone: rows start at F
+    return f"34{band}{column}{row}"
 
 
 def _band(cx: float, cy: float, az_deg: float, half_width: float) -> Polygon:
     a = math.radians(az_deg)
     ux, uy = math.sin(a), math.cos(a)
-    line = LineString([(cx - 900_000 * ux, cy - 900_000 * uy), (cx + 900_000 * ux, cy + 900_000 * uy)])
+    line = LineString(
+        [(cx - 900_000 * ux, cy - 900_000 * uy), (cx + 900_000 * ux, cy + 900_000 * uy)]
+    )
     return line.buffer(half_width, cap_style="flat")
 
 
-def _stac_item(item_id: str, collection: str, footprint_utm: Polygon, acquired_ms: int,
-               props: dict[str, Any], extensions: list[str], marking: str) -> dict[str, Any]:
+def _stac_item(
+    item_id: str,
+    collection: str,
+    footprint_utm: Polygon,
+    acquired_ms: int,
+    props: dict[str, Any],
+    extensions: list[str],
+    marking: str,
+) -> dict[str, Any]:
     ll = _to_ll_geom(shapely.segmentize(footprint_utm, 10_000))
     geom = _polygon_json(ll, 6)
     xs = [c[0] for c in geom["coordinates"][0]]
@@ -1478,21 +1867,30 @@ def _stac_item(item_id: str, collection: str, footprint_utm: Polygon, acquired_m
     }
 
 
-def _day_passes(now_ms: int, hour: float, minutes_spread: float, rng: np.random.Generator) -> list[int]:
+def _day_passes(
+    now_ms: int, hour: float, minutes_spread: float, rng: np.random.Generator
+) -> list[int]:
     """Acquisition times at `hour` UTC on each day whose pass is catalogued and < 48 h old."""
     day0 = _dt(now_ms).replace(hour=0, minute=0, second=0, microsecond=0)
     epoch = dt.datetime(1970, 1, 1)
     out = []
     for back in (2, 1, 0):
         t = day0 - dt.timedelta(days=back) + dt.timedelta(hours=hour)
-        t_ms = (t - epoch) // dt.timedelta(milliseconds=1) + int(rng.uniform(0, minutes_spread) * 60_000)
+        t_ms = (t - epoch) // dt.timedelta(milliseconds=1) + int(
+            rng.uniform(0, minutes_spread) * 60_000
+        )
         if now_ms - 47 * 3_600_000 <= t_ms <= now_ms - _LATENCY_MS - 3_600_000:
             out.append(t_ms)
     return out
 
 
-def _imagery(ref: _Reference, rng: np.random.Generator, now_ms: int, incidents: list[_Incident],
-             hotspots: list[_Town]) -> list[dict[str, Any]]:
+def _imagery(
+    ref: _Reference,
+    rng: np.random.Generator,
+    now_ms: int,
+    incidents: list[_Incident],
+    hotspots: list[_Town],
+) -> list[dict[str, Any]]:
     aoi = shapely.union_all([ref.countries[c] for c in HOSTS if c in ref.countries])
     lat_ref = 42.7
     items: list[dict[str, Any]] = []
@@ -1515,21 +1913,32 @@ def _imagery(ref: _Reference, rng: np.random.Generator, now_ms: int, incidents: 
                 if fp.is_empty or fp.area < 0.05 * tile.area:
                     continue
                 fp = _largest_polygon(fp)
-                clon, clat = _ll(x0 + 50_000, uly - 50_000)
-                name = _MGRS.toMGRS(clat, clon, MGRSPrecision=0)
-                if isinstance(name, bytes):
-                    name = name.decode()
+                name = _mgrs_square_34(x0 + 50_000, uly - 50_000)
                 # Descending: the satellite moves ~6.8 km/s southwards.
                 t = t_pass + int((cy - (uly - 50_000)) / 6.8)
                 cloud = float(np.round(100 * rng.beta(1.6, 1.2), 2))
                 item_id = f"S2{platform[-1].upper()}_{name}_{_dt(t):%Y%m%d}_0_L2A"
-                items.append(_stac_item(
-                    item_id, "sentinel-2-l2a", fp, t,
-                    {"platform": platform, "constellation": "sentinel-2", "instruments": ["msi"],
-                     "eo:cloud_cover": cloud, "gsd": 10, "proj:epsg": 32634,
-                     "mgrs:utm_zone": int(name[:2]), "mgrs:latitude_band": name[2],
-                     "mgrs:grid_square": name[3:5]},
-                    [STAC_EXT["eo"], STAC_EXT["proj"], STAC_EXT["mgrs"]], M_ALL))
+                items.append(
+                    _stac_item(
+                        item_id,
+                        "sentinel-2-l2a",
+                        fp,
+                        t,
+                        {
+                            "platform": platform,
+                            "constellation": "sentinel-2",
+                            "instruments": ["msi"],
+                            "eo:cloud_cover": cloud,
+                            "gsd": 10,
+                            "proj:epsg": 32634,
+                            "mgrs:utm_zone": int(name[:2]),
+                            "mgrs:latitude_band": name[2],
+                            "mgrs:grid_square": name[3:5],
+                        },
+                        [STAC_EXT["eo"], STAC_EXT["proj"], STAC_EXT["mgrs"]],
+                        M_ALL,
+                    )
+                )
 
     # Sentinel-1 IW GRD: ~250 km wide slices of ~25 s along the orbit track.
     s1 = []
@@ -1547,75 +1956,122 @@ def _imagery(ref: _Reference, rng: np.random.Generator, now_ms: int, incidents: 
         a = math.radians(heading)
         ux, uy = math.sin(a), math.cos(a)
         c0x, c0y = _utm_xy(lon_c, lat_ref)
-        for j in (-1, 0, 1):
-            along = j * 170_000.0 * (1 if state == "ascending" else -1)  # first slice first
-            along = -along if heading > 270 else along
+        for j in (-1, 0, 1):  # j = -1 is the first slice along the track
             cx, cy = c0x + ux * j * 170_000.0, c0y + uy * j * 170_000.0
             hw, hl = 125_000.0, 86_000.0
-            corners = [(cx + sx * hl * ux + sy * hw * uy, cy + sx * hl * uy - sy * hw * ux)
-                       for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))]
+            corners = [
+                (cx + sx * hl * ux + sy * hw * uy, cy + sx * hl * uy - sy * hw * ux)
+                for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+            ]
             fp = Polygon(corners)
             t0 = t_pass + (j + 1) * 25_000
             t1 = t0 + 25_000
             sat = platform[-1].upper()
-            item_id = (f"S1{sat}_IW_GRDH_1SDV_{_dt(t0):%Y%m%dT%H%M%S}_{_dt(t1):%Y%m%dT%H%M%S}_"
-                       f"{abs_orbit:06d}_{datatake:06X}_{int(rng.integers(0, 0xFFFF)):04X}")
-            items.append(_stac_item(
-                item_id, "sentinel-1-grd", fp, t0,
-                {"platform": platform, "constellation": "sentinel-1", "instruments": ["c-sar"],
-                 "eo:cloud_cover": 0.0, "gsd": 10, "sar:instrument_mode": "IW",
-                 "sar:frequency_band": "C", "sar:polarizations": ["VV", "VH"], "sar:product_type": "GRD",
-                 "sat:orbit_state": state, "sat:relative_orbit": rel_orbit, "sat:absolute_orbit": abs_orbit},
-                [STAC_EXT["eo"], STAC_EXT["sar"], STAC_EXT["sat"]], M_ALL))
+            item_id = (
+                f"S1{sat}_IW_GRDH_1SDV_{_dt(t0):%Y%m%dT%H%M%S}_{_dt(t1):%Y%m%dT%H%M%S}_"
+                f"{abs_orbit:06d}_{datatake:06X}_{int(rng.integers(0, 0xFFFF)):04X}"
+            )
+            items.append(
+                _stac_item(
+                    item_id,
+                    "sentinel-1-grd",
+                    fp,
+                    t0,
+                    {
+                        "platform": platform,
+                        "constellation": "sentinel-1",
+                        "instruments": ["c-sar"],
+                        "eo:cloud_cover": 0.0,
+                        "gsd": 10,
+                        "sar:instrument_mode": "IW",
+                        "sar:frequency_band": "C",
+                        "sar:polarizations": ["VV", "VH"],
+                        "sar:product_type": "GRD",
+                        "sat:orbit_state": state,
+                        "sat:relative_orbit": rel_orbit,
+                        "sat:absolute_orbit": abs_orbit,
+                    },
+                    [STAC_EXT["eo"], STAC_EXT["sar"], STAC_EXT["sat"]],
+                    M_ALL,
+                )
+            )
 
-    # Commercial high-resolution scenes: a few routine ones before the events,
-    # the rest tasked after serious incidents (delivered 1.5-6 h later).
-    def scene(x: float, y: float, t: int, seq: int, marking: str) -> None:
+    # Commercial high-resolution optical scenes, in daylight only (08:00-13:30
+    # UTC): tasked over serious incidents (the first daylight opportunity at
+    # least 1.5 h after the event), then routine collections over the flooded
+    # towns until the catalogue holds ~56 items.
+    latest = now_ms - _LATENCY_MS
+    com_markings = (M_USA_GBR, M_COALITION, M_NATO)
+    seq = 1
+
+    def scene(x: float, y: float, t: int) -> None:
+        nonlocal seq
         size = float(rng.uniform(13_000, 17_000))
         sq = box(x - size / 2, y - size / 2, x + size / 2, y + size / 2)
         fp = affinity.rotate(sq, float(rng.uniform(-12, 12)), origin=(x, y))
         sat = int(rng.integers(1, 7))
         item_id = f"KHR{sat:02d}_{_dt(t):%Y%m%dT%H%M%S}_{seq:03d}"
-        items.append(_stac_item(
-            item_id, "kestrel-hr-l1c", fp, t,
-            {"platform": f"kestrel-hr-{sat:02d}", "constellation": "kestrel-hr", "instruments": ["pan", "ms"],
-             "eo:cloud_cover": float(np.round(rng.uniform(0, 35), 2)),
-             "gsd": float(rng.choice([0.3, 0.5, 0.7])), "view:off_nadir": float(np.round(rng.uniform(3, 28), 1))},
-            [STAC_EXT["eo"], STAC_EXT["view"]], marking))
+        items.append(
+            _stac_item(
+                item_id,
+                "kestrel-hr-l1c",
+                fp,
+                t,
+                {
+                    "platform": f"kestrel-hr-{sat:02d}",
+                    "constellation": "kestrel-hr",
+                    "instruments": ["pan", "ms"],
+                    "eo:cloud_cover": float(np.round(rng.uniform(0, 35), 2)),
+                    "gsd": float(rng.choice([0.3, 0.5, 0.7])),
+                    "view:off_nadir": float(np.round(rng.uniform(3, 28), 1)),
+                },
+                [STAC_EXT["eo"], STAC_EXT["view"]],
+                com_markings[seq % 3],
+            )
+        )
+        seq += 1
 
-    com_markings = (M_USA_GBR, M_COALITION, M_NATO)
-    seq = 1
-    for town in hotspots[:: max(1, len(hotspots) // 5)][:5]:
-        t = now_ms - int(rng.uniform(30, 46) * 3_600_000)
-        scene(town.x + rng.uniform(-3000, 3000), town.y + rng.uniform(-3000, 3000), t, seq,
-              com_markings[seq % 3])
-        seq += 1
-    serious = [r for r in incidents if r.severity in ("high", "critical")
-               and now_ms - r.occurred_ms > _LATENCY_MS + 2 * 3_600_000]
+    serious = [r for r in incidents if r.severity in ("high", "critical")]
     serious.sort(key=lambda r: (r.occurred_ms, r.event_id))
-    wanted = max(14, 55 - len(items) - 5 + 5)
-    picked = [serious[int(i)] for i in sorted(rng.choice(len(serious), size=min(wanted, len(serious)),
-                                                            replace=False))] if serious else []
-    for r in picked:
-        t = r.occurred_ms + int(rng.uniform(1.5, 6.0) * 3_600_000)
-        t = min(t, now_ms - _LATENCY_MS - int(rng.uniform(0, 600_000)))
-        x, y = _utm_xy(r.lon, r.lat)
-        scene(x + rng.uniform(-4000, 4000), y + rng.uniform(-4000, 4000), t, seq, com_markings[seq % 3])
-        seq += 1
+    if serious:
+        for i in sorted(rng.choice(len(serious), size=min(18, len(serious)), replace=False)):
+            r = serious[int(i)]
+            t = _daylight_after(r.occurred_ms + int(rng.uniform(1.5, 4.0) * 3_600_000), rng)
+            if t > latest:
+                continue  # not acquired, or not delivered yet
+            x, y = _utm_xy(r.lon, r.lat)
+            scene(x + rng.uniform(-4000, 4000), y + rng.uniform(-4000, 4000), t)
+    windows = []
+    midnight = now_ms - now_ms % _DAY_MS
+    for back in (2, 1, 0):
+        w0 = max(midnight - back * _DAY_MS + _DAYLIGHT[0], now_ms - 46 * 3_600_000)
+        w1 = min(midnight - back * _DAY_MS + _DAYLIGHT[1], latest)
+        if w1 - w0 > 600_000:
+            windows.append((w0, w1))
+    for i in range(max(5, 56 - len(items))):
+        town = hotspots[(3 * i) % len(hotspots)]
+        w0, w1 = windows[i % len(windows)]
+        scene(
+            town.x + rng.uniform(-3000, 3000),
+            town.y + rng.uniform(-3000, 3000),
+            int(rng.integers(w0, w1)),
+        )
     items.sort(key=lambda it: (it["properties"]["datetime"], it["id"]))
     return items
 
 
 def _stac_json(items: list[dict[str, Any]]) -> str:
-    return _json_text({
-        "type": "FeatureCollection",
-        "stac_version": "1.0.0",
-        "stac_extensions": [],
-        "numberMatched": len(items),
-        "numberReturned": len(items),
-        "features": items,
-        "links": [],
-    })
+    return _json_text(
+        {
+            "type": "FeatureCollection",
+            "stac_version": "1.0.0",
+            "stac_extensions": [],
+            "numberMatched": len(items),
+            "numberReturned": len(items),
+            "features": items,
+            "links": [],
+        }
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -1667,8 +2123,9 @@ def generate(
     return written
 
 
-def describe(now: dt.datetime, *, seed: int = DEFAULT_SEED,
-             reference_dir: pathlib.Path | None = None) -> dict[str, Any]:
+def describe(
+    now: dt.datetime, *, seed: int = DEFAULT_SEED, reference_dir: pathlib.Path | None = None
+) -> dict[str, Any]:
     """What the scenario uses from the reference data (for documentation and demos)."""
     now_ms = _now_ms(now)
     ref = _load_reference(pathlib.Path(reference_dir) if reference_dir else DEFAULT_REFERENCE_DIR)
@@ -1692,7 +2149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=DEFAULT_SEED)
     p.add_argument("--reference-dir", type=pathlib.Path)
     a = p.parse_args(argv)
-    now = dt.datetime.fromisoformat(a.now.replace("Z", "+00:00")) if a.now else dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.fromisoformat(a.now) if a.now else dt.datetime.now(dt.UTC)
     for layer, paths in generate(a.outdir, now, seed=a.seed, reference_dir=a.reference_dir).items():
         for path in paths:
             print(f"{layer:13s} {path} {path.stat().st_size} bytes")

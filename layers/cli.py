@@ -42,7 +42,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             if fmt not in READERS:
                 raise WatchfloorError(f"{path}: unknown format {fmt!r}; expected one of {', '.join(READERS)}")
             layer, reader = READERS[fmt]
-            result = reader(path, source=args.source)
+            if layer is None:
+                if not args.layer:
+                    raise WatchfloorError(f"{path}: format {fmt!r} holds any layer; say which with --layer")
+                layer, result = args.layer, reader(path, source=args.source, layer=args.layer)
+            else:
+                result = reader(path, source=args.source)
             summary = ingest(store, result, source=args.source, default_marking=args.marking)
         except WatchfloorError as exc:
             print(f"error: {exc}", file=sys.stderr)
@@ -110,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("paths", nargs="+", help="files or folders")
     i.add_argument("--source", required=True, help="source name recorded on every record")
     i.add_argument("--marking", help="default releasability marking for records that carry none")
+    i.add_argument("--layer", help="target layer, for formats that can hold any layer (plain geojson)")
     i.set_defaults(func=cmd_ingest)
 
     d = sub.add_parser("demo", help="the bundled demo scenario")

@@ -71,3 +71,10 @@ def summary(store: Store) -> pd.DataFrame:
         s = store.stats(name)
         rows.append({"layer": ls.title, "records": s.count, "newest": s.newest, "last write": s.last_write})
     return pd.DataFrame(rows)
+
+
+def newest_line(summary_frame: pd.DataFrame) -> str:
+    """`Newest record — Incidents 11:58 UTC · Tracks 11:59 UTC ...` for the layers that have times."""
+    parts = [f"{r.layer} {pd.Timestamp(r.newest):%d %b %H:%M} UTC" for r in summary_frame.itertuples()
+             if r.newest is not None and not pd.isna(r.newest)]
+    return "Newest record: " + (" · ".join(parts) if parts else "none yet")

@@ -28,8 +28,8 @@ INFRASTRUCTURE: dict[str, RGBA] = {
     "airport": [120, 200, 255, 230],
     "heliport": [120, 200, 255, 200],
     "port": [80, 160, 255, 230],
-    "power_plant": [255, 235, 60, 230],
-    "hospital": [255, 255, 255, 230],
+    "power_plant": [235, 235, 245, 230],
+    "hospital": [255, 120, 120, 230],
     "restricted_zone": [255, 80, 80, 200],
 }
 INFRASTRUCTURE_DEFAULT: RGBA = [180, 180, 200, 200]

@@ -104,6 +104,13 @@ def test_where_and_columns(store):
     assert list(got.columns) == ["source_id", "severity", "geometry"]
 
 
+def test_filters_work_across_files_from_first_writes_and_upserts(store):
+    store.write("incidents", incidents(4))
+    store.write("incidents", incidents(6, severity="high"))  # an upsert: new and rewritten files
+    got = store.read("incidents", where={"severity": "high", "source": "feed"})
+    assert sorted(got["source_id"]) == [f"inc-{i}" for i in range(6)]
+
+
 def test_empty_layers_read_as_empty_frames_with_the_schema(store):
     got = store.read("imagery", start=T0, end=T0 + pd.Timedelta(days=1), bbox=(0, 0, 1, 1))
     assert got.empty and list(got.columns) == LAYERS["imagery"].column_names

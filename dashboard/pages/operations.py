@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard import data
 from ingest.schema import LAYERS
 from layers.map import MAP_LAYERS, build_deck, build_layers, view_for
+from layers.picture import newest_line
 
 WINDOWS = {"1 h": 1, "6 h": 6, "24 h": 24, "7 d": 168}
 
@@ -26,5 +27,6 @@ counts = data.layer_summary(data.versions())
 cols = st.columns(6)
 for col, name in zip(cols, ("incidents", "tracks", "deployments", "imagery", "infrastructure", "borders")):
     col.metric(LAYERS[name].title, f"{len(frames.get(name, [])):,}", help=f"in the window; {int(counts.loc[counts.layer == LAYERS[name].title, 'records'].iloc[0]):,} stored")
+st.caption(newest_line(counts))
 with st.expander("Store: records per layer and newest record", expanded=False):
     st.dataframe(counts, hide_index=True, width="stretch")

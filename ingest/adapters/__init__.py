@@ -8,9 +8,10 @@ need not ask. A reader whose layer is None (plain 'geojson') needs `layer=`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ingest.adapters.acled_csv import read_acled_csv
 from ingest.adapters.base import ReadResult
@@ -74,8 +75,10 @@ def detect(path: Path) -> str:
         header = {h.strip().strip('"').lower() for h in head.split("\n", 1)[0].split(",")}
         if "event_type" in header:
             return "acled-csv"
-        has = lambda field: bool(header & set(DEFAULT_HEADERS[field]))  # noqa: E731
-        if has("track_id") and ((has("lat") and has("lon")) or has("mgrs")):
+        names = {
+            f: bool(header & set(DEFAULT_HEADERS[f])) for f in ("track_id", "lat", "lon", "mgrs")
+        }
+        if names["track_id"] and ((names["lat"] and names["lon"]) or names["mgrs"]):
             return "tracks-csv"
     raise UnreadableInputError(
         path,
@@ -90,5 +93,7 @@ def read(path: Path, *, source: str, fmt: str | None = None, **options: Any) -> 
     try:
         _, reader = READERS[name]
     except KeyError:
-        raise UnreadableInputError(path, f"unknown format {name!r}: expected one of {sorted(READERS)}") from None
+        raise UnreadableInputError(
+            path, f"unknown format {name!r}: expected one of {sorted(READERS)}"
+        ) from None
     return reader(Path(path), source=source, **options)

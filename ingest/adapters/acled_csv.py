@@ -37,9 +37,10 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,25 @@ from ingest.errors import UnreadableInputError
 
 LAYER = "incidents"
 FIELDS = (
-    "event_id", "event_id_cnty", "event_date", "event_type", "sub_event_type", "actor1", "actor2",
-    "location", "latitude", "longitude", "mgrs", "fatalities", "source", "notes", "timestamp",
-    "title", "severity", "status", "marking",
+    "event_id",
+    "event_id_cnty",
+    "event_date",
+    "event_type",
+    "sub_event_type",
+    "actor1",
+    "actor2",
+    "location",
+    "latitude",
+    "longitude",
+    "mgrs",
+    "fatalities",
+    "source",
+    "notes",
+    "timestamp",
+    "title",
+    "severity",
+    "status",
+    "marking",
 )
 # ACLED's political-violence event types: no deaths reported still means medium.
 VIOLENT_EVENT_TYPES = frozenset(
@@ -81,7 +98,7 @@ def derive_severity(event_type: str | None, fatalities: Any) -> str:
     Non-numeric fatalities count as unknown (validate flags the value itself).
     """
     f = fatalities if isinstance(fatalities, float) else None
-    if f is not None and f == f:  # not NaN
+    if f is not None and not math.isnan(f):
         if f >= 10:
             return "critical"
         if f >= 1:
@@ -111,7 +128,7 @@ def _epoch_text(text: str | None) -> str | None:
     if text is None:
         return None
     try:
-        return datetime.fromtimestamp(int(text), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(int(text), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     except (ValueError, OverflowError, OSError):
         return text
 
@@ -136,23 +153,31 @@ def read_acled_csv(
     try:
         header = next(reader)
     except StopIteration:
-        raise UnreadableInputError(path, "empty file; expected a header row and incidents") from None
+        raise UnreadableInputError(
+            path, "empty file; expected a header row and incidents"
+        ) from None
     except csv.Error as exc:
         raise UnreadableInputError(path, f"not a readable CSV: {exc}") from None
     by_lower = {h.strip().lower(): i for i, h in reversed(list(enumerate(header)))}
     idx: dict[str, int] = {f: by_lower[f] for f in FIELDS if f in by_lower}
     for field, name in (columns or {}).items():
         if field not in FIELDS:
-            raise UnreadableInputError(path, f"column mapping key {field!r}: expected one of {list(FIELDS)}")
+            raise UnreadableInputError(
+                path, f"column mapping key {field!r}: expected one of {list(FIELDS)}"
+            )
         if name.strip().lower() not in by_lower:
-            raise UnreadableInputError(path, f"column mapping {field}={name!r}: no such header; found {header}")
+            raise UnreadableInputError(
+                path, f"column mapping {field}={name!r}: no such header; found {header}"
+            )
         idx[field] = by_lower[name.strip().lower()]
     missing = [f for f in ("event_date", "event_type") if f not in idx]
     # A latitude column alone may hold MGRS references (longitude then empty).
     if "latitude" not in idx and "mgrs" not in idx:
         missing.append("latitude/longitude (or mgrs)")
     if missing:
-        raise UnreadableInputError(path, f"expected ACLED columns {', '.join(missing)}; found headers {header}")
+        raise UnreadableInputError(
+            path, f"expected ACLED columns {', '.join(missing)}; found headers {header}"
+        )
 
     rows: list[dict[str, Any]] = []
     geoms: list[Any] = []
@@ -164,12 +189,14 @@ def read_acled_csv(
         except StopIteration:
             break
         except csv.Error as exc:
-            raise UnreadableInputError(path, f"CSV error on line {reader.line_num}: {exc}") from None
+            raise UnreadableInputError(
+                path, f"CSV error on line {reader.line_num}: {exc}"
+            ) from None
         if not fields:  # a blank line is not a record
             continue
         count += 1
 
-        def get(name: str) -> str | None:
+        def get(name: str, fields: list[str] = fields) -> str | None:
             i = idx.get(name)
             return text_or_none(fields[i]) if i is not None and i < len(fields) else None
 
@@ -177,7 +204,10 @@ def read_acled_csv(
         if len(fields) != len(header):
             rejected.append(
                 rejection(
-                    LAYER, source, sid, reasons.MALFORMED_RECORD,
+                    LAYER,
+                    source,
+                    sid,
+                    reasons.MALFORMED_RECORD,
                     f"expected {len(header)} fields (as in the header), found {len(fields)} "
                     f"(record ending on line {reader.line_num})",
                     fields,
@@ -188,14 +218,23 @@ def read_acled_csv(
             lonlat = coords.parse_lon_lat(get("latitude"), get("longitude"), get("mgrs"))
         except coords.CoordinateTextError as exc:
             rejected.append(
-                rejection(LAYER, source, sid, reasons.BAD_COORDINATE_TEXT, str(exc), dict(zip(header, fields)))
+                rejection(
+                    LAYER,
+                    source,
+                    sid,
+                    reasons.BAD_COORDINATE_TEXT,
+                    str(exc),
+                    dict(zip(header, fields)),
+                )
             )
             continue
 
         event_type, sub_type, location = get("event_type"), get("sub_event_type"), get("location")
         fatalities = number_or_text(get("fatalities"))
         report_source, notes = get("source"), get("notes")
-        description = "\n".join(p for p in (f"Source: {report_source}" if report_source else None, notes) if p)
+        description = "\n".join(
+            p for p in (f"Source: {report_source}" if report_source else None, notes) if p
+        )
         what = sub_type or event_type
         title = get("title") or (f"{what} at {location}" if what and location else what)
         rows.append(

@@ -128,7 +128,9 @@ def frame_from_columns(
     if unknown:
         raise KeyError(f"not columns of layer {layer!r}: {sorted(unknown)}")
     n = len(geometry)
-    geom = geometry if isinstance(geometry, gpd.GeoSeries) else gpd.GeoSeries(list(geometry), crs=CRS)
+    geom = (
+        geometry if isinstance(geometry, gpd.GeoSeries) else gpd.GeoSeries(list(geometry), crs=CRS)
+    )
     geom = geom.reset_index(drop=True)
     data: dict[str, Any] = {}
     s = spec(layer)
@@ -146,7 +148,9 @@ def frame_from_columns(
     return frame
 
 
-def frame_from_rows(layer: str, rows: list[dict[str, Any]], geometries: list[Any]) -> gpd.GeoDataFrame:
+def frame_from_rows(
+    layer: str, rows: list[dict[str, Any]], geometries: list[Any]
+) -> gpd.GeoDataFrame:
     """`frame_from_columns` for adapters that build one dict per record."""
     names = output_columns(layer)[:-1]
     columns = {name: [r.get(name) for r in rows] for name in names}

@@ -21,7 +21,9 @@ import mgrs as _mgrs
 
 Axis = Literal["lat", "lon"]
 
-_PRIMES = str.maketrans({"′": "'", "’": "'", "‘": "'", "″": '"', "”": '"', "“": '"', "º": "°", "˚": "°"})
+_PRIMES = str.maketrans(
+    {"′": "'", "’": "'", "‘": "'", "″": '"', "”": '"', "“": '"', "º": "°", "˚": "°"}
+)
 _NUM = r"\d+(?:[.,]\d+)?"
 _DMS = re.compile(
     rf"""^\s*
@@ -104,12 +106,16 @@ def parse_mgrs(text: str) -> tuple[float, float]:
         )
     try:
         lat, lon = _mgrs.MGRS().toLatLon(s)
-    except Exception as exc:  # the C library raises bare MGRSError for impossible squares
-        raise CoordinateTextError(f"MGRS reference {text!r} is not a valid grid square: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the C library raises MGRSError and others
+        raise CoordinateTextError(
+            f"MGRS reference {text!r} is not a valid grid square: {exc}"
+        ) from None
     return float(lon), float(lat)
 
 
-def parse_lon_lat(lat_text: str | None, lon_text: str | None, mgrs_text: str | None = None) -> tuple[float, float] | None:
+def parse_lon_lat(
+    lat_text: str | None, lon_text: str | None, mgrs_text: str | None = None
+) -> tuple[float, float] | None:
     """(lon, lat) from latitude/longitude text or an MGRS reference; None if none given.
 
     An MGRS reference is taken from `mgrs_text`, or from the latitude field
@@ -117,8 +123,12 @@ def parse_lon_lat(lat_text: str | None, lon_text: str | None, mgrs_text: str | N
     into a lat/lon form). Raises CoordinateTextError for text that is not a
     coordinate.
     """
-    lat_s = (lat_text or "").strip() if isinstance(lat_text, str) or lat_text is None else str(lat_text)
-    lon_s = (lon_text or "").strip() if isinstance(lon_text, str) or lon_text is None else str(lon_text)
+    lat_s = (
+        (lat_text or "").strip() if isinstance(lat_text, str) or lat_text is None else str(lat_text)
+    )
+    lon_s = (
+        (lon_text or "").strip() if isinstance(lon_text, str) or lon_text is None else str(lon_text)
+    )
     mgrs_s = (mgrs_text or "").strip()
     if not lat_s and not lon_s:
         if mgrs_s:

@@ -86,13 +86,20 @@ def _event_row(ev: Element, source: str) -> dict[str, Any]:
     point = ev.find("point")
     if point is None:
         return rejection(
-            LAYER, source, source_id, reasons.MALFORMED_RECORD,
-            "expected a <point lat=.. lon=..> child in <event>, found none", _raw(ev),
+            LAYER,
+            source,
+            source_id,
+            reasons.MALFORMED_RECORD,
+            "expected a <point lat=.. lon=..> child in <event>, found none",
+            _raw(ev),
         )
     lat_t, lon_t = point.get("lat"), point.get("lon")
     if lat_t is None or lon_t is None:
         return rejection(
-            LAYER, source, source_id, reasons.MALFORMED_RECORD,
+            LAYER,
+            source,
+            source_id,
+            reasons.MALFORMED_RECORD,
             f"expected <point> with lat and lon attributes, found attributes {sorted(point.attrib)}",
             _raw(ev),
         )
@@ -100,8 +107,12 @@ def _event_row(ev: Element, source: str) -> dict[str, Any]:
         lat, lon = float(lat_t), float(lon_t)
     except ValueError:
         return rejection(
-            LAYER, source, source_id, reasons.BAD_COORDINATE_TEXT,
-            f"expected numeric <point> lat/lon, found lat={lat_t!r} lon={lon_t!r}", _raw(ev),
+            LAYER,
+            source,
+            source_id,
+            reasons.BAD_COORDINATE_TEXT,
+            f"expected numeric <point> lat/lon, found lat={lat_t!r} lon={lon_t!r}",
+            _raw(ev),
         )
     hae = number_or_text(point.get("hae"))
     if isinstance(hae, float) and hae == UNKNOWN_HAE:
@@ -139,18 +150,28 @@ def _parse_chunk(chunk: bytes, source: str, name: object) -> dict[str, Any]:
         raise
     except UnreadableInputError as exc:
         return rejection(
-            LAYER, source, None, reasons.MALFORMED_RECORD,
-            f"expected one well-formed <event> element, found {exc.reason}", _raw(chunk),
+            LAYER,
+            source,
+            None,
+            reasons.MALFORMED_RECORD,
+            f"expected one well-formed <event> element, found {exc.reason}",
+            _raw(chunk),
         )
     if xmlsafe.local_name(root.tag) != "event":
         return rejection(
-            LAYER, source, None, reasons.MALFORMED_RECORD,
-            f"expected an <event> element, found <{root.tag}>", _raw(chunk),
+            LAYER,
+            source,
+            None,
+            reasons.MALFORMED_RECORD,
+            f"expected an <event> element, found <{root.tag}>",
+            _raw(chunk),
         )
     return _event_row(root, source)
 
 
-def parse_cot_event(xml_bytes: bytes, *, source: str, name: object = "CoT message") -> dict[str, Any]:
+def parse_cot_event(
+    xml_bytes: bytes, *, source: str, name: object = "CoT message"
+) -> dict[str, Any]:
     """Parse one CoT message (a UDP datagram, or one event cut from a TCP stream).
 
     Returns either a row dict with the canonical `track_points` keys plus
@@ -199,12 +220,9 @@ def _drain(buf: bytearray, final: bool, name: object, max_event_bytes: int) -> I
     while True:
         m = _EVENT_START.search(buf)
         if m is None:
-            if final:
-                junk = _leftover(buf, name)
-                del buf[:]
-                if junk:
-                    yield junk
-            elif len(buf) > max_event_bytes:
+            # No event start in sight: flush at the end, or when the buffer
+            # has grown past any event's size (so junk cannot pile up).
+            if final or len(buf) > max_event_bytes:
                 junk = _leftover(buf, name)
                 del buf[:]
                 if junk:
@@ -318,7 +336,9 @@ def read_cot(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: 
         # Events captured from a TCP stream are concatenated without a root:
         # not one XML document, but a perfectly good CoT file.
         if "junk after document element" in exc.reason and _EVENT_START.search(data):
-            chunks = iter_cot_events([data], name=path, max_event_bytes=max(max_bytes, MAX_EVENT_BYTES))
+            chunks = iter_cot_events(
+                [data], name=path, max_event_bytes=max(max_bytes, MAX_EVENT_BYTES)
+            )
             return result_from_parsed(_parse_chunk(c, source, path) for c in chunks)
         raise
     events = _find_events(root)

@@ -46,7 +46,13 @@ from shapely.geometry import shape
 
 from ingest import reasons
 from ingest.adapters.base import ReadResult, rejection, rejections
-from ingest.adapters.common import MAX_INPUT_BYTES, frame_from_rows, number_or_text, read_bytes, text_or_none
+from ingest.adapters.common import (
+    MAX_INPUT_BYTES,
+    frame_from_rows,
+    number_or_text,
+    read_bytes,
+    text_or_none,
+)
 from ingest.errors import HostileInputError, UnreadableInputError
 from ingest.schema import spec
 
@@ -73,15 +79,26 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "heading_deg": ("heading_deg", "heading", "course"),
         "stale_at": ("stale_at", "stale"),
     },
-    "imagery": {"source_id": ("id",), "acquired_at": ("acquired_at", "datetime"), "cloud_cover": ("cloud_cover", "eo:cloud_cover")},
+    "imagery": {
+        "source_id": ("id",),
+        "acquired_at": ("acquired_at", "datetime"),
+        "cloud_cover": ("cloud_cover", "eo:cloud_cover"),
+    },
     # Reference layers: Natural Earth and GeoNames spell these in upper case.
     "borders": {
         "source_id": ("id",),
         "country_code": ("country_code", "iso_a3", "adm0_a3", "iso3"),
         "name": ("name", "admin", "name_en"),
     },
-    "disputed_areas": {"source_id": ("id",), "claimants": ("claimants",), "note": ("note", "note_brk")},
-    "infrastructure": {"source_id": ("id",), "country_code": ("country_code", "iso_a3", "iso_country")},
+    "disputed_areas": {
+        "source_id": ("id",),
+        "claimants": ("claimants",),
+        "note": ("note", "note_brk"),
+    },
+    "infrastructure": {
+        "source_id": ("id",),
+        "country_code": ("country_code", "iso_a3", "iso_country"),
+    },
     "places": {
         "source_id": ("id", "geonameid"),
         "country_code": ("country_code", "adm0_a3", "iso_a3"),
@@ -149,7 +166,7 @@ def build_geometry(g: Any) -> shapely.Geometry | None:
     _check_coordinates(g["coordinates"])
     try:
         return shape(g)
-    except Exception as exc:  # shapely/GEOS raise ValueError, TypeError, GEOSException...
+    except Exception as exc:  # noqa: BLE001 - shapely/GEOS raise ValueError, TypeError, GEOSException...
         msg = str(exc).strip() or type(exc).__name__
         raise BadGeometryError(f"{kind} geometry could not be built: {msg}") from None
 
@@ -238,7 +255,9 @@ def _features(doc: Any, path: Path) -> tuple[list[Any], Mapping[str, Any]]:
     if isinstance(doc, list):
         return doc, {}
     if not isinstance(doc, Mapping):
-        raise UnreadableInputError(path, f"expected a GeoJSON object, found a JSON {type(doc).__name__}")
+        raise UnreadableInputError(
+            path, f"expected a GeoJSON object, found a JSON {type(doc).__name__}"
+        )
     kind = doc.get("type")
     if kind == "FeatureCollection":
         feats = doc.get("features")
@@ -247,7 +266,9 @@ def _features(doc: Any, path: Path) -> tuple[list[Any], Mapping[str, Any]]:
         return feats, doc
     if kind == "Feature":
         return [doc], doc
-    raise UnreadableInputError(path, f"expected a GeoJSON FeatureCollection or Feature, found type {kind!r}")
+    raise UnreadableInputError(
+        path, f"expected a GeoJSON FeatureCollection or Feature, found type {kind!r}"
+    )
 
 
 def read_geojson(
@@ -282,9 +303,13 @@ def read_geojson(
         props = feat.get("properties") if isinstance(feat, Mapping) else None
         found, pid = _lookup(props, id_names) if isinstance(props, Mapping) else (False, None)
         sid_val = pid if found and pid not in (None, "") else fid
-        sid = text_or_none(sid_val) if sid_val is not None and not isinstance(sid_val, (dict, list)) else None
+        sid = (
+            text_or_none(sid_val)
+            if sid_val is not None and not isinstance(sid_val, (dict, list))
+            else None
+        )
 
-        def reject(reason: str, detail: str) -> None:
+        def reject(reason: str, detail: str, sid: str | None = sid, feat: Any = feat) -> None:
             rejected.append(rejection(layer, source, sid, reason, detail, raw_json(feat)))
 
         if not isinstance(feat, Mapping) or feat.get("type") != "Feature":
@@ -295,7 +320,8 @@ def read_geojson(
             reject(
                 reasons.MALFORMED_RECORD,
                 f"expected a 'properties' object, found {'null' if props is None else type(props).__name__}"
-                if "properties" in feat else "expected a 'properties' object, found no 'properties' member",
+                if "properties" in feat
+                else "expected a 'properties' object, found no 'properties' member",
             )
             continue
         if isinstance(t, str):
@@ -334,7 +360,12 @@ def read_geojson(
             continue
         ok, marking = _lookup(props, plan["marking"])
         row["marking"] = _value("str", marking) if ok else None
-        if sid is None and layer == "track_points" and row.get("track_id") and row.get("time") is not None:
+        if (
+            sid is None
+            and layer == "track_points"
+            and row.get("track_id")
+            and row.get("time") is not None
+        ):
             sid = f"{row['track_id']}@{row['time']}"
         if sid is None and lspec.reference:
             sid = f"{path.stem}#{n}"
@@ -344,5 +375,9 @@ def read_geojson(
 
     frame = frame_from_rows(layer, rows, geoms)
     return ReadResult(
-        layer, frame, rejections(rejected), records_read=len(features), default_marking=default_marking
+        layer,
+        frame,
+        rejections(rejected),
+        records_read=len(features),
+        default_marking=default_marking,
     )

@@ -1,8 +1,10 @@
 """GPX 1.0 / 1.1 -> `track_points`.
 
-Every `<trkpt>` of every `<trk>` is one record (with `routes=True`, every
-`<rtept>` of every `<rte>` too). `<wpt>` waypoints are places, not fixes of a
-moving platform, and are not records of this layer.
+Every `<trkpt>` of every `<trk>` is one record. Route points (`<rte>`) are a
+plan and waypoints (`<wpt>`) are places; neither is a fix of a moving
+platform, so they are not records of this layer. A file that has routes or
+waypoints but no track is refused with an error saying so, rather than read
+as empty.
 
     trk/name                 -> track_id  (unnamed tracks: f"{file stem}-{n}", n from 1)
     trk/type                 -> platform_type
@@ -72,14 +74,18 @@ def _extension_text(el: Element, names: tuple[str, ...]) -> str | None:
     return None
 
 
-def _point_row(pt: Element, track_id: str, platform_type: str | None, marking: str | None,
-               source: str) -> dict[str, Any]:
+def _point_row(
+    pt: Element, track_id: str, platform_type: str | None, marking: str | None, source: str
+) -> dict[str, Any]:
     time = _child_text(pt, "time")
     source_id = f"{track_id}@{time or ''}"
     lat_t, lon_t = pt.get("lat"), pt.get("lon")
     if lat_t is None or lon_t is None:
         return rejection(
-            LAYER, source, source_id, reasons.MALFORMED_RECORD,
+            LAYER,
+            source,
+            source_id,
+            reasons.MALFORMED_RECORD,
             f"expected <{xmlsafe.local_name(pt.tag)}> with lat and lon attributes, "
             f"found attributes {sorted(pt.attrib)}",
             tostring(pt, encoding="unicode"),
@@ -88,7 +94,10 @@ def _point_row(pt: Element, track_id: str, platform_type: str | None, marking: s
         lat, lon = float(lat_t), float(lon_t)
     except ValueError:
         return rejection(
-            LAYER, source, source_id, reasons.BAD_COORDINATE_TEXT,
+            LAYER,
+            source,
+            source_id,
+            reasons.BAD_COORDINATE_TEXT,
             f"expected numeric lat/lon, found lat={lat_t!r} lon={lon_t!r}",
             tostring(pt, encoding="unicode"),
         )
@@ -117,7 +126,6 @@ def read_gpx(
     path: Path,
     *,
     source: str,
-    routes: bool = False,
     max_bytes: int = MAX_INPUT_BYTES,
     **_: Any,
 ) -> ReadResult:
@@ -130,24 +138,31 @@ def read_gpx(
     path = Path(path)
     root = xmlsafe.parse_file(path, max_bytes=max_bytes)
     if xmlsafe.local_name(root.tag) != "gpx":
-        raise UnreadableInputError(path, f"expected a <gpx> root element, found <{xmlsafe.local_name(root.tag)}>")
+        raise UnreadableInputError(
+            path, f"expected a <gpx> root element, found <{xmlsafe.local_name(root.tag)}>"
+        )
     metadata = _child(root, "metadata")
     file_marking = _extension_text(metadata, ("marking",)) if metadata is not None else None
     file_marking = file_marking or _extension_text(root, ("marking",))
 
-    parsed: list[dict[str, Any]] = []
-    kinds = [("trk", "trkseg", "trkpt")] + ([("rte", None, "rtept")] if routes else [])
-    for kind, seg_name, pt_name in kinds:
-        for n, trk in enumerate(_children(root, kind), start=1):
-            track_id = _child_text(trk, "name") or (
-                f"{path.stem}-{n}" if kind == "trk" else f"{path.stem}-rte-{n}"
+    tracks = list(_children(root, "trk"))
+    if not tracks:
+        routes = sum(1 for r in _children(root, "rte") for _ in _children(r, "rtept"))
+        waypoints = sum(1 for _ in _children(root, "wpt"))
+        if routes or waypoints:
+            raise UnreadableInputError(
+                path,
+                f"expected <trk> track points, found only {routes} route points and {waypoints} "
+                "waypoints (a planned route or a waypoint is not a position fix)",
             )
-            platform_type = _child_text(trk, "type")
-            marking = _extension_text(trk, ("marking",)) or file_marking
-            segments = list(_children(trk, seg_name)) if seg_name else [trk]
-            for seg in segments:
-                for pt in _children(seg, pt_name):
-                    parsed.append(_point_row(pt, track_id, platform_type, marking, source))
+    parsed: list[dict[str, Any]] = []
+    for n, trk in enumerate(tracks, start=1):
+        track_id = _child_text(trk, "name") or f"{path.stem}-{n}"
+        platform_type = _child_text(trk, "type")
+        marking = _extension_text(trk, ("marking",)) or file_marking
+        for seg in _children(trk, "trkseg"):
+            for pt in _children(seg, "trkpt"):
+                parsed.append(_point_row(pt, track_id, platform_type, marking, source))
 
     rows = [r for r in parsed if "reason" not in r]
     rejected = [r for r in parsed if "reason" in r]

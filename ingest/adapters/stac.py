@@ -62,7 +62,9 @@ def _items(doc: Any, path: Path) -> tuple[list[Any], Mapping[str, Any]]:
     if isinstance(doc, list):
         return doc, {}
     if not isinstance(doc, Mapping):
-        raise UnreadableInputError(path, f"expected a STAC Item or ItemCollection, found a JSON {type(doc).__name__}")
+        raise UnreadableInputError(
+            path, f"expected a STAC Item or ItemCollection, found a JSON {type(doc).__name__}"
+        )
     kind = doc.get("type")
     if kind == "FeatureCollection":
         feats = doc.get("features")
@@ -74,30 +76,60 @@ def _items(doc: Any, path: Path) -> tuple[list[Any], Mapping[str, Any]]:
     raise UnreadableInputError(
         path,
         f"expected a STAC Item or ItemCollection, found type {kind!r}"
-        + (" (a Catalog or Collection lists items by link; save the items themselves)"
-           if kind in ("Catalog", "Collection") else ""),
+        + (
+            " (a Catalog or Collection lists items by link; save the items themselves)"
+            if kind in ("Catalog", "Collection")
+            else ""
+        ),
     )
 
 
 def item_row(d: Any, *, source: str) -> tuple[dict[str, Any] | None, Any, dict[str, Any] | None]:
     """One Item dict -> (row, footprint, None) or (None, None, rejection)."""
-    sid = text_or_none(d.get("id")) if isinstance(d, Mapping) and isinstance(d.get("id"), (str, int)) else None
+    sid = (
+        text_or_none(d.get("id"))
+        if isinstance(d, Mapping) and isinstance(d.get("id"), (str, int))
+        else None
+    )
     if not isinstance(d, Mapping):
-        return None, None, rejection(
-            LAYER, source, None, reasons.MALFORMED_RECORD,
-            f"expected a STAC Item object, found {type(d).__name__}", raw_json(d),
+        return (
+            None,
+            None,
+            rejection(
+                LAYER,
+                source,
+                None,
+                reasons.MALFORMED_RECORD,
+                f"expected a STAC Item object, found {type(d).__name__}",
+                raw_json(d),
+            ),
         )
     try:
         item = pystac.Item.from_dict(dict(d), migrate=True, preserve_dict=True)
-    except Exception as exc:  # pystac raises STACError, STACTypeError, ValueError, KeyError...
+    except Exception as exc:  # noqa: BLE001 - pystac raises STACError, STACTypeError, ValueError, KeyError...
         msg = str(exc).strip() or type(exc).__name__
-        return None, None, rejection(
-            LAYER, source, sid, reasons.MALFORMED_RECORD, f"not a valid STAC Item (pystac: {msg})", raw_json(d)
+        return (
+            None,
+            None,
+            rejection(
+                LAYER,
+                source,
+                sid,
+                reasons.MALFORMED_RECORD,
+                f"not a valid STAC Item (pystac: {msg})",
+                raw_json(d),
+            ),
         )
     try:
         footprint = build_geometry(item.geometry)
     except BadGeometryError as exc:
-        return None, None, rejection(LAYER, source, sid, reasons.MALFORMED_RECORD, f"geometry: {exc}", raw_json(d))
+        return (
+            None,
+            None,
+            rejection(
+                LAYER, source, sid, reasons.MALFORMED_RECORD, f"geometry: {exc}", raw_json(d)
+            ),
+        )
     props = item.properties
     acquired = props.get("datetime")
     if acquired is None:
@@ -105,7 +137,9 @@ def item_row(d: Any, *, source: str) -> tuple[dict[str, Any] | None, Any, dict[s
     row = {
         "source": source,
         "source_id": text_or_none(item.id),
-        "marking": text_or_none(props.get(MARKING_KEY)) if isinstance(props.get(MARKING_KEY), str) else None,
+        "marking": text_or_none(props.get(MARKING_KEY))
+        if isinstance(props.get(MARKING_KEY), str)
+        else None,
         "acquired_at": acquired,
         "collection": text_or_none(item.collection_id or props.get("collection")),
         "platform": text_or_none(props.get("platform")),
@@ -137,6 +171,9 @@ def read_stac(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_:
             geoms.append(footprint)
     frame = frame_from_rows(LAYER, rows, geoms)
     return ReadResult(
-        LAYER, frame, rejections(rejected), records_read=len(features),
+        LAYER,
+        frame,
+        rejections(rejected),
+        records_read=len(features),
         default_marking=text_or_none(declared) if isinstance(declared, str) else None,
     )

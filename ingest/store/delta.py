@@ -201,7 +201,7 @@ class DeltaStore(Store):
         expr = None
         for col, val in (("layer", layer), ("source", source)):
             if val is not None:
-                e = pds.field(col) == val
+                e = pds.field(col).cast(pa.string()) == val
                 expr = e if expr is None else expr & e
         df = dt.to_pyarrow_dataset().to_table(filter=expr, columns=QUARANTINE_COLUMNS).to_pandas()
         df = df.sort_values("quarantined_at", ascending=False, kind="stable").reset_index(drop=True)
@@ -336,16 +336,27 @@ def _filter(ls: LayerSpec, start, end, bbox: BBox | None, where) -> pds.Expressi
     for col, val in (where or {}).items():
         if col not in ls.column_names:
             raise StoreQueryError(f"where on {ls.name}", f"a column of {ls.name}", col)
+        field = _field(ls, col)
         if isinstance(val, (list, tuple, set, frozenset)):
-            parts.append(pds.field(col).isin(list(val)))
+            parts.append(field.isin(list(val)))
         else:
-            parts.append(pds.field(col) == val)
+            parts.append(field == val)
     if not parts:
         return None
     expr = parts[0]
     for p in parts[1:]:
         expr = expr & p
     return expr
+
+
+def _field(ls: LayerSpec, col: str) -> pds.Expression:
+    """A column in a filter. Files written by delta-rs's merge store strings as
+    string_view, which pyarrow cannot compare with the string statistics of
+    other files; a cast to string makes every file comparable."""
+    field = pds.field(col)
+    if col == "geometry" or ls.column(col).kind != "str":
+        return field
+    return field.cast(pa.string())
 
 
 def _bbox_geometry(bbox: BBox) -> shapely.Geometry:

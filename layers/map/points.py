@@ -30,18 +30,33 @@ def infrastructure(frame: gpd.GeoDataFrame) -> list[pdk.Layer]:
                       radius_min_pixels=4, radius_max_pixels=14, pickable=True)]
 
 
+# Populated places are orientation, not information: dots for towns, names
+# only for cities, so labels never bury the operational layers.
+PLACE_DOT_POPULATION = 20_000
+PLACE_LABEL_POPULATION = 100_000
+
+
 def places(frame: gpd.GeoDataFrame) -> list[pdk.Layer]:
+    if frame.empty:
+        return []
+    pop = frame["population"].fillna(0)
+    frame = frame[pop >= PLACE_DOT_POPULATION]
     if frame.empty:
         return []
     x, y = _xy(frame)
     names = frame["name"].astype(str).tolist()
+    big = (frame["population"] >= PLACE_LABEL_POPULATION).tolist()
     tips = tooltips(frame, frame["name"], [("Population", "population")])
     data = [{"position": [a, b], "name": n, "tip": t} for a, b, n, t in zip(x.tolist(), y.tolist(), names, tips)]
+    labels = [d for d, b in zip(data, big) if b]
     return [
         pdk.Layer("ScatterplotLayer", data, id="places", get_position="position", get_fill_color=style.PLACE,
-                  get_radius=300, radius_min_pixels=2, radius_max_pixels=5, pickable=True),
-        pdk.Layer("TextLayer", data, id="place_names", get_position="position", get_text="name", get_size=13,
-                  get_color=[200, 210, 225, 200], get_pixel_offset=[0, -12]),
+                  get_radius=300, radius_min_pixels=2, radius_max_pixels=4, pickable=True),
+        pdk.Layer("TextLayer", labels, id="place_names", get_position="position", get_text="name", get_size=14,
+                  get_color=[215, 222, 235, 220], get_pixel_offset=[0, -12], character_set='"auto"',
+                  # pydeck reads bare strings as expressions; quoted ones are literals.
+                  font_family='"Source Sans Pro, Noto Sans, DejaVu Sans, sans-serif"', outline_width=2,
+                  outline_color=[11, 18, 32, 255], font_settings={"sdf": True}),
     ]
 
 
