@@ -1,0 +1,48 @@
+"""The `watchfloor` command line as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "WATCHFLOOR_HOME": str(home)}
+    env.pop("WATCHFLOOR_STORE", None)
+    return subprocess.run([sys.executable, "-m", "layers.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_ingest_prints_one_summary_line_and_quarantines_bad_rows(tmp_path):
+    f = tmp_path / "tracks.csv"
+    f.write_text("track_id,time,lat,lon\n"
+                 "uav-1,2026-11-20T10:00:00Z,42.66,21.17\n"
+                 "uav-1,2026-11-20T10:00:05Z,42.661,21.171\n"
+                 "uav-1,2026-11-20 10:00:10,42.662,21.172\n")
+    r = run(tmp_path, "ingest", "tracks-csv", str(f), "--source", "partner", "--marking", "UNCLASSIFIED")
+    assert r.returncode == 0, r.stderr
+    assert "2 stored, 1 quarantined: naive_time 1" in r.stdout
+    q = run(tmp_path, "quarantine")
+    assert "naive_time" in q.stdout and "partner" in q.stdout
+
+
+def test_a_file_that_cannot_be_read_names_the_file_and_exits_non_zero(tmp_path):
+    f = tmp_path / "broken.xml"
+    f.write_text("<event uid='x'><point lat='1'")
+    r = run(tmp_path, "ingest", "cot", str(f), "--source", "s")
+    assert r.returncode != 0
+    assert "broken.xml" in r.stderr and "error" in r.stderr.lower()
+
+
+def test_demo_load_if_empty_loads_once(tmp_path):
+    first = run(tmp_path, "demo", "load", "--if-empty", "--now", "2026-11-21T12:00:00Z")
+    assert first.returncode == 0, first.stderr
+    assert "demo-incidents" in first.stdout and " 0 quarantined" in first.stdout
+    second = run(tmp_path, "demo", "load", "--if-empty")
+    assert second.returncode == 0 and "already holds data" in second.stdout
+    status = run(tmp_path, "status")
+    assert "incidents" in status.stdout and "quarantined: 0" in status.stdout
