@@ -202,3 +202,17 @@ def test_readers_see_whole_batches_while_a_writer_writes(tmp_path):
         assert all(c % batch == 0 for c in counts), "a reader saw a partial write"
         assert counts == sorted(counts), "a reader went back in time"
     assert max(max(c) for c in seen) > 0
+
+
+def test_feed_status_is_one_row_per_feed_latest_wins(store):
+    from ingest.store.base import FeedStatus
+
+    t = pd.Timestamp("2026-11-21T10:00:00Z")
+    store.put_feed_status(FeedStatus("uav-json", "http-json", "ok", t, t, None, 0, 12, 0, 10.0))
+    store.put_feed_status(FeedStatus("uav-json", "http-json", "failing", t + pd.Timedelta(seconds=10), t,
+                                     "timeout after 5 s", 1, 0, 0, 10.0))
+    store.put_feed_status(FeedStatus("cot-udp", "cot-udp", "ok", t, t))
+    fs = store.feed_status().set_index("feed")
+    assert list(fs.index) == ["cot-udp", "uav-json"]
+    assert fs.loc["uav-json", "state"] == "failing" and fs.loc["uav-json", "last_success"] == t
+    assert fs.loc["uav-json", "last_error"] == "timeout after 5 s"

@@ -38,6 +38,29 @@ class LayerStats:
     last_write: pd.Timestamp | None  # when the layer last changed in the store
 
 
+@dataclass(frozen=True)
+class FeedStatus:
+    """The health of one live feed, written by the feed runner after every poll.
+
+    Kept in the store (not in a process) so every dashboard process, on any
+    machine, sees the same staleness."""
+
+    feed: str
+    kind: str  # "http-json", "cot-udp", "cot-tcp", "stac-api", ...
+    state: str  # "ok", "stale", "failing", "stopped"
+    last_attempt: pd.Timestamp | None = None
+    last_success: pd.Timestamp | None = None
+    last_error: str | None = None
+    consecutive_failures: int = 0
+    records_last: int = 0
+    quarantined_last: int = 0
+    interval_s: float | None = None
+    next_attempt: pd.Timestamp | None = None
+
+
+FEED_STATUS_COLUMNS = [f for f in FeedStatus.__dataclass_fields__]
+
+
 class Store(ABC):
     """A place to keep layers. Implementations must be safe for one writer process
     and many reader processes at once, and leave the previous state intact when a
@@ -78,6 +101,14 @@ class Store(ABC):
 
     @abstractmethod
     def stats(self, layer: str) -> LayerStats: ...
+
+    @abstractmethod
+    def put_feed_status(self, status: FeedStatus) -> None:
+        """Record the latest status of a feed (one row per feed, replaced)."""
+
+    @abstractmethod
+    def feed_status(self) -> pd.DataFrame:
+        """One row per feed with the `FeedStatus` fields."""
 
     def is_empty(self) -> bool:
         from ingest.schema import LAYERS

@@ -35,7 +35,7 @@ from filelock import FileLock
 
 from ingest.errors import SchemaError, StoreError, StoreQueryError
 from ingest.schema import CRS, QUARANTINE_COLUMNS, LayerSpec, spec
-from ingest.store.base import BBox, LayerStats, Store, WriteReport
+from ingest.store.base import FEED_STATUS_COLUMNS, BBox, FeedStatus, LayerStats, Store, WriteReport
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "str": pa.string(),
@@ -48,6 +48,7 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 ENVELOPE = ("_minx", "_miny", "_maxx", "_maxy")
 INTERNAL = ENVELOPE + ("_version", "_hash")
 QUARANTINE_TABLE = "_quarantine"
+FEEDS_TABLE = "_feeds"
 # Compact a table once it has this many data files (each small write adds one).
 COMPACT_AFTER_FILES = 48
 # Files a compaction replaced are deleted only after this long, so a reader
@@ -68,6 +69,16 @@ QUARANTINE_SCHEMA = pa.schema(
     [pa.field(c, pa.string()) for c in QUARANTINE_COLUMNS[:-1]]
     + [pa.field("quarantined_at", pa.timestamp("us", tz="UTC")), pa.field("_qkey", pa.string())]
 )
+
+
+_TS = pa.timestamp("us", tz="UTC")
+FEEDS_SCHEMA = pa.schema([
+    pa.field("feed", pa.string()), pa.field("kind", pa.string()), pa.field("state", pa.string()),
+    pa.field("last_attempt", _TS), pa.field("last_success", _TS), pa.field("last_error", pa.string()),
+    pa.field("consecutive_failures", pa.int64()), pa.field("records_last", pa.int64()),
+    pa.field("quarantined_last", pa.int64()), pa.field("interval_s", pa.float64()),
+    pa.field("next_attempt", _TS),
+])
 
 
 class DeltaStore(Store):
@@ -221,6 +232,26 @@ class DeltaStore(Store):
         hist = dt.history(1)
         last = pd.Timestamp(hist[0]["timestamp"], unit="ms", tz="UTC") if hist else None
         return LayerStats(layer, count, pd.Timestamp(newest) if newest is not None else None, last)
+
+    def put_feed_status(self, status: FeedStatus) -> None:
+        row = {f: [getattr(status, f)] for f in FEED_STATUS_COLUMNS}
+        for f in ("last_attempt", "last_success", "next_attempt"):
+            row[f] = [None if row[f][0] is None else pd.Timestamp(row[f][0]).tz_convert("UTC").as_unit("us")]
+        table = pa.table(row, schema=FEEDS_SCHEMA)
+        with self._lock:
+            dt = self._open(FEEDS_TABLE)
+            if dt is None:
+                write_deltalake(str(self._path(FEEDS_TABLE)), table, mode="append")
+                return
+            (dt.merge(table, predicate="t.feed = s.feed", source_alias="s", target_alias="t")
+             .when_matched_update_all().when_not_matched_insert_all().execute())
+            self._maybe_compact(FEEDS_TABLE)
+
+    def feed_status(self) -> pd.DataFrame:
+        dt = self._open(FEEDS_TABLE)
+        if dt is None:
+            return FEEDS_SCHEMA.empty_table().to_pandas()
+        return dt.to_pyarrow_dataset().to_table().to_pandas().sort_values("feed").reset_index(drop=True)
 
     def version(self, layer: str) -> int:
         """The table version: changes whenever the layer does (a cheap cache key)."""
