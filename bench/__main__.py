@@ -6,9 +6,9 @@ import argparse
 import platform
 import sys
 
-from bench import store_bench
+from bench import ingest_bench, store_bench
 
-BENCHES = {"store": store_bench.run}
+BENCHES = {"store": store_bench.run, "ingest": ingest_bench.run}
 
 
 def main() -> int:
