@@ -15,8 +15,12 @@ if str(ROOT) not in sys.path:
 st.set_page_config(page_title="watchfloor", page_icon="🛰️", layout="wide",
                    initial_sidebar_state="collapsed")
 
+# Not "pages/": Streamlit would also list that folder as a second, legacy navigation.
+PAGES = ROOT / "dashboard" / "views"
 pages = [
-    st.Page(str(ROOT / "dashboard" / "pages" / "operations.py"), title="Operations", icon=":material/map:",
-            default=True),
+    st.Page(str(PAGES / "operations.py"), title="Operations", icon=":material/monitor:", default=True),
+    st.Page(str(PAGES / "commander.py"), title="Commander", icon=":material/tablet:", url_path="commander"),
+    st.Page(str(PAGES / "analyst.py"), title="Analyst", icon=":material/query_stats:", url_path="analyst"),
+    st.Page(str(PAGES / "health.py"), title="Data health", icon=":material/monitor_heart:", url_path="data-health"),
 ]
-st.navigation(pages).run()
+st.navigation(pages, position="top").run()

@@ -2,13 +2,14 @@
 
 `st.cache_resource` returns the one shared object (no copy: a cache_data hit
 on a large GeoDataFrame costs a pickle round trip), so callers must never
-mutate what they get. Keys include the store tables' versions, so a write by a
-feed poller shows up on the next rerun without any timer of ours.
+mutate what they get; `layers.filters.apply_view` only selects. Keys include
+the store tables' versions, so a write by a feed poller shows up on the next
+rerun or refresh without any timer of ours.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import geopandas as gpd
 import pandas as pd
@@ -16,7 +17,11 @@ import streamlit as st
 
 from ingest.schema import LAYERS
 from ingest.store import Store, open_store
-from layers.picture import Window, load_picture, operational_bounds, summary
+from layers.filters import View, apply_view
+from layers.picture import Window, load_picture, operational_bounds
+
+# The standing picture covers the widest preset window; narrower windows filter it in memory.
+STANDING_HOURS = 24 * 7
 
 
 @st.cache_resource
@@ -29,21 +34,53 @@ def versions() -> tuple:
     return tuple(getattr(s, "version", lambda _l: 0)(name) for name in LAYERS)
 
 
-@st.cache_resource(max_entries=16, ttl=600)
-def _picture(hours: float, minute: str, _versions: tuple) -> tuple[dict[str, gpd.GeoDataFrame], tuple | None]:
-    now = pd.Timestamp(minute).to_pydatetime()
+@st.cache_resource(max_entries=4, ttl=3600)
+def _standing(versions_key: tuple, hour: str) -> tuple[dict[str, gpd.GeoDataFrame], tuple | None]:
     s = store()
+    end = pd.Timestamp(hour).to_pydatetime() + timedelta(hours=1)
     bounds = operational_bounds(s)
-    return load_picture(s, Window.last(hours, now), bounds), bounds
+    return load_picture(s, Window(end - timedelta(hours=STANDING_HOURS + 1), end), bounds), bounds
 
 
-def picture(hours: float) -> tuple[dict[str, gpd.GeoDataFrame], tuple | None, datetime]:
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+@st.cache_resource(max_entries=8, ttl=600)
+def _custom(versions_key: tuple, start: str, end: str) -> dict[str, gpd.GeoDataFrame]:
+    s = store()
+    return load_picture(s, Window(pd.Timestamp(start).to_pydatetime(), pd.Timestamp(end).to_pydatetime()),
+                        operational_bounds(s))
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def picture(view: View, at: datetime | None = None) -> tuple[dict[str, gpd.GeoDataFrame], tuple | None]:
+    """The picture for `view`: cached standing data, filtered per viewer and per rerun."""
+    at = at or now()
     v = versions()
-    frames, bounds = _picture(hours, now.isoformat(), v)
-    return frames, bounds, now
+    frames, bounds = _standing(v, at.replace(minute=0, second=0, microsecond=0).isoformat())
+    start, end = view.span(at)
+    if start < at - timedelta(hours=STANDING_HOURS):
+        frames = _custom(v, pd.Timestamp(start).isoformat(), pd.Timestamp(end).isoformat())
+    return apply_view(frames, view, at), bounds
 
 
-@st.cache_resource(ttl=30)
-def layer_summary(_versions: tuple) -> pd.DataFrame:
-    return summary(store())
+@st.cache_resource(ttl=15)
+def layer_stats(versions_key: tuple) -> list:
+    s = store()
+    return [s.stats(name) for name in LAYERS]
+
+
+@st.cache_resource(ttl=15)
+def feeds(versions_key: tuple, minute: str) -> pd.DataFrame:
+    """Feed health with staleness recomputed from the clock (a dead runner's "ok" turns "stale")."""
+    from ingest.feeds.health import feed_health
+
+    return feed_health(store(), now())
+
+
+feed_health = feeds
+
+
+@st.cache_resource(ttl=15)
+def quarantined(versions_key: tuple) -> pd.DataFrame:
+    return store().quarantined(limit=5000)

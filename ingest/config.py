@@ -24,3 +24,27 @@ def home() -> Path:
 def store_url() -> str | None:
     """`WATCHFLOOR_STORE`: unset for the embedded store, or a postgresql:// URL."""
     return os.environ.get("WATCHFLOOR_STORE") or None
+
+
+def settings() -> dict:
+    """`$WATCHFLOOR_HOME/watchfloor.toml`, if present: site settings (dashboard refresh, tile URL...)."""
+    import tomllib
+
+    path = home() / "watchfloor.toml"
+    if not path.exists():
+        return {}
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def refresh_seconds() -> float:
+    """How often the wall screen refreshes itself: WATCHFLOOR_REFRESH_S, else
+    `[dashboard] refresh_seconds` in watchfloor.toml, else 30 s."""
+    raw = os.environ.get("WATCHFLOOR_REFRESH_S") or settings().get("dashboard", {}).get("refresh_seconds", 30)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        from ingest.errors import ConfigError
+
+        raise ConfigError("dashboard.refresh_seconds", "a number of seconds", raw) from None
+    return max(2.0, value)

@@ -27,5 +27,6 @@ MISSING_SOURCE_ID = "missing_source_id"
 BAD_VALUE = "bad_value"  # outside a closed vocabulary, or not a number
 # whole-record parse failures (adapters)
 MALFORMED_RECORD = "malformed_record"
+HOSTILE_INPUT = "hostile_input"  # refused as an attack: XML entities, oversized or traversing archives
 
 ALL = tuple(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

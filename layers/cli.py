@@ -129,6 +129,14 @@ def parser() -> argparse.ArgumentParser:
     dg.add_argument("--now", help="ISO 8601 time the scenario ends at (default: now)")
     dg.set_defaults(func=cmd_demo_generate)
 
+    from ingest.feeds.runner import add_arguments, feeds_command
+
+    f = sub.add_parser("feeds", help="live feeds declared in feeds.toml")
+    fsub = f.add_subparsers(dest="feeds_command", required=True)
+    fr = fsub.add_parser("run", help="poll and listen to every feed, writing to the store, until stopped")
+    add_arguments(fr)
+    fr.set_defaults(func=feeds_command)
+
     s = sub.add_parser("status", help="records per layer")
     s.set_defaults(func=cmd_status)
 

@@ -1,4 +1,4 @@
-"""The dashboard pages, run in-process with Streamlit's AppTest over the demo store."""
+"""Every dashboard page, run in-process with Streamlit's AppTest over the demo store."""
 
 from __future__ import annotations
 
@@ -10,14 +10,27 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
 
+PAGES = {"operations": "views/operations.py", "commander": "views/commander.py",
+         "analyst": "views/analyst.py", "health": "views/health.py"}
+
 
 @pytest.fixture
-def app(demo_home, monkeypatch):
+def open_page(demo_home, monkeypatch):
     monkeypatch.setenv("WATCHFLOOR_HOME", str(demo_home))
     monkeypatch.delenv("WATCHFLOOR_STORE", raising=False)
     st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
-    return at.run()
+
+    def _open(page: str, **params: str) -> AppTest:
+        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
+        if page != "operations":
+            at.switch_page(PAGES[page]).run()
+        assert not at.exception, at.exception
+        return at
+
+    return _open
 
 
 def deck_layers(at: AppTest) -> dict[str, int]:
@@ -25,32 +38,57 @@ def deck_layers(at: AppTest) -> dict[str, int]:
     return {layer["id"]: len(layer.get("data", [])) for layer in spec["layers"]}
 
 
-def test_operations_page_runs_and_draws_every_layer(app):
-    assert not app.exception
-    layers = deck_layers(app)
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_runs_without_exception(open_page, page):
+    open_page(page)
+
+
+def test_operations_draws_every_layer_and_the_key_figures(open_page):
+    at = open_page("operations")
+    layers = deck_layers(at)
     for layer in ("borders", "disputed_areas", "infrastructure", "deployments", "tracks", "incidents", "imagery"):
         assert layers.get(layer, 0) > 0, f"{layer} missing from the map"
+    labels = {m.label: m.value for m in at.metric}
+    assert int(labels["Partner units"]) >= 15 and int(labels["Nations"]) >= 5
+    assert int(labels["Incidents, 24 h"].replace(",", "")) > 0
 
 
-def test_layer_toggles_change_the_map(app):
-    app.multiselect(key="layers").set_value(["borders", "incidents"]).run()
-    assert not app.exception
-    assert set(deck_layers(app)) == {"borders", "incidents"}
+def test_analyst_filters_change_what_is_shown(open_page):
+    at = open_page("analyst")
+    every = deck_layers(at)["incidents"]
+    at.multiselect(key="severities").set_value(["critical"]).run()
+    assert not at.exception
+    critical = deck_layers(at)["incidents"]
+    assert 0 < critical < every
+    at.segmented_control(key="window").set_value("1h").run()
+    assert deck_layers(at)["incidents"] < critical or deck_layers(at).get("incidents", 0) == 0
 
 
-def test_time_window_changes_what_is_shown(app):
-    full = deck_layers(app)["incidents"]
-    app.segmented_control(key="window").set_value("1 h").run()
-    assert not app.exception
-    assert 0 < deck_layers(app)["incidents"] < full
+def test_layer_toggles_change_the_map(open_page):
+    at = open_page("analyst")
+    at.pills(key="layers").set_value(["borders", "incidents"]).run()
+    assert set(deck_layers(at)) <= {"borders", "incidents", "incident_density"}
 
 
-def test_counts_are_shown(app):
-    labels = {m.label: m.value for m in app.metric}
-    assert int(labels["Incidents"].replace(",", "")) == deck_layers(app)["incidents"]
-    assert int(labels["Partner deployments"].replace(",", "")) >= 15
+def test_a_shared_link_reopens_the_same_view(open_page):
+    at = open_page("analyst", sev="critical,high", w="6h", lyr="borders,incidents")
+    assert at.multiselect(key="severities").value == ["critical", "high"]
+    assert at.segmented_control(key="window").value == "6h"
+    assert set(deck_layers(at)) <= {"borders", "incidents", "incident_density"}
+    assert at.query_params["sev"] in ("critical,high", ["critical,high"])
 
 
-def test_feed_text_reaches_tooltips_escaped(app):
-    spec = app.get("deck_gl_json_chart")[0].proto.json
-    assert "<script>" not in spec
+def test_commander_shows_the_summary_and_a_light_map(open_page):
+    at = open_page("commander")
+    assert at.metric and "places" not in deck_layers(at)
+
+
+def test_data_health_lists_every_layer(open_page):
+    at = open_page("health")
+    layers = set(at.dataframe[0].value["layer"])
+    assert {"incidents", "tracks", "imagery", "borders"} <= layers
+
+
+def test_feed_text_reaches_tooltips_escaped(open_page):
+    spec = open_page("operations").get("deck_gl_json_chart")[0].proto.json
+    assert "<script>" not in spec and "&lt;script&gt;" in spec

@@ -2,7 +2,11 @@
 
 `READERS` maps a short format name to (layer, reader); `detect` guesses the
 name from a file's extension and first bytes, so the CLI and the upload page
-need not ask. A reader whose layer is None (plain 'geojson') needs `layer=`.
+need not ask. A reader whose layer is None (plain 'geojson', 'kml', 'gpkg')
+needs `layer=`.
+
+The STAC API search (`stac_api.search_stac_api`) takes a URL and search
+parameters rather than a file, so it is not a READERS entry.
 """
 
 from __future__ import annotations
@@ -13,13 +17,24 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ingest.adapters import kml as _kml
+from ingest.adapters import ziputil
 from ingest.adapters.acled_csv import read_acled_csv
 from ingest.adapters.base import ReadResult
 from ingest.adapters.cot import read_cot
+from ingest.adapters.gdalpath import check_path_text
 from ingest.adapters.geojson import read_geojson
+from ingest.adapters.georss import read_georss
+from ingest.adapters.gpkg import read_gpkg
 from ingest.adapters.gpx import read_gpx
+from ingest.adapters.kml import read_kml
+from ingest.adapters.layer_csv import read_deployments_csv, read_infrastructure_csv
+from ingest.adapters.osm import read_osm
+from ingest.adapters.raster import SUFFIXES as RASTER_SUFFIXES
+from ingest.adapters.raster import read_raster
 from ingest.adapters.stac import read_stac
 from ingest.adapters.tracks_csv import DEFAULT_HEADERS, read_tracks_csv
+from ingest.adapters.usgs import read_usgs
 from ingest.errors import UnreadableInputError
 
 Reader = Callable[..., ReadResult]
@@ -34,36 +49,91 @@ READERS: dict[str, tuple[str | None, Reader]] = {
     "geojson": (None, read_geojson),
     "acled-csv": ("incidents", read_acled_csv),
     "stac": ("imagery", read_stac),
+    "kml-tracks": ("track_points", partial(read_kml, layer="track_points")),
+    "kml-deployments": ("deployments", partial(read_kml, layer="deployments")),
+    "kml-infrastructure": ("infrastructure", partial(read_kml, layer="infrastructure")),
+    "kml": (None, read_kml),
+    "georss": ("incidents", read_georss),
+    "usgs-geojson": ("incidents", read_usgs),
+    "deployments-csv": ("deployments", read_deployments_csv),
+    "infrastructure-csv": ("infrastructure", read_infrastructure_csv),
+    "gpkg-deployments": ("deployments", partial(read_gpkg, layer="deployments")),
+    "gpkg-infrastructure": ("infrastructure", partial(read_gpkg, layer="infrastructure")),
+    "gpkg": (None, read_gpkg),
+    "osm": ("infrastructure", read_osm),
+    "raster": ("imagery", read_raster),
 }
 
 _PEEK = 64 * 1024
 
 
+def _kmz_head(path: Path) -> str:
+    """The first 64 KiB of a KMZ's main KML, read through ziputil's checks."""
+    found = ziputil.read_member(path, _kml._main_kml)
+    if found is None:
+        raise UnreadableInputError(path, "KMZ archive holds no .kml document")
+    return found[1][:_PEEK].decode("utf-8", errors="replace")
+
+
+def _kml_format(head: str) -> str:
+    layer = _kml.sniff(head)
+    return {"track_points": "kml-tracks", "deployments": "kml-deployments",
+            "infrastructure": "kml-infrastructure"}.get(layer or "", "kml")
+
+
+def _csv_header(head: str) -> set[str]:
+    line = head.split("\n", 1)[0]
+    return {h.strip().strip('"').strip().lower().replace(" ", "_") for h in line.split(",")}
+
+
 def detect(path: Path) -> str:
     """Format name for `path`, from its extension and its first 64 KiB.
 
-    Raises UnreadableInputError when the file is missing or the format cannot
-    be told; the message lists what was looked for.
+    A folder is 'raster' (a folder of GeoTIFFs). Raises UnreadableInputError
+    when the file is missing or the format cannot be told (the message lists
+    what was looked for), HostileInputError for GDAL path syntax or a hostile
+    KMZ.
     """
+    check_path_text(str(path))
     path = Path(path)
+    if path.is_dir():
+        return "raster"
     try:
         with path.open("rb") as fh:
-            head = fh.read(_PEEK).decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+            raw = fh.read(_PEEK)
     except OSError as exc:
         raise UnreadableInputError(path, f"cannot open: {exc.strerror or exc}") from None
+    head = raw.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
+    name = path.name.lower()
     ext = path.suffix.lower()
     if ext == ".gpx":
         return "gpx"
     if ext == ".cot":
         return "cot"
+    if raw.startswith(b"PK\x03\x04") and ext in (".kmz", ".kml", ".zip"):
+        return _kml_format(_kmz_head(path))
+    if ext in RASTER_SUFFIXES or raw[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "raster"  # the raster reader checks the TIFF magic itself
+    if raw.startswith(b"SQLite format 3\x00") or ext == ".gpkg":
+        return "gpkg"
+    if name.endswith((".osm.pbf", ".pbf")) or raw[4:15] == b"\x0a\x09OSMHeader":
+        return "osm"
     if head.startswith("<"):
         if re.search(r"<event[\s/>]", head):
             return "cot"
         if re.search(r"<gpx[\s>]", head):
             return "gpx"
+        if re.search(r"<kml[\s>]", head) or ext == ".kml":
+            return _kml_format(head)
+        if re.search(r"<rss[\s>]", head):
+            return "georss"
+        if re.search(r"<osm[\s>]", head) or ext == ".osm":
+            return "osm"
     if head.startswith(("{", "[")):
         if '"stac_version"' in head:
             return "stac"
+        if '"metadata"' in head and re.search(r'"(tsunami|magType)"\s*:', head):
+            return "usgs-geojson"
         if re.search(r'"(occurred_at|severity)"\s*:', head):
             return "geojson-incidents"
         if re.search(r'"unit_name"\s*:', head):
@@ -72,9 +142,16 @@ def detect(path: Path) -> str:
             return "geojson-track-points"
         return "geojson"
     if ext in (".csv", ".txt", ".tsv") or "," in head.split("\n", 1)[0]:
-        header = {h.strip().strip('"').lower() for h in head.split("\n", 1)[0].split(",")}
+        header = _csv_header(head)
         if "event_type" in header:
             return "acled-csv"
+        # Before the track test: "id" + lat/lon also fits a track CSV.
+        if "unit_name" in header or ("nation" in header and "unit" in header):
+            return "deployments-csv"
+        if header & {"kind", "facility_type", "category"} and "name" in header and not (
+            header & set(DEFAULT_HEADERS["time"])
+        ):
+            return "infrastructure-csv"
         names = {
             f: bool(header & set(DEFAULT_HEADERS[f])) for f in ("track_id", "lat", "lon", "mgrs")
         }
@@ -82,8 +159,10 @@ def detect(path: Path) -> str:
             return "tracks-csv"
     raise UnreadableInputError(
         path,
-        "cannot tell the format: expected CoT XML (<event>), GPX, STAC or GeoJSON JSON, "
-        "an ACLED CSV (event_type column) or a track CSV (track id, lat, lon columns)",
+        "cannot tell the format: expected CoT XML (<event>), GPX, KML/KMZ, GDACS GeoRSS, OSM "
+        "(.osm.pbf/.osm), STAC, USGS or other GeoJSON, a GeoTIFF, a GeoPackage, an ACLED CSV "
+        "(event_type column), a track CSV (track id, lat, lon columns), or a deployments "
+        "(unit_name) or infrastructure (kind, name) CSV",
     )
 
 

@@ -39,12 +39,14 @@ on the picture. Listening beyond the host is a decision the config must state.
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -93,7 +95,7 @@ class HttpFeed(FeedBase):
     url: str
     format: str
     layer: str | None = None  # only for formats that can hold any layer (plain "geojson")
-    options: Mapping[str, Any] = field(default_factory=dict)  # passed to the reader
+    options: Mapping[str, Any] = field(default_factory=dict)  # passed to the reader (read-only)
     timeout_s: float = DEFAULT_TIMEOUT_S
     max_retries: int = DEFAULT_MAX_RETRIES
     retry_backoff_s: float = DEFAULT_RETRY_BACKOFF_S
@@ -210,7 +212,7 @@ class _Reader:
 
     def number(self, key: str, default: float, *, minimum: float = 0.0, strict: bool = True) -> float:
         v = self.t.get(key, default)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or math.isnan(v):
             raise self.err(key, "a number of seconds", v)
         if (v <= minimum) if strict else (v < minimum):
             raise self.err(key, f"a number {'>' if strict else '>='} {minimum:g}", v)
@@ -269,7 +271,7 @@ def _http_feed(r: _Reader, common: dict[str, Any]) -> HttpFeed:
         raise r.err("url", "an http:// or https:// URL", url)
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError for a bad port
+        _ = parts.port  # raises ValueError for a bad port
     except ValueError as exc:
         raise r.err("url", "a valid http(s) URL", f"{url} ({exc})") from None
     if not parts.hostname:
@@ -319,7 +321,7 @@ def _http_feed(r: _Reader, common: dict[str, Any]) -> HttpFeed:
         url=url,
         format=fmt,
         layer=layer or fixed_layer,
-        options=dict(options),
+        options=MappingProxyType(dict(options)),
         timeout_s=r.number("timeout_s", DEFAULT_TIMEOUT_S),
         max_retries=r.integer("max_retries", DEFAULT_MAX_RETRIES, 0, 10),
         retry_backoff_s=r.number("retry_backoff_s", DEFAULT_RETRY_BACKOFF_S, strict=False),
@@ -327,7 +329,7 @@ def _http_feed(r: _Reader, common: dict[str, Any]) -> HttpFeed:
         max_bytes=r.integer("max_bytes", DEFAULT_MAX_BYTES, 1, 2**40),
         max_redirects=r.integer("max_redirects", DEFAULT_MAX_REDIRECTS, 0, 10),
         allow_hosts=allow,
-        headers=_headers(r),
+        headers=MappingProxyType(_headers(r)),
         ca_bundle=str(Path(ca).expanduser()) if ca else None,
     )
 

@@ -41,8 +41,8 @@ import time
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Self
 
 import pandas as pd
 
@@ -57,7 +57,7 @@ from ingest.store.base import FeedStatus, Store
 
 log = logging.getLogger("watchfloor.feeds")
 
-HOSTILE_INPUT = "hostile_input"  # quarantine reason (not in ingest.reasons, which this package must not edit)
+from ingest.reasons import HOSTILE_INPUT  # noqa: E402  (quarantine reason)
 MAX_DATAGRAM = 65535
 MAX_RAW_CHARS = 4000  # bytes of a hostile message kept as evidence
 MAX_PENDING = 200_000  # events held while the store is failing
@@ -65,7 +65,7 @@ _POLL_S = 0.2  # how often blocking loops look at the stop flag
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -121,7 +121,7 @@ class CotListener:
         host, port = self._sock.getsockname()[:2]
         return host, port
 
-    def start(self) -> "CotListener":
+    def start(self) -> CotListener:
         feed = self.feed
         try:
             self._sock = self._bind()
@@ -130,6 +130,7 @@ class CotListener:
             raise FeedError(feed.name, f"cannot listen on {feed.kind} {where}: {exc.strerror or exc}") from None
         self._stop.clear()
         self.started_at = pd.Timestamp(self.clock())
+        self._resume_status()
         receiver = self._udp_loop if feed.kind == "cot-udp" else self._accept_loop
         for target, label in ((receiver, "receive"), (self._flush_loop, "flush")):
             t = threading.Thread(target=target, name=f"cot-{label}-{feed.name}", daemon=True)
@@ -157,7 +158,7 @@ class CotListener:
         self._write_status(force=True, state="stopped")
         self._threads.clear()
 
-    def __enter__(self) -> "CotListener":
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -266,12 +267,14 @@ class CotListener:
         try:
             for event in iter_cot_events(chunks(), name=name):
                 if not self._message(event, name):
-                    break  # hostile: drop the peer
+                    self.stats.connections_dropped += 1  # hostile: drop the peer
+                    log.warning("feed %s: dropped %s after hostile input", self.feed.name, peer)
+                    break
         except HostileInputError as exc:
             self._hostile(exc, bytes(tail), name)
             self.stats.connections_dropped += 1
             log.warning("feed %s: dropped %s: %s", self.feed.name, peer, exc.reason)
-        except Exception:  # noqa: BLE001 - one peer's bug must not take the listener down
+        except Exception:  # one peer's bug must not take the listener down
             log.exception("feed %s: error on connection from %s", self.feed.name, peer)
         finally:
             with self._lock:
@@ -328,7 +331,7 @@ class CotListener:
                     self.flush()
                 elif time.monotonic() - self._last_status >= self.feed.interval_s:
                     self._write_status(force=True)  # heartbeat: the listener is alive
-            except Exception:  # noqa: BLE001 - keep flushing whatever happens
+            except Exception:  # keep flushing whatever happens
                 log.exception("feed %s: flush failed", self.feed.name)
 
     def flush(self, now: datetime | None = None) -> IngestSummary | None:
@@ -371,6 +374,16 @@ class CotListener:
         return summary
 
     # -- status ----------------------------------------------------------------------
+    def _resume_status(self) -> None:
+        """Carry the last success over a restart, so staleness is measured from real data."""
+        try:
+            table = self.store.feed_status()
+            rows = table[table["feed"] == self.feed.name] if len(table) else table
+            if len(rows) and self.last_success is None:
+                self.last_success = to_utc(rows.iloc[0]["last_success"])
+        except Exception:  # no status yet is not an error
+            log.debug("feed %s: no previous status", self.feed.name, exc_info=True)
+
     def _write_status(self, *, force: bool = False, state: str | None = None, records: int = 0,
                       quarantined: int = 0, now: datetime | None = None) -> None:
         """Record the feed's status; after a flush at most every few seconds (each write is a
@@ -392,7 +405,7 @@ class CotListener:
             with self.write_lock or nullcontext():
                 self.store.put_feed_status(status)
             self._state, self._last_status = state, time.monotonic()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("feed %s: could not record the feed status", self.feed.name)
 
 

@@ -26,13 +26,12 @@ class FeedRefusedError(FeedError):
     resolves to a loopback, private, link-local, multicast, unspecified or
     reserved address not listed in the feed's `allow_hosts` (server-side
     request forgery: a feed URL or a redirect pointing at the cloud metadata
-    service or an internal admin page). `reason` says which rule refused it.
+    service or an internal admin page). `why` says which rule refused it (`reason` adds the URL).
     """
 
-    def __init__(self, url: str, reason: str, feed: str = "?") -> None:
-        self.url = url
-        FeedError.__init__(self, feed, f"refused {url}: {reason}")
-        self.reason = reason
+    def __init__(self, url: str, why: str, feed: str = "?") -> None:
+        self.url, self.why = url, why
+        super().__init__(feed, f"refused {url}: {why}")
 
 
 class FeedFetchError(FeedError):

@@ -20,7 +20,7 @@ States, strongest first:
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -77,7 +77,7 @@ def status_state(status: FeedStatus, stale_after_s: float, now: datetime) -> str
 
 
 def feed_health(store: Store, now: datetime | None = None, *,
-                config: "FeedsConfig | None" = None) -> pd.DataFrame:
+                config: FeedsConfig | None = None) -> pd.DataFrame:
     """One row per feed: state (ok/stale/failing/stopped), age of the last success in
     seconds (NaN if never), and the recorded status fields (`HEALTH_COLUMNS`).
 
@@ -85,7 +85,7 @@ def feed_health(store: Store, now: datetime | None = None, *,
     runner has never reported on are listed as stale ("no status recorded");
     without it the threshold is twice the interval the runner recorded (the
     default of `stale_after_s`)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     now_ts = to_utc(now)
     assert now_ts is not None
     status = store.feed_status()

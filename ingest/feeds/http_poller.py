@@ -42,14 +42,19 @@ import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
 import pandas as pd
 import requests
-from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError, ReadTimeoutError
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ReadTimeoutError,
+)
 from urllib3.util.retry import Retry
 
 from ingest import config as wf_config
@@ -57,7 +62,8 @@ from ingest.adapters import READERS
 from ingest.errors import HostileInputError, UnreadableInputError, WatchfloorError
 from ingest.feeds.config import HttpFeed
 from ingest.feeds.errors import FeedError, FeedFetchError, FeedRefusedError
-from ingest.feeds.health import classify, to_utc as _ts
+from ingest.feeds.health import classify
+from ingest.feeds.health import to_utc as _ts
 from ingest.feeds.netguard import PinnedAdapter, Resolver, Target, check_url, redact
 from ingest.pipeline import IngestSummary, ingest
 from ingest.store.base import FeedStatus, Store
@@ -78,7 +84,7 @@ Clock = Callable[[], datetime]
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -169,7 +175,7 @@ class HttpPoller:
             result = self._failed(exc.reason, exc)
         except WatchfloorError as exc:  # store trouble, schema trouble: reported, not fatal
             result = self._failed(str(exc), exc)
-        except Exception as exc:  # noqa: BLE001 - a bug must not stop the other feeds
+        except Exception as exc:  # a bug must not stop the other feeds
             log.exception("feed %s: unexpected error", self.feed.name)
             result = self._failed(f"unexpected error: {type(exc).__name__}: {exc}", exc)
         result.delay_s = backoff_delay(self.feed.interval_s, self.feed.backoff_cap_s,
@@ -211,13 +217,14 @@ class HttpPoller:
         try:
             with self.write_lock or nullcontext():
                 self.store.put_feed_status(status)
-        except Exception:  # noqa: BLE001 - a status we cannot write must not stop polling
+        except Exception:  # a status we cannot write must not stop polling
             log.exception("feed %s: could not record the feed status", self.feed.name)
 
     def _previous_status(self) -> dict[str, Any] | None:
         try:
             table = self.store.feed_status()
-        except Exception:  # noqa: BLE001 - no status yet is not an error
+        except Exception:  # no status yet is not an error
+            log.debug("feed %s: no previous status", self.feed.name, exc_info=True)
             return None
         rows = table[table["feed"] == self.feed.name] if len(table) else table
         return rows.iloc[0].to_dict() if len(rows) else None
@@ -292,14 +299,14 @@ class HttpPoller:
         inner: object = exc.args[0] if exc.args else None
         reason = inner.reason if isinstance(inner, MaxRetryError) else inner
         tries = f" ({attempts} attempt{'s' if attempts > 1 else ''})"
+        if isinstance(reason, NewConnectionError):  # checked first: urllib3 derives it from ConnectTimeoutError
+            return f"connection failed{tries}: {str(reason).split(': ', 1)[-1]}"
         if isinstance(exc, requests.ConnectTimeout) or isinstance(reason, ConnectTimeoutError):
             return f"could not connect within {self.feed.timeout_s:g} s{tries}"
         if isinstance(exc, requests.ReadTimeout) or isinstance(reason, ReadTimeoutError):
             return f"no response within the {self.feed.timeout_s:g} s timeout{tries}"
         if isinstance(exc, requests.exceptions.SSLError):
             return f"TLS error: {reason or exc}"
-        if isinstance(reason, NewConnectionError):
-            return f"connection failed{tries}: {str(reason).split(': ', 1)[-1]}"
         return f"{type(exc).__name__}: {reason or exc}"
 
     def _read(self, response: requests.Response, target: Target) -> Fetched:

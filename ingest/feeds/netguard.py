@@ -107,7 +107,7 @@ class AllowList:
     networks: tuple[IPNetwork, ...] = ()
 
     @classmethod
-    def parse(cls, entries: Iterable[str]) -> "AllowList":
+    def parse(cls, entries: Iterable[str]) -> AllowList:
         """Build from config strings: host names, IPs (`[::1]` accepted) or CIDRs.
 
         Raises ValueError naming the first entry that is none of these."""
@@ -275,9 +275,9 @@ def check_url(url: str, allow: AllowList = NOTHING_ALLOWED, *, resolver: Resolve
         raise FeedRefusedError(
             shown, f"scheme {scheme or '(none)'!r} is not allowed: only http and https", feed)
     netloc = parts.netloc.rpartition("@")[2]
-    if _CTRL.search(netloc):
-        raise FeedRefusedError(shown, "the host part contains a backslash, space or control character; "
-                                      "ambiguous URLs are refused", feed)
+    if _CTRL.search(parts.netloc):
+        raise FeedRefusedError(shown, f"the host part {parts.netloc!r} contains a backslash, space or "
+                                      "control character; ambiguous URLs are refused", feed)
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise FeedRefusedError(shown, "the URL has no host", feed)
@@ -306,11 +306,11 @@ def check_url(url: str, allow: AllowList = NOTHING_ALLOWED, *, resolver: Resolve
         for ip in addresses:
             why = non_public_reason(ip)
             if why and not allow.allows_ip(ip):
-                where = f"{host} is" if literal is not None else f"{host} resolves to {ip},"
+                where = f"{host} is" if literal is not None else f"{host} resolves to {ip}, which is"
                 raise FeedRefusedError(
                     shown,
-                    f"{where} a {why} address; feeds may only reach public addresses unless the "
-                    f"feed's allow_hosts lists the host, address or network",
+                    f"{where} not a public address: {why}; feeds may only reach public addresses "
+                    f"unless the feed's allow_hosts lists the host, address or network",
                     feed,
                 )
     path = parts.path or "/"

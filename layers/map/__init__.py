@@ -6,11 +6,14 @@ basemap) and the map style is a local, empty one.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterable
 from datetime import datetime
 
 import geopandas as gpd
 import pydeck as pdk
+from pydeck.bindings.json_tools import default_serialize
 
 from layers.map.base import TOOLTIP
 from layers.map.borders import borders, disputed
@@ -24,8 +27,29 @@ MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "imagery",
                                "tracks", "incidents")
 
 
-def build_layers(picture: dict[str, gpd.GeoDataFrame], shown: Iterable[str], now: datetime) -> list[pdk.Layer]:
+class CompactDeck(pdk.Deck):
+    """A Deck whose JSON is compact and made by the C encoder.
+
+    pydeck's own `to_json` indents, which forces Python's pure-Python encoder:
+    about 3x slower and twice the bytes for large layers (shared/notes/performance.md).
+    Streamlit sends whatever `to_json` returns."""
+
+    def to_json(self) -> str:  # noqa: D102 - same contract as pydeck's
+        return json.dumps(self, default=default_serialize, separators=(",", ":"), sort_keys=True)
+
+
+def pixel_degrees(zoom: float) -> float:
+    """Degrees of longitude one screen pixel spans at `zoom` (Web Mercator, 512-px world)."""
+    return 360.0 / (512.0 * 2 ** zoom)
+
+
+def build_layers(picture: dict[str, gpd.GeoDataFrame], shown: Iterable[str], now: datetime,
+                 *, zoom: float = 7.0, max_points: int = 5_000) -> list[pdk.Layer]:
+    """Map layers for the picture, thinned to what the screen can show at `zoom`:
+    paths simplified to about a pixel, point layers capped at `max_points` with the
+    rest aggregated (see the layer modules)."""
     shown = set(shown)
+    tolerance = pixel_degrees(zoom)
     builders = {
         "borders": lambda f: borders(f),
         "disputed_areas": lambda f: disputed(f),
@@ -33,8 +57,8 @@ def build_layers(picture: dict[str, gpd.GeoDataFrame], shown: Iterable[str], now
         "imagery": lambda f: imagery(f),
         "infrastructure": lambda f: infrastructure(f),
         "deployments": lambda f: deployments(f),
-        "tracks": lambda f: tracks(f, now),
-        "incidents": lambda f: incidents(f),
+        "tracks": lambda f: tracks(f, now, tolerance=tolerance),
+        "incidents": lambda f: incidents(f, max_points=max_points),
     }
     out: list[pdk.Layer] = []
     for name in MAP_LAYERS:
@@ -47,7 +71,7 @@ def build_deck(layers: list[pdk.Layer], view: pdk.ViewState, *, height: int = 72
     # map_provider=None and no map_style: pydeck emits its "no basemap" sentinel,
     # which Streamlit honours. map_style=None would make Streamlit fetch a remote
     # Carto style instead.
-    return pdk.Deck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP, height=height)
+    return CompactDeck(layers=layers, initial_view_state=view, map_provider=None, tooltip=TOOLTIP, height=height)
 
 
 def view_for(bounds: tuple[float, float, float, float] | None) -> pdk.ViewState:
@@ -56,5 +80,12 @@ def view_for(bounds: tuple[float, float, float, float] | None) -> pdk.ViewState:
         return pdk.ViewState(longitude=0, latitude=20, zoom=1.5)
     minx, miny, maxx, maxy = bounds
     span = max(maxx - minx, (maxy - miny) * 1.3, 0.05)
-    zoom = max(1.0, min(14.0, 8.6 - __import__("math").log2(span)))
+    zoom = max(1.0, min(14.0, 8.6 - math.log2(span)))
     return pdk.ViewState(longitude=(minx + maxx) / 2, latitude=(miny + maxy) / 2, zoom=zoom, pitch=0, bearing=0)
+
+
+def initial_view(viewport, bounds: tuple[float, float, float, float] | None) -> pdk.ViewState:
+    """The view a shared link asked for, else one over the active data."""
+    if viewport is None:
+        return view_for(bounds)
+    return pdk.ViewState(longitude=viewport.longitude, latitude=viewport.latitude, zoom=viewport.zoom)

@@ -9,6 +9,12 @@ import shapely
 
 from layers import style
 from layers.map.base import tooltips
+from layers.map.icons import (
+    INFRASTRUCTURE_PX,
+    infrastructure_atlas,
+    infrastructure_icon,
+    normalise_kind,
+)
 
 
 def _xy(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -17,17 +23,24 @@ def _xy(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
 
 
 def infrastructure(frame: gpd.GeoDataFrame) -> list[pdk.Layer]:
+    """Infrastructure as icons by kind (Maki glyphs in the kind's colour), from one shared atlas.
+
+    Each row names its icon; the atlas holds only the kinds present, so the
+    JSON grows by a few bytes per point, not by an image per point.
+    """
     if frame.empty:
         return []
     x, y = _xy(frame)
     tips = tooltips(frame, frame["name"], [("Kind", "kind"), ("Type", "subkind"), ("Code", "code"),
                                            ("Capacity", "capacity"), ("Source", "source"), ("Marking", "marking")])
-    kinds = frame["kind"].astype(str).tolist()
-    data = [{"position": [a, b], "color": style.INFRASTRUCTURE.get(k, style.INFRASTRUCTURE_DEFAULT), "tip": t}
-            for a, b, k, t in zip(x.tolist(), y.tolist(), kinds, tips)]
-    return [pdk.Layer("ScatterplotLayer", data, id="infrastructure", get_position="position", get_fill_color="color",
-                      get_line_color=[10, 15, 25, 255], stroked=True, line_width_min_pixels=1, get_radius=700,
-                      radius_min_pixels=4, radius_max_pixels=14, pickable=True)]
+    kinds = [normalise_kind(k) for k in frame["kind"].astype(str).tolist()]
+    icons = {k: infrastructure_icon(k).key for k in set(kinds)}
+    atlas, mapping = infrastructure_atlas(tuple(sorted(icons)))
+    data = [{"position": [a, b], "icon": icons[k], "tip": t} for a, b, k, t in zip(x.tolist(), y.tolist(), kinds, tips)]
+    # Quoted: pydeck would read a bare string as an expression (see places below).
+    return [pdk.Layer("IconLayer", data, id="infrastructure", get_position="position", get_icon="icon",
+                      icon_atlas=f'"{atlas}"', icon_mapping=mapping, get_size=INFRASTRUCTURE_PX,
+                      size_units='"pixels"', pickable=True)]
 
 
 # Populated places are orientation, not information: dots for towns, names
@@ -60,19 +73,38 @@ def places(frame: gpd.GeoDataFrame) -> list[pdk.Layer]:
     ]
 
 
-def incidents(frame: gpd.GeoDataFrame) -> list[pdk.Layer]:
+SEVERITY_RANK = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+
+
+def incidents(frame: gpd.GeoDataFrame, *, max_points: int = 5_000) -> list[pdk.Layer]:
+    """Incidents by severity. Past `max_points`, the most severe and most recent are drawn as
+    points with details, and all of them as a density layer, so the picture stays complete
+    while the browser gets a bounded payload."""
     if frame.empty:
         return []
-    x, y = _xy(frame)
-    title = frame["title"].fillna(frame["category"]).astype(str)
-    tips = tooltips(frame, title, [("Category", "category"), ("Type", "subcategory"), ("Severity", "severity"),
+    layers: list[pdk.Layer] = []
+    shown = frame
+    if len(frame) > max_points:
+        rank = frame["severity"].map(SEVERITY_RANK).fillna(0)
+        order = frame.assign(_rank=rank).sort_values(["_rank", "occurred_at"], ascending=False, kind="stable")
+        shown = order.head(max_points).drop(columns="_rank")
+        x, y = _xy(frame)
+        density = [[a, b] for a, b in zip(x.tolist(), y.tolist())]
+        layers.append(pdk.Layer("HexagonLayer", density, id="incident_density", get_position="-",
+                                radius=3000, coverage=0.9, extruded=False, opacity=0.35, pickable=False,
+                                color_range=[[255, 255, 178], [254, 217, 118], [254, 178, 76], [253, 141, 60],
+                                             [240, 59, 32], [189, 0, 38]]))
+    x, y = _xy(shown)
+    title = shown["title"].fillna(shown["category"]).astype(str)
+    tips = tooltips(shown, title, [("Category", "category"), ("Type", "subcategory"), ("Severity", "severity"),
                                    ("Status", "status"), ("Time", "occurred_at"), ("Place", "location_name"),
                                    ("Fatalities", "fatalities"), ("Actors", "actors"), ("Notes", "description"),
                                    ("Source", "source"), ("Marking", "marking")])
-    sev = frame["severity"].astype(str).tolist()
+    sev = shown["severity"].astype(str).tolist()
     data = [{"position": [a, b], "color": style.SEVERITY.get(s, style.SEVERITY["low"]),
              "radius": style.SEVERITY_RADIUS_M.get(s, 600), "tip": t}
             for a, b, s, t in zip(x.tolist(), y.tolist(), sev, tips)]
-    return [pdk.Layer("ScatterplotLayer", data, id="incidents", get_position="position", get_fill_color="color",
-                      get_radius="radius", radius_min_pixels=4, radius_max_pixels=22, stroked=True,
-                      get_line_color=[0, 0, 0, 200], line_width_min_pixels=1, pickable=True)]
+    layers.append(pdk.Layer("ScatterplotLayer", data, id="incidents", get_position="position",
+                            get_fill_color="color", get_radius="radius", radius_min_pixels=4, radius_max_pixels=22,
+                            stroked=True, get_line_color=[0, 0, 0, 200], line_width_min_pixels=1, pickable=True))
+    return layers

@@ -7,12 +7,14 @@ from datetime import datetime
 import geopandas as gpd
 import pandas as pd
 import pydeck as pdk
+import shapely
 
 from layers import style
 from layers.map.base import line_paths, tooltips
 
 
-def tracks(frame: gpd.GeoDataFrame, now: datetime) -> list[pdk.Layer]:
+def tracks(frame: gpd.GeoDataFrame, now: datetime, *, tolerance: float = 0.0) -> list[pdk.Layer]:
+    """Paths simplified to `tolerance` degrees (about a pixel): a 1,000-fix track draws with tens of vertices."""
     if frame.empty:
         return []
     stale = (frame["stale_at"] < pd.Timestamp(now)).fillna(False).tolist()
@@ -22,7 +24,8 @@ def tracks(frame: gpd.GeoDataFrame, now: datetime) -> list[pdk.Layer]:
                      ("Speed m/s", "last_speed_mps"), ("Heading", "last_heading_deg"),
                      ("Altitude m", "last_altitude_m"), ("Fixes", "point_count"), ("Type", "platform_type"),
                      ("Source", "source"), ("Marking", "marking")])
-    paths = line_paths(frame.geometry.values)
+    geoms = shapely.simplify(frame.geometry.values, tolerance) if tolerance > 0 else frame.geometry.values
+    paths = line_paths(geoms)
     colour = [style.TRACK_STALE if s else style.TRACK_ACTIVE for s in stale]
     data = [{"path": p, "color": c, "tip": t} for p, c, t in zip(paths, colour, tips)]
     heads = [{"position": [round(a, 5), round(b, 5)], "angle": -(h if pd.notna(h) else 0), "color": c, "tip": t}

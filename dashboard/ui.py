@@ -1,0 +1,177 @@
+"""UI pieces the pages share: view controls bound to the URL, key figures, ticker, legend, styles.
+
+Everything shown here that came from a feed is escaped (`layers.map.base.escape`)
+before it reaches any HTML; the only unescaped HTML is the constant CSS below.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+import streamlit as st
+
+from ingest.schema import INCIDENT_STATUSES, LAYERS, SEVERITIES
+from layers import style
+from layers.filters import DEFAULT_LAYERS, DEFAULT_WINDOW, WINDOWS, View
+from layers.map.base import escape
+
+WINDOW_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "custom": "Custom"}
+_STATE_KEYS = {"window": "w", "layers": "lyr", "categories": "cat", "severities": "sev", "statuses": "st",
+               "nations": "nat", "sources": "src", "country": "aoi_country"}
+
+WALL_CSS = """
+<style>
+  header[data-testid="stHeader"] { display: none; }
+  .block-container { padding-top: 0.6rem !important; padding-bottom: 0.4rem !important; max-width: 100% !important; }
+  [data-testid="stMetricValue"] { font-size: 3.1rem !important; line-height: 1.05 !important; }
+  [data-testid="stMetricLabel"] p { font-size: 1.15rem !important; }
+  .wf-ticker { font-size: 1.25rem; line-height: 1.55; }
+  .wf-ticker .t { color: #9fb3d1; font-variant-numeric: tabular-nums; margin-right: .6em; }
+  .wf-sev { display: inline-block; min-width: 5.2em; font-weight: 700; margin-right: .4em; }
+  .wf-legend { font-size: 1rem; line-height: 1.7; }
+  .wf-swatch { display: inline-block; width: .95em; height: .95em; border-radius: 50%; margin: 0 .35em -.1em .9em; }
+  .wf-title { font-size: 2rem; font-weight: 700; letter-spacing: .02em; }
+</style>
+"""
+TOUCH_CSS = """
+<style>
+  header[data-testid="stHeader"] { height: 2.5rem; }
+  .block-container { padding-top: 2.6rem !important; padding-left: 1rem !important; padding-right: 1rem !important; }
+  button, [role="option"], [data-baseweb="select"] { min-height: 48px !important; }
+  [data-testid="stMetricValue"] { font-size: 2.3rem !important; }
+  .wf-legend { font-size: .95rem; line-height: 1.7; }
+  .wf-swatch { display: inline-block; width: .95em; height: .95em; border-radius: 50%; margin: 0 .35em -.1em .9em; }
+</style>
+"""
+ANALYST_CSS = """
+<style>
+  .block-container { padding-top: 2.4rem !important; max-width: 100% !important; }
+  .wf-legend { font-size: .9rem; line-height: 1.7; }
+  .wf-swatch { display: inline-block; width: .9em; height: .9em; border-radius: 50%; margin: 0 .35em -.1em .9em; }
+</style>
+"""
+
+
+def css(text: str) -> None:
+    st.html(text)
+
+
+# -- view state: URL <-> widgets ---------------------------------------------------------
+def init_view_state() -> View:
+    """On a session's first run of a page, seed the widgets from the URL (a shared link)."""
+    view = View.from_params(st.query_params.to_dict())
+    if not st.session_state.get("_wf_seeded"):
+        st.session_state["_wf_seeded"] = True
+        st.session_state["window"] = view.window if view.window in WINDOWS else DEFAULT_WINDOW
+        st.session_state["layers"] = list(view.layers)
+        for name in ("categories", "severities", "statuses", "nations", "sources"):
+            st.session_state[name] = list(getattr(view, name))
+        st.session_state["country"] = view.country
+        st.session_state["viewport"] = view.viewport
+        st.session_state["aoi_wkt"] = view.aoi_wkt
+    return view
+
+
+def current_view() -> View:
+    ss = st.session_state
+    return View(window=ss.get("window") or DEFAULT_WINDOW,
+                categories=tuple(ss.get("categories") or ()), severities=tuple(ss.get("severities") or ()),
+                statuses=tuple(ss.get("statuses") or ()), nations=tuple(ss.get("nations") or ()),
+                sources=tuple(ss.get("sources") or ()), layers=tuple(ss.get("layers", DEFAULT_LAYERS)),
+                country=ss.get("country") or None, aoi_wkt=ss.get("aoi_wkt"), viewport=ss.get("viewport"))
+
+
+def sync_url(view: View) -> None:
+    """Keep the address bar equal to the view, so copying it shares exactly this view."""
+    params = view.to_params()
+    if params != {k: v for k, v in st.query_params.to_dict().items()}:
+        st.query_params.from_dict(params)
+
+
+def window_control(label_visibility: str = "visible") -> None:
+    st.segmented_control("Time window", list(WINDOWS), key="window", format_func=WINDOW_LABELS.get,
+                         label_visibility=label_visibility)
+    if not st.session_state.get("window"):
+        st.session_state["window"] = DEFAULT_WINDOW
+
+
+def layer_control(layers: tuple[str, ...] = DEFAULT_LAYERS, label_visibility: str = "visible") -> None:
+    st.pills("Layers", list(layers), selection_mode="multi", key="layers",
+             format_func=lambda n: LAYERS[n].title, label_visibility=label_visibility)
+
+
+def filter_controls(options: dict[str, list[str]], *, full: bool) -> None:
+    """Category, severity, status, nation, source: all for analysts, the first two for commanders."""
+    st.multiselect("Severity", list(SEVERITIES), key="severities", placeholder="All severities")
+    st.multiselect("Category", options.get("categories", []), key="categories", placeholder="All categories")
+    if full:
+        st.multiselect("Status", list(INCIDENT_STATUSES), key="statuses", placeholder="All statuses")
+        st.multiselect("Nation", options.get("nations", []), key="nations", placeholder="All nations")
+        st.multiselect("Source", options.get("sources", []), key="sources", placeholder="All sources")
+        st.selectbox("Area of interest: country", [None] + options.get("countries", []), key="country",
+                     format_func=lambda c: "Everywhere" if c is None else options.get("country_names", {}).get(c, c))
+
+
+def filter_options(picture: dict) -> dict[str, list[str]]:
+    inc, dep = picture.get("incidents"), picture.get("deployments")
+    borders = picture.get("borders")
+    sources = set()
+    for name in ("incidents", "tracks", "imagery", "deployments"):
+        f = picture.get(name)
+        if f is not None and not f.empty:
+            sources |= set(f["source"].dropna().astype(str))
+    out = {
+        "categories": sorted(inc["category"].dropna().astype(str).unique()) if inc is not None and not inc.empty else [],
+        "nations": sorted(dep["nation"].dropna().astype(str).unique()) if dep is not None and not dep.empty else [],
+        "sources": sorted(sources),
+        "countries": [], "country_names": {},
+    }
+    if borders is not None and not borders.empty:
+        b = borders.sort_values("name")
+        out["countries"] = b["country_code"].astype(str).tolist()
+        out["country_names"] = dict(zip(b["country_code"].astype(str), b["name"].astype(str)))
+    return out
+
+
+# -- panels ---------------------------------------------------------------------------------
+def kpi_strip(fig: dict) -> None:
+    sev = fig["incidents_by_severity"]
+    cols = st.columns(6)
+    cols[0].metric("Incidents, 24 h", f"{fig['incidents_24h']:,}",
+                   help=" · ".join(f"{k}: {v}" for k, v in sev.items()))
+    cols[1].metric("Critical / high", f"{sev.get('critical', 0)} / {sev.get('high', 0)}")
+    cols[2].metric("Active tracks", f"{fig['tracks_active']:,}", help=f"{fig['tracks_stale']} stale")
+    cols[3].metric("Partner units", f"{fig['units']:,}", help=f"{fig['nations']} nations, {fig['personnel']:,} personnel")
+    cols[4].metric("Nations", f"{fig['nations']}")
+    cols[5].metric("Stale feeds", f"{fig['stale_feeds']} / {fig['feeds']}" if fig["feeds"] else "0")
+
+
+def ticker_html(rows: pd.DataFrame, now: datetime) -> str:
+    lines = []
+    for r in rows.itertuples():
+        colour = style.hex_colour(style.SEVERITY[r.severity]) if r.severity in style.SEVERITY else "#9fb3d1"
+        label = escape(r.severity.upper() if r.severity else r.kind.upper())
+        lines.append(f'<div><span class="t">{escape(pd.Timestamp(r.time).strftime("%H:%M"))}Z</span>'
+                     f'<span class="wf-sev" style="color:{colour}">{label}</span>{escape(r.text)}</div>')
+    return '<div class="wf-ticker">' + ("".join(lines) or "<div>No events in the window.</div>") + "</div>"
+
+
+def legend_html(shown: tuple[str, ...] | list[str]) -> str:
+    parts = []
+    if "incidents" in shown:
+        parts += [f'<span class="wf-swatch" style="background:{style.hex_colour(c)}"></span>{escape(s)}'
+                  for s, c in style.SEVERITY.items()]
+    if "tracks" in shown:
+        parts += [f'<span class="wf-swatch" style="background:{style.hex_colour(style.TRACK_ACTIVE)}"></span>track',
+                  f'<span class="wf-swatch" style="background:{style.hex_colour(style.TRACK_STALE)}"></span>stale track']
+    if "infrastructure" in shown:
+        parts += [f'<span class="wf-swatch" style="background:{style.hex_colour(c)}"></span>{escape(k.replace("_", " "))}'
+                  for k, c in style.INFRASTRUCTURE.items() if k in ("airport", "port", "power_plant")]
+    if "disputed_areas" in shown:
+        parts.append(f'<span class="wf-swatch" style="background:{style.hex_colour(style.DISPUTED_LINE)}"></span>'
+                     "disputed area")
+    if "imagery" in shown:
+        parts.append(f'<span class="wf-swatch" style="background:{style.hex_colour(style.IMAGERY_CLEAR)}"></span>'
+                     "imagery (clear)")
+    return '<div class="wf-legend">' + " ".join(parts) + "</div>"

@@ -1,0 +1,41 @@
+"""Commander: for a tablet. The summary first, then the map; touch-sized controls, a light payload."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, ui
+from layers.figures import key_figures, ticker
+from layers.map import build_deck, build_layers, initial_view
+
+# Fewer, lighter layers: the commander's link may be weak.
+COMMANDER_LAYERS = ("borders", "disputed_areas", "deployments", "tracks", "incidents", "infrastructure")
+MAX_POINTS = 1_500
+
+ui.css(ui.TOUCH_CSS)
+ui.init_view_state()
+if "cmd_layers_seeded" not in st.session_state:
+    st.session_state["cmd_layers_seeded"] = True
+    st.session_state["layers"] = [l for l in st.session_state.get("layers", COMMANDER_LAYERS) if l in COMMANDER_LAYERS]
+
+at = data.now()
+view = ui.current_view()
+picture, bounds = data.picture(view, at)
+figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
+
+st.title("Commander")
+ui.kpi_strip(figures)
+with st.expander("Newest events", expanded=False):
+    st.html(ui.ticker_html(ticker(picture, at, limit=8), at))
+
+ui.window_control()
+with st.popover("Filters and layers", width="stretch"):
+    ui.filter_controls(ui.filter_options(picture), full=False)
+    ui.layer_control(COMMANDER_LAYERS)
+ui.sync_url(view)
+
+initial = initial_view(view.viewport, bounds)
+deck = build_deck(build_layers(picture, view.layers, at, zoom=initial.zoom, max_points=MAX_POINTS), initial,
+                  height=560)
+st.pydeck_chart(deck, height=560, key="commander-map")
+st.html(ui.legend_html(view.layers))

@@ -1,0 +1,39 @@
+"""Operations: the wall screen. Full-screen map, key figures, newest events; refreshes itself, no clicks."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import data, ui
+from ingest.config import refresh_seconds
+from layers.figures import key_figures, ticker
+from layers.map import build_deck, build_layers, initial_view
+
+ui.css(ui.WALL_CSS)
+ui.init_view_state()
+
+
+@st.fragment(run_every=refresh_seconds())
+def live() -> None:
+    """Only this reruns on each refresh: the page does not reload and the map keeps its key."""
+    at = data.now()
+    view = ui.current_view()
+    ui.sync_url(view)
+    picture, bounds = data.picture(view, at)
+    figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
+    head, clock = st.columns([5, 1], vertical_alignment="bottom")
+    head.html('<div class="wf-title">Operations — common operational picture</div>')
+    clock.metric("UTC", at.strftime("%H:%M"), help=at.strftime("%Y-%m-%d %H:%M:%S UTC"))
+    ui.kpi_strip(figures)
+    map_col, side = st.columns([4, 1.25])
+    initial = initial_view(view.viewport, bounds)
+    deck = build_deck(build_layers(picture, view.layers, at, zoom=initial.zoom), initial, height=760)
+    with map_col:
+        st.pydeck_chart(deck, height=760, key="ops-map")
+    with side:
+        st.subheader("Newest events")
+        st.html(ui.ticker_html(ticker(picture, at, limit=14), at))
+        st.html(ui.legend_html(view.layers))
+
+
+live()

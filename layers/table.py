@@ -1,0 +1,42 @@
+"""Feature tables for the analyst: one row per feature, plain values, most useful columns first."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+TABLE_COLUMNS: dict[str, list[str]] = {
+    "incidents": ["occurred_at", "severity", "status", "category", "subcategory", "title", "location_name",
+                  "fatalities", "actors", "description", "source", "source_id", "marking"],
+    "tracks": ["track_id", "callsign", "first_seen", "last_seen", "point_count", "last_speed_mps",
+               "last_heading_deg", "last_altitude_m", "platform_type", "stale_at", "source", "marking"],
+    "deployments": ["nation", "unit_name", "unit_type", "echelon", "strength", "symbol_code", "reported_at",
+                    "source", "source_id", "marking"],
+    "imagery": ["acquired_at", "platform", "collection", "cloud_cover", "gsd", "source_id", "source", "marking"],
+    "infrastructure": ["kind", "name", "subkind", "code", "capacity", "country_code", "source", "marking"],
+}
+
+
+def feature_table(frame: gpd.GeoDataFrame, layer: str) -> pd.DataFrame:
+    """The layer as a plain table with lon/lat of each feature's representative point."""
+    cols = [c for c in TABLE_COLUMNS.get(layer, []) if c in frame]
+    out = pd.DataFrame(frame[cols]).copy()
+    if not frame.empty:
+        pts = shapely.point_on_surface(frame.geometry.values)
+        out["lon"] = shapely.get_x(pts).round(5)
+        out["lat"] = shapely.get_y(pts).round(5)
+    sort = next((c for c in ("occurred_at", "last_seen", "reported_at", "acquired_at") if c in out), None)
+    if sort:
+        out = out.sort_values(sort, ascending=False, kind="stable")
+    return out.reset_index(drop=True)
+
+
+def feature_details(frame: gpd.GeoDataFrame, layer: str, row: pd.Series) -> pd.DataFrame:
+    """Every field of one feature as (field, value) text rows, for a details panel."""
+    match = frame[(frame["source"] == row.get("source")) & (frame["source_id"] == row.get("source_id"))] \
+        if "source_id" in row and "source" in row else frame.iloc[0:0]
+    record = match.iloc[0] if len(match) else row
+    items = [(k, "" if v is None or (not isinstance(v, (list, tuple)) and pd.isna(v)) else
+              (v.wkt[:200] if isinstance(v, shapely.Geometry) else str(v))) for k, v in record.items()]
+    return pd.DataFrame(items, columns=["field", "value"])
