@@ -6,9 +6,9 @@ import argparse
 import platform
 import sys
 
-from bench import ingest_bench, store_bench
+from bench import dashboard_bench, ingest_bench, store_bench
 
-BENCHES = {"store": store_bench.run, "ingest": ingest_bench.run}
+BENCHES = {"store": store_bench.run, "ingest": ingest_bench.run, "dashboard": dashboard_bench.run}
 
 
 def main() -> int:

@@ -84,3 +84,24 @@ feed_health = feeds
 @st.cache_resource(ttl=15)
 def quarantined(versions_key: tuple) -> pd.DataFrame:
     return store().quarantined(limit=5000)
+
+
+@st.cache_resource(max_entries=32, ttl=900)
+def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int, height: int):
+    from layers.map import build_deck, build_layers, initial_view
+
+    picture_, bounds = picture(_view, _at)
+    initial = initial_view(_view.viewport, bounds)
+    deck_ = build_deck(build_layers(picture_, layers, _at, zoom=initial.zoom, max_points=max_points), initial,
+                       height=height)
+    deck_.to_json()  # encode once, here, not on every rerun that shows it
+    return deck_
+
+
+def deck(view: View, at: datetime, *, layers: tuple | None = None, max_points: int = 5_000, height: int = 700):
+    """The map for `view`, built once per (view, minute, store version) and shared by every session
+    that asks for the same view: a rerun that changes nothing else re-sends it without rebuilding."""
+    minute = at.replace(second=0, microsecond=0)
+    layers = tuple(layers if layers is not None else view.layers)
+    key = (tuple(sorted(view.to_params().items())), minute.isoformat(), versions())
+    return _deck(key, view, minute, layers, max_points, height)

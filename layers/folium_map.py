@@ -23,8 +23,9 @@ Offline (the operations centre has no internet):
   uses none of them (no folium Popup/Icon/Marker objects, no keep_in_front), so they are dropped
   rather than vendored.
 - no remote basemap: `tiles=None`; the borders layer is the basemap (LAND fill, BORDER_LINE),
-  disputed areas on top; an optional raster tile layer is accepted only from the app's own origin
-  or a loopback address (`check_tile_url`).
+  disputed areas on top; an optional raster tile layer (`[map] tile_url` in watchfloor.toml, read
+  by `tile_settings`) is accepted only from the app's own origin or a loopback address
+  (`check_tile_url`).
 
 Untrusted text: feed fields reach the browser only as HTML already escaped by
 `layers.map.base.escape` (through `tooltips`), carried as GeoJSON property values (JSON-encoded by
@@ -36,10 +37,9 @@ literals (backticks, ${...}) and into innerHTML unescaped.
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -134,13 +134,18 @@ def build_analyst_map(
     `m.watchfloor_omitted` ({layer: count}) for the page. Circle markers and paths are drawn on one
     canvas (prefer_canvas), not as thousands of DOM nodes. `now` decides which tracks are stale
     (default: the current time). `tile_url` must pass `check_tile_url`.
+
+    `aoi` (from `aoi_from_drawing`, kept by the page) is drawn as a dashed, non-editable outline.
+    streamlit-folium keys the component on a hash of the generated JavaScript, so any change here
+    (new data, a new `aoi`) remounts the map: the view returns to `center`/`zoom` and shapes drawn
+    but not yet kept are gone. Passing the kept AOI back is what makes it survive that.
     """
     lat, lon = (float(center[0]), float(center[1]))
     if not (-90 <= lat <= 90 and math.isfinite(lon)):
         raise ValueError(f"center must be (lat, lon) with lat in [-90, 90], got {center!r}")
     if max_features < 0:
         raise ValueError("max_features must be >= 0")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     assets = vendor_assets(asset_base)
 
     m = folium.Map(location=[lat, lon], zoom_start=zoom, tiles=None, prefer_canvas=True,
@@ -286,6 +291,21 @@ def check_offline(m: folium.Map) -> None:
 
 
 _LOOPBACK_NAMES = {"localhost"}
+
+
+def tile_settings(settings: Mapping[str, Any]) -> tuple[str | None, str]:
+    """(tile_url, attribution) from site settings (`ingest.config.settings()`, watchfloor.toml)::
+
+        [map]
+        tile_url = "/app/static/tiles/{z}/{x}/{y}.png"   # dashboard/static/tiles/, served by Streamlit
+        tile_attribution = "Basemap: national mapping agency, 2026"
+
+    The URL is checked here (`check_tile_url`), so a bad setting fails at start, with the reason.
+    """
+    section = settings.get("map") or {}
+    url = section.get("tile_url") or None
+    attribution = str(section.get("tile_attribution") or "Local tiles")
+    return (check_tile_url(url) if url else None), attribution
 
 
 def check_tile_url(url: str) -> str:
@@ -639,12 +659,22 @@ def aoi_from_drawing(drawing: Mapping[str, Any] | None) -> BaseGeometry | None:
     parts = [_normalised_polygon(poly) for poly in rings]
     geom = shapely.union_all(parts) if len(parts) > 1 else parts[0]
     geom = _polygonal(geom)
-    area_m2 = abs(_GEOD.geometry_area_perimeter(geom)[0])
-    if area_m2 < MIN_AOI_AREA_M2:
+    area_km2 = aoi_area_km2(geom)
+    if area_km2 * 1e6 < MIN_AOI_AREA_M2:
         raise InvalidAOI("the area is empty (a click without a drag?)")
-    if area_m2 > MAX_AOI_AREA_KM2 * 1e6:
-        raise InvalidAOI(f"the area is {area_m2 / 1e6:,.0f} km², over the {MAX_AOI_AREA_KM2:,.0f} km² limit")
+    if area_km2 > MAX_AOI_AREA_KM2:
+        raise InvalidAOI(f"the area is {area_km2:,.0f} km², over the {MAX_AOI_AREA_KM2:,.0f} km² limit")
     return _split_antimeridian(geom)
+
+
+def aoi_area_km2(aoi: BaseGeometry) -> float:
+    """Area on the WGS84 ellipsoid of the shape as drawn on the map.
+
+    Edges are first cut into pieces of at most 0.1 degree: the map draws an edge as a straight
+    line in lon/lat (a rectangle's sides follow parallels), while a geodesic between two far
+    vertices bows towards the pole, which would miscount a large rectangle by about 1%.
+    """
+    return abs(_GEOD.geometry_area_perimeter(shapely.segmentize(aoi, 0.1))[0]) / 1e6
 
 
 def circle_polygon(lon: float, lat: float, radius_m: float, segments: int = CIRCLE_SEGMENTS) -> shapely.Polygon:
@@ -789,12 +819,7 @@ def drawing_summary(aoi: BaseGeometry | None) -> str:
     """'1,234.5 km², centre 45.12 N 19.84 E' for a caption under the map (plain text, no HTML)."""
     if aoi is None:
         return "No area of interest drawn"
-    area_km2 = abs(_GEOD.geometry_area_perimeter(aoi)[0]) / 1e6
+    area_km2 = aoi_area_km2(aoi)
     c = aoi.representative_point()
     return (f"{area_km2:,.1f} km², around {abs(c.y):.2f} {'N' if c.y >= 0 else 'S'} "
             f"{abs(c.x):.2f} {'E' if c.x >= 0 else 'W'}")
-
-
-def drawing_geojson(aoi: BaseGeometry) -> str:
-    """The AOI as a GeoJSON string (lon/lat), e.g. for a download button."""
-    return json.dumps(shapely.geometry.mapping(aoi))

@@ -22,8 +22,9 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 ARTIFACTS = ROOT / "test-artifacts"
-# The demo's clock is fixed in tests so expectations do not drift with the day.
-DEMO_NOW = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+# The demo ends at the start of the test run: the dashboard reads the real clock, so a demo
+# fixed to a calendar date would drift out of its time windows on another day.
+DEMO_NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
 
 def require_system(what: str, available: bool) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import altair as alt
+import shapely
 import streamlit as st
 
 from dashboard import data, ui
 from ingest.schema import LAYERS
 from layers.figures import imagery_timeline, incidents_per_day, track_activity
-from layers.map import build_deck, build_layers, initial_view
 from layers.table import feature_details, feature_table
 
 st.set_page_config(initial_sidebar_state="expanded")  # the analyst's filters live there
@@ -32,14 +32,42 @@ picture, bounds = data.picture(view, at)
 st.title("Analyst")
 counts = " · ".join(f"{LAYERS[n].title}: {len(picture[n]):,}" for n in ("incidents", "tracks", "deployments", "imagery")
                     if n in picture)
-st.caption(f"{counts} — window {ui.WINDOW_LABELS.get(view.window, view.window)} ending "
+aoi_note = " · area of interest drawn" if view.aoi_wkt else ""
+st.caption(f"{counts}{aoi_note} — window {ui.WINDOW_LABELS.get(view.window, view.window)} ending "
            f"{at:%Y-%m-%d %H:%M} UTC")
+
+def draw_area(picture: dict, bounds) -> None:
+    """The folium map (local Leaflet assets) for drawing an area of interest and measuring."""
+    from streamlit_folium import st_folium
+
+    from layers.folium_map import RETURNED_OBJECTS, InvalidAOI, aoi_from_drawing, build_analyst_map, view_for_bounds
+
+    current = shapely.from_wkt(st.session_state["aoi_wkt"]) if st.session_state.get("aoi_wkt") else None
+    center, zoom = view_for_bounds(bounds)
+    fmap = build_analyst_map(picture, center=center, zoom=zoom, aoi=current, now=at)
+    out = st_folium(fmap, key="analyst-draw", returned_objects=list(RETURNED_OBJECTS), height=640,
+                    use_container_width=True)
+    try:
+        drawn = aoi_from_drawing(out)
+    except InvalidAOI as exc:
+        st.warning(f"That area cannot be used: {exc}")
+        drawn = None
+    if drawn is not None and (current is None or not drawn.equals(current)):
+        st.session_state["aoi_wkt"] = drawn.wkt
+        st.rerun()
+    if current is not None and st.button("Clear the area of interest", key="clear_aoi"):
+        st.session_state["aoi_wkt"] = None
+        st.rerun()
+
 
 tab_map, tab_table, tab_charts = st.tabs(["Map", "Features", "Charts"])
 with tab_map:
-    initial = initial_view(view.viewport, bounds)
-    deck = build_deck(build_layers(picture, view.layers, at, zoom=initial.zoom), initial, height=640)
-    st.pydeck_chart(deck, height=640, key="analyst-map")
+    mode = st.segmented_control("Map mode", ["Live map", "Draw area / measure"], default="Live map",
+                                key="map_mode", label_visibility="collapsed")
+    if mode == "Draw area / measure":
+        draw_area(picture, bounds)
+    else:
+        st.pydeck_chart(data.deck(view, at, height=640), height=640, key="analyst-map")
     st.html(ui.legend_html(view.layers))
 
 

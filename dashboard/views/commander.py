@@ -6,7 +6,6 @@ import streamlit as st
 
 from dashboard import data, ui
 from layers.figures import key_figures, ticker
-from layers.map import build_deck, build_layers, initial_view
 
 # Fewer, lighter layers: the commander's link may be weak.
 COMMANDER_LAYERS = ("borders", "disputed_areas", "deployments", "tracks", "incidents", "infrastructure")
@@ -34,8 +33,6 @@ with st.popover("Filters and layers", width="stretch"):
     ui.layer_control(COMMANDER_LAYERS)
 ui.sync_url(view)
 
-initial = initial_view(view.viewport, bounds)
-deck = build_deck(build_layers(picture, view.layers, at, zoom=initial.zoom, max_points=MAX_POINTS), initial,
-                  height=560)
+deck = data.deck(view, at, max_points=MAX_POINTS, height=560)
 st.pydeck_chart(deck, height=560, key="commander-map")
 st.html(ui.legend_html(view.layers))

@@ -7,7 +7,6 @@ import streamlit as st
 from dashboard import data, ui
 from ingest.config import refresh_seconds
 from layers.figures import key_figures, ticker
-from layers.map import build_deck, build_layers, initial_view
 
 ui.css(ui.WALL_CSS)
 ui.init_view_state()
@@ -26,8 +25,7 @@ def live() -> None:
     clock.metric("UTC", at.strftime("%H:%M"), help=at.strftime("%Y-%m-%d %H:%M:%S UTC"))
     ui.kpi_strip(figures)
     map_col, side = st.columns([4, 1.25])
-    initial = initial_view(view.viewport, bounds)
-    deck = build_deck(build_layers(picture, view.layers, at, zoom=initial.zoom), initial, height=760)
+    deck = data.deck(view, at, height=760)
     with map_col:
         st.pydeck_chart(deck, height=760, key="ops-map")
     with side:

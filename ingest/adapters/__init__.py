@@ -110,7 +110,7 @@ def detect(path: Path) -> str:
         return "gpx"
     if ext == ".cot":
         return "cot"
-    if raw.startswith(b"PK\x03\x04") and ext in (".kmz", ".kml", ".zip"):
+    if raw.startswith(b"PK\x03\x04") and ext in (".kmz", ".kml"):
         return _kml_format(_kmz_head(path))
     if ext in RASTER_SUFFIXES or raw[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "raster"  # the raster reader checks the TIFF magic itself

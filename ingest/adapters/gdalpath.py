@@ -65,7 +65,8 @@ def check_path_text(text: str) -> None:
         )
 
 
-def _is_pbf(head: bytes) -> bool:
+def is_pbf(head: bytes) -> bool:
+    """True if `head` starts like an OSM PBF file."""
     # An OSM PBF starts with a 4-byte big-endian BlobHeader length, then the
     # BlobHeader protobuf whose field 1 (type) is the string "OSMHeader".
     return len(head) >= 15 and head[4:6] == b"\x0a\x09" and head[6:15] == b"OSMHeader"
@@ -93,7 +94,7 @@ def check_magic(path: Path, expect: Expect) -> None:
     ok = {
         "tiff": lambda: head[:4] in _TIFF_MAGIC,
         "gpkg": lambda: head.startswith(_SQLITE_MAGIC),
-        "osm-pbf": lambda: _is_pbf(head),
+        "osm-pbf": lambda: is_pbf(head),
         "osm-xml": lambda: _xml_root(head) == "osm",
     }[expect]()
     if ok:

@@ -132,14 +132,29 @@ def _severity(level: str | None) -> str | None:
 def _item_row(item: Element, source: str) -> tuple[dict[str, Any] | None, Any, dict | None]:
     event_type = _text(item, GDACS_NS, "eventtype")
     event_id = _text(item, GDACS_NS, "eventid")
-    sid = _text(item, None, "guid") or (f"{event_type}{event_id}" if event_type and event_id else None)
+    sid = _text(item, None, "guid") or (
+        f"{event_type}{event_id}" if event_type and event_id else None
+    )
     where = _lon_lat(item)
     if where is None:
-        return None, None, rejection(
-            LAYER, source, sid, reasons.MALFORMED_RECORD,
-            "expected georss:point or geo:lat/geo:long in <item>, found none", _raw(item))
+        return (
+            None,
+            None,
+            rejection(
+                LAYER,
+                source,
+                sid,
+                reasons.MALFORMED_RECORD,
+                "expected georss:point or geo:lat/geo:long in <item>, found none",
+                _raw(item),
+            ),
+        )
     if isinstance(where, str):
-        return None, None, rejection(LAYER, source, sid, reasons.BAD_COORDINATE_TEXT, where, _raw(item))
+        return (
+            None,
+            None,
+            rejection(LAYER, source, sid, reasons.BAD_COORDINATE_TEXT, where, _raw(item)),
+        )
     pub = _text(item, None, "pubDate")
     details = [
         _text(item, None, "description"),
@@ -167,7 +182,9 @@ def _item_row(item: Element, source: str) -> tuple[dict[str, Any] | None, Any, d
     return row, shapely.Point(where[0], where[1]), None
 
 
-def read_georss(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: Any) -> ReadResult:
+def read_georss(
+    path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: Any
+) -> ReadResult:
     """Read a GDACS GeoRSS file into incidents; see the module docstring for the rules."""
     path = Path(path)
     root = xmlsafe.parse_file(path, max_bytes=max_bytes)

@@ -150,6 +150,7 @@ def read_gpkg(
     n = len(fids)
     decoded = shapely.from_wkb(wkb, on_invalid="ignore") if has_geometry else None
     for i in range(n):
+
         def get(field: str, i: int = i) -> Any:
             h = cols.get(field)
             return _plain(by_header[h][i]) if h is not None else None
@@ -177,8 +178,13 @@ def read_gpkg(
                 geom = _reproject(geom, t)
             else:
                 geom = location(get_text)
-            row = build_row(layer, get, source=source,
-                            fallback_id=f"{path.stem}:{name}#{int(fids[i])}", defaults=defaults)
+            row = build_row(
+                layer,
+                get,
+                source=source,
+                fallback_id=f"{path.stem}:{name}#{int(fids[i])}",
+                defaults=defaults,
+            )
         except RowError as exc:
             rejected.append(rejection(layer, source, sid, exc.reason, exc.detail, raw))
             continue

@@ -92,8 +92,15 @@ from ingest.errors import UnreadableInputError
 LAYERS = ("track_points", "deployments", "infrastructure")
 MAX_RAW_CHARS = 20_000
 _CONTAINERS = {"kml", "Document", "Folder"}
-_GEOMETRIES = {"Point", "LineString", "LinearRing", "Polygon", "MultiGeometry", "Track",
-               "MultiTrack"}
+_GEOMETRIES = {
+    "Point",
+    "LineString",
+    "LinearRing",
+    "Polygon",
+    "MultiGeometry",
+    "Track",
+    "MultiTrack",
+}
 _ZIP_MAGIC = b"PK\x03\x04"
 _GEOD = pyproj.Geod(ellps="WGS84")
 
@@ -192,7 +199,9 @@ def _gx_coord(text: str | None) -> tuple[float, ...]:
     try:
         values = tuple(float(p) for p in parts)
     except ValueError:
-        raise CoordinateError(f"expected 'lon lat [alt]' numbers in <gx:coord>, found {text!r}") from None
+        raise CoordinateError(
+            f"expected 'lon lat [alt]' numbers in <gx:coord>, found {text!r}"
+        ) from None
     if len(values) not in (2, 3):
         raise CoordinateError(f"expected 2 or 3 numbers in <gx:coord>, found {text!r}")
     return values
@@ -285,14 +294,24 @@ class _Out:
 
     def reject(self, sid: str | None, reason: str, detail: str, raw: Element | str) -> None:
         self.rejected.append(
-            rejection(self.layer, self.source, sid, reason, detail,
-                      _raw(raw) if isinstance(raw, Element) else raw)
+            rejection(
+                self.layer,
+                self.source,
+                sid,
+                reason,
+                detail,
+                _raw(raw) if isinstance(raw, Element) else raw,
+            )
         )
 
     def result(self) -> ReadResult:
         frame = frame_from_rows(self.layer, self.rows, self.geoms)
-        return ReadResult(self.layer, frame, rejections(self.rejected),
-                          records_read=len(self.rows) + len(self.rejected))
+        return ReadResult(
+            self.layer,
+            frame,
+            rejections(self.rejected),
+            records_read=len(self.rows) + len(self.rejected),
+        )
 
 
 # --- track_points -----------------------------------------------------------
@@ -314,13 +333,17 @@ def _track_fixes(out: _Out, track: Element, base: dict[str, Any], track_id: str)
                 reasons.MALFORMED_RECORD,
                 f"gx:Track has {len(whens)} <when> and {len(coords)} <gx:coord>; fix {i + 1} "
                 f"has {'no <gx:coord>' if i >= len(coords) else 'no <when>'}",
-                tostring(coords[i], encoding="unicode") if i < len(coords) else f"<when>{time}</when>",
+                tostring(coords[i], encoding="unicode")
+                if i < len(coords)
+                else f"<when>{time}</when>",
             )
             continue
         try:
             xyz = _gx_coord(coords[i].text)
         except CoordinateError as exc:
-            out.reject(sid, reasons.BAD_COORDINATE_TEXT, str(exc), tostring(coords[i], encoding="unicode"))
+            out.reject(
+                sid, reasons.BAD_COORDINATE_TEXT, str(exc), tostring(coords[i], encoding="unicode")
+            )
             continue
         heading: Any = headings[i] if i < len(headings) else None
         if heading is None and i < len(angles):
@@ -367,9 +390,12 @@ def _line_fixes(out: _Out, pm: Element, line: Element, base: dict[str, Any], tra
         if isinstance(b, str) or isinstance(e, str):
             bad = b if isinstance(b, str) else e
             for i, c in enumerate(coords):
-                out.reject(f"{track_id}@#{i}", reasons.UNPARSEABLE_TIME,
-                           f"LineString vertex {i} cannot be placed in time: TimeSpan {bad}",
-                           f"{c} TimeSpan {begin}..{end}")
+                out.reject(
+                    f"{track_id}@#{i}",
+                    reasons.NAIVE_TIME if "no time zone" in bad else reasons.UNPARSEABLE_TIME,
+                    f"LineString vertex {i} cannot be placed in time: TimeSpan {bad}",
+                    f"{c} TimeSpan {begin}..{end}",
+                )
             return
         lons = np.array([c[0] for c in coords])
         lats = np.array([c[1] for c in coords])
@@ -383,7 +409,7 @@ def _line_fixes(out: _Out, pm: Element, line: Element, base: dict[str, Any], tra
         instant = when or end or begin
         index = 0 if (begin and not end and not when) else n - 1
         times[index] = instant
-        why = ("TimeStamp" if when else "TimeSpan end" if end else "TimeSpan begin")
+        why = "TimeStamp" if when else "TimeSpan end" if end else "TimeSpan begin"
     for i, c in enumerate(coords):
         t = times[i]
         if t is None:
@@ -414,8 +440,13 @@ def _read_tracks(out: _Out, root: Element, stem: str) -> None:
             continue
         n += 1
         ext = extended_data(pm)
-        track_id = (ext.get("track_id") or ext.get("uid") or _child_text(pm, "name")
-                    or text_or_none(pm.get("id")) or f"{stem}-{n}")
+        track_id = (
+            ext.get("track_id")
+            or ext.get("uid")
+            or _child_text(pm, "name")
+            or text_or_none(pm.get("id"))
+            or f"{stem}-{n}"
+        )
         base = {
             "marking": ext.get("marking") or ctx.marking,
             "callsign": ext.get("callsign"),
@@ -444,7 +475,11 @@ def _shapes(pm: Element) -> tuple[list[tuple[float, ...]], list[shapely.Polygon]
         elif kind == "Polygon":
             polygons.append(_polygon(g))
         elif kind in ("LineString", "LinearRing"):
-            other.append(shapely.LineString([c[:2] for c in parse_coordinates(_child_text(g, "coordinates"))]))
+            other.append(
+                shapely.LineString(
+                    [c[:2] for c in parse_coordinates(_child_text(g, "coordinates"))]
+                )
+            )
     return points, polygons, other
 
 
@@ -462,8 +497,12 @@ def _read_deployments(out: _Out, root: Element) -> None:
         when, begin, end = _times(pm)
         nation = ext.get("nation")
         unit_name = ext.get("unit_name") or _child_text(pm, "name")
-        sid = (ext.get("source_id") or ext.get("id") or text_or_none(pm.get("id"))
-               or (f"{nation}/{unit_name}" if nation and unit_name else None))
+        sid = (
+            ext.get("source_id")
+            or ext.get("id")
+            or text_or_none(pm.get("id"))
+            or (f"{nation}/{unit_name}" if nation and unit_name else None)
+        )
         try:
             points, polygons, _ = _shapes(pm)
         except CoordinateError as exc:
@@ -473,8 +512,12 @@ def _read_deployments(out: _Out, root: Element) -> None:
             out.reject(sid, reasons.MALFORMED_RECORD, str(exc), pm)
             continue
         if not points:
-            out.reject(sid, reasons.MALFORMED_RECORD,
-                       "expected a <Point> (the unit's position) in the Placemark, found none", pm)
+            out.reject(
+                sid,
+                reasons.MALFORMED_RECORD,
+                "expected a <Point> (the unit's position) in the Placemark, found none",
+                pm,
+            )
             continue
         out.add(
             {
@@ -564,16 +607,21 @@ def parse_kml(path: Path, max_bytes: int = MAX_INPUT_BYTES) -> Element:
 
 
 def sniff(text: str) -> str | None:
-    """Which layer a KML document's text most likely holds, or None if it cannot tell."""
+    """Which layer a KML document's text most likely holds, or None if it cannot tell.
+
+    ExtendedData naming `unit_name` or `kind` is a deliberate choice by whoever
+    wrote the file, so it wins over the mere presence of a track (a deployment
+    file may carry a unit's recent path).
+    """
+    if re.search(r"""name\s*=\s*["']unit_name["']""", text):
+        return "deployments"
+    if re.search(r"""name\s*=\s*["']kind["']""", text):
+        return "infrastructure"
     if re.search(r"<(?:\w+:)?Track[\s>]", text) or (
         re.search(r"<(?:\w+:)?LineString[\s>]", text)
         and re.search(r"<(?:\w+:)?Time(?:Span|Stamp)[\s>]", text)
     ):
         return "track_points"
-    if re.search(r"""name\s*=\s*["']unit_name["']""", text):
-        return "deployments"
-    if re.search(r"""name\s*=\s*["']kind["']""", text):
-        return "infrastructure"
     return None
 
 

@@ -67,7 +67,15 @@ ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
         "echelon": ("echelon", "size"),
         "strength": ("strength", "personnel", "pax", "headcount"),
         "symbol_code": ("symbol_code", "sidc", "symbol"),
-        "reported_at": ("reported_at", "reported", "dtg", "as_of", "time", "timestamp", "date_time"),
+        "reported_at": (
+            "reported_at",
+            "reported",
+            "dtg",
+            "as_of",
+            "time",
+            "timestamp",
+            "date_time",
+        ),
         "stale_at": ("stale_at", "stale", "valid_until"),
         "area": ("area", "area_wkt", "aor", "aor_wkt"),
         "marking": ("marking", "classification", "releasability"),
@@ -126,7 +134,8 @@ def resolve_columns(
     for field, header in (columns or {}).items():
         if field not in fields:
             raise UnreadableInputError(
-                name, f"column mapping key {field!r} is not a field of {layer}; expected one of {fields}"
+                name,
+                f"column mapping key {field!r} is not a field of {layer}; expected one of {fields}",
             )
         actual = by_norm.get(_norm(header))
         if actual is None:
@@ -163,7 +172,9 @@ def parse_wkt(text: str | None, what: str) -> Any:
     try:
         return shapely.from_wkt(text)
     except (shapely.errors.GEOSException, ValueError) as exc:
-        raise RowError(reasons.MALFORMED_RECORD, f"{what}: WKT could not be parsed ({exc})") from None
+        raise RowError(
+            reasons.MALFORMED_RECORD, f"{what}: WKT could not be parsed ({exc})"
+        ) from None
 
 
 def location(get: Callable[[str], str | None]) -> Any:
@@ -205,8 +216,10 @@ def build_row(
     for col in s.columns:
         v = get(col.name)
         if col.kind == "geometry":
-            row[col.name] = v if (v is None or hasattr(v, "geom_type")) else parse_wkt(
-                text_or_none(v), col.name
+            row[col.name] = (
+                v
+                if (v is None or hasattr(v, "geom_type"))
+                else parse_wkt(text_or_none(v), col.name)
             )
         elif col.kind in ("float", "int"):
             row[col.name] = number_or_text(v)
@@ -268,7 +281,9 @@ def read_layer_csv(
         except StopIteration:
             break
         except csv.Error as exc:
-            raise UnreadableInputError(path, f"CSV error on line {reader.line_num}: {exc}") from None
+            raise UnreadableInputError(
+                path, f"CSV error on line {reader.line_num}: {exc}"
+            ) from None
         if not fields or all(not f.strip() for f in fields):
             continue
         n = count
@@ -280,18 +295,27 @@ def read_layer_csv(
 
         sid = get("source_id")
         if len(fields) != len(header):
-            rejected.append(rejection(
-                layer, source, sid, reasons.MALFORMED_RECORD,
-                f"expected {len(header)} fields (as in the header), found {len(fields)} "
-                f"(record ending on line {reader.line_num})", fields))
+            rejected.append(
+                rejection(
+                    layer,
+                    source,
+                    sid,
+                    reasons.MALFORMED_RECORD,
+                    f"expected {len(header)} fields (as in the header), found {len(fields)} "
+                    f"(record ending on line {reader.line_num})",
+                    fields,
+                )
+            )
             continue
         try:
             geom = location(get)
-            row = build_row(layer, get, source=source, fallback_id=f"{path.stem}#{n}",
-                            defaults=defaults)
+            row = build_row(
+                layer, get, source=source, fallback_id=f"{path.stem}#{n}", defaults=defaults
+            )
         except RowError as exc:
-            rejected.append(rejection(layer, source, sid, exc.reason, exc.detail,
-                                      dict(zip(header, fields))))
+            rejected.append(
+                rejection(layer, source, sid, exc.reason, exc.detail, dict(zip(header, fields)))
+            )
             continue
         rows.append(row)
         geoms.append(geom)

@@ -70,10 +70,11 @@ import shapely
 from ingest import reasons
 from ingest.adapters import gdalpath, xmlsafe
 from ingest.adapters.base import ReadResult, rejection, rejections
-from ingest.adapters.common import MAX_INPUT_BYTES, check_size, frame_from_rows, text_or_none
+from ingest.adapters.common import check_size, frame_from_rows, text_or_none
 from ingest.errors import UnreadableInputError
 
 LAYER = "infrastructure"
+MAX_OSM_BYTES = 2 * 1024**3  # a country extract; GDAL streams it (see read_osm)
 OSM_LAYERS = ("points", "multipolygons")
 _NO = {"no", "false", "0"}
 
@@ -87,32 +88,63 @@ def _present(tags: Tags, key: str) -> bool:
 
 def _communication(tags: Tags) -> bool:
     return tags.get("man_made") in ("mast", "tower") and (
-        tags.get("tower:type") == "communication" or any(k.startswith("communication:") for k in tags)
+        tags.get("tower:type") == "communication"
+        or any(k.startswith("communication:") for k in tags)
     )
 
 
 # (kind, predicate, subkind keys, code keys), in priority order.
 RULES: tuple[tuple[str, Callable[[Tags], bool], tuple[str, ...], tuple[str, ...]], ...] = (
-    ("airport", lambda t: t.get("aeroway") == "aerodrome", ("aerodrome:type", "aerodrome"),
-     ("icao", "iata")),
+    (
+        "airport",
+        lambda t: t.get("aeroway") == "aerodrome",
+        ("aerodrome:type", "aerodrome"),
+        ("icao", "iata"),
+    ),
     ("heliport", lambda t: t.get("aeroway") in ("helipad", "heliport"), (), ("icao", "ref")),
     ("power_plant", lambda t: t.get("power") == "plant", ("plant:source",), ()),
     ("hospital", lambda t: t.get("amenity") == "hospital", ("healthcare:speciality",), ()),
-    ("port", lambda t: _present(t, "harbour") or t.get("landuse") == "port"
-     or t.get("industrial") == "port", ("harbour:category",), ("ref:locode", "locode")),
+    (
+        "port",
+        lambda t: (
+            _present(t, "harbour") or t.get("landuse") == "port" or t.get("industrial") == "port"
+        ),
+        ("harbour:category",),
+        ("ref:locode", "locode"),
+    ),
     ("dam", lambda t: t.get("waterway") == "dam", (), ()),
     ("bridge", lambda t: t.get("man_made") == "bridge", ("bridge:structure",), ()),
     ("border_crossing", lambda t: t.get("barrier") == "border_control", (), ()),
     ("communications", _communication, ("tower:type",), ()),
     ("fuel", lambda t: t.get("amenity") == "fuel", (), ()),
-    ("water", lambda t: t.get("man_made") in ("water_works", "reservoir_covered"), ("man_made",), ()),
+    (
+        "water",
+        lambda t: t.get("man_made") in ("water_works", "reservoir_covered"),
+        ("man_made",),
+        (),
+    ),
     ("government", lambda t: t.get("office") == "government", ("government",), ()),
-    ("restricted_zone", lambda t: _present(t, "military") or t.get("landuse") == "military",
-     ("military",), ()),
+    (
+        "restricted_zone",
+        lambda t: _present(t, "military") or t.get("landuse") == "military",
+        ("military",),
+        (),
+    ),
 )
 # Every key a rule looks at: the superset pre-filter given to GDAL.
-_RULE_KEYS = ("aeroway", "power", "amenity", "harbour", "landuse", "industrial", "waterway",
-              "man_made", "barrier", "office", "military")
+_RULE_KEYS = (
+    "aeroway",
+    "power",
+    "amenity",
+    "harbour",
+    "landuse",
+    "industrial",
+    "waterway",
+    "man_made",
+    "barrier",
+    "office",
+    "military",
+)
 _NAME_KEYS = ("name", "name:en", "official_name", "operator", "brand", "ref")
 # GDAL's default osmconf.ini (3.x), with the keys of `RULES` added to
 # closed_ways_are_polygons; written to a private temporary file on first use.
@@ -224,10 +256,10 @@ def _where(fields: list[str]) -> str:
 
 
 def _check_xml(path: Path) -> None:
-    """Refuse an .osm XML with a DTD or entities before GDAL's expat parser sees it."""
-    root = xmlsafe.scan_file(path)
-    if root != "osm":
-        raise UnreadableInputError(path, f"expected an OSM XML <osm> root element, found <{root}>")
+    """Refuse an .osm XML with a DTD or entities (HostileInputError) before GDAL's expat
+    parser sees it, then require the <osm> root (another XML root, e.g. a VRT, is hostile)."""
+    xmlsafe.scan_file(path)
+    gdalpath.check_magic(path, "osm-xml")
 
 
 def _read_layer(path: Path, osm_layer: str) -> tuple[list[str], np.ndarray | None, list[Any]]:
@@ -246,8 +278,13 @@ def _read_layer(path: Path, osm_layer: str) -> tuple[list[str], np.ndarray | Non
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # "Non closed ring detected" etc.
                 meta, _fids, wkb, values = pyogrio.raw.read(
-                    path, layer=osm_layer, where=where, return_fids=True,
-                    tags_format="JSON", use_custom_indexing=custom_indexing, config_file=conf,
+                    path,
+                    layer=osm_layer,
+                    where=where,
+                    return_fids=True,
+                    tags_format="JSON",
+                    use_custom_indexing=custom_indexing,
+                    config_file=conf,
                 )
         except Exception as exc:  # noqa: BLE001
             # Files whose node ids do not increase need GDAL's slower, general indexing.
@@ -285,7 +322,11 @@ def _tags(names: list[str], values: list[Any], i: int) -> dict[str, str]:
 def _osm_id(names: list[str], values: list[Any], i: int, osm_layer: str) -> str | None:
     col = dict(zip(names, values))
     if osm_layer == "points":
-        return f"node/{col['osm_id'][i]}" if col.get("osm_id") is not None and col["osm_id"][i] else None
+        return (
+            f"node/{col['osm_id'][i]}"
+            if col.get("osm_id") is not None and col["osm_id"][i]
+            else None
+        )
     if col.get("osm_id") is not None and col["osm_id"][i]:
         return f"relation/{col['osm_id'][i]}"
     if col.get("osm_way_id") is not None and col["osm_way_id"][i]:
@@ -298,7 +339,11 @@ def _label(tags: Tags, kind: str, osm_id: str | None) -> str:
         if tags.get(key):
             return tags[key]
     kind_text = kind.replace("_", " ")
-    return f"unnamed {kind_text} (OSM {osm_id.replace('/', ' ')})" if osm_id else f"unnamed {kind_text}"
+    return (
+        f"unnamed {kind_text} (OSM {osm_id.replace('/', ' ')})"
+        if osm_id
+        else f"unnamed {kind_text}"
+    )
 
 
 def guard_osm(path: Path | str) -> Path:
@@ -306,15 +351,20 @@ def guard_osm(path: Path | str) -> Path:
     p = gdalpath.guard(path)
     with p.open("rb") as fh:
         head = fh.read(64)
-    if gdalpath._is_pbf(head):
+    if gdalpath.is_pbf(head):
         return p
-    gdalpath.check_magic(p, "osm-xml")
+    if p.name.lower().endswith(".pbf"):
+        gdalpath.check_magic(p, "osm-pbf")  # XML named .pbf: hostile; other bytes: unreadable
     _check_xml(p)
     return p
 
 
-def read_osm(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: Any) -> ReadResult:
-    """Read facilities from an OSM extract into infrastructure; see the module docstring."""
+def read_osm(path: Path, *, source: str, max_bytes: int = MAX_OSM_BYTES, **_: Any) -> ReadResult:
+    """Read facilities from an OSM extract into infrastructure; see the module docstring.
+
+    `max_bytes` defaults to 2 GiB rather than the adapters' usual 512 MiB: GDAL
+    streams the file and only the matching features are held in memory.
+    """
     p = guard_osm(path)
     check_size(p, max_bytes)
     rows: list[dict[str, Any]] = []
@@ -333,23 +383,33 @@ def read_osm(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: 
             osm_id = _osm_id(names, values, i, osm_layer)
             geom = decoded[i]
             if geom is None:
-                rejected.append(rejection(
-                    LAYER, source, osm_id, reasons.MALFORMED_RECORD,
-                    f"OSM {osm_layer} feature tagged as {kind} has no usable geometry (GEOS "
-                    "refused the rings GDAL assembled, e.g. a closed way of two nodes)",
-                    {"osm_id": osm_id, "tags": tags}))
+                rejected.append(
+                    rejection(
+                        LAYER,
+                        source,
+                        osm_id,
+                        reasons.MALFORMED_RECORD,
+                        f"OSM {osm_layer} feature tagged as {kind} has no usable geometry (GEOS "
+                        "refused the rings GDAL assembled, e.g. a closed way of two nodes)",
+                        {"osm_id": osm_id, "tags": tags},
+                    )
+                )
                 continue
-            rows.append({
-                "source": source,
-                "source_id": osm_id,
-                "marking": None,
-                "kind": kind,
-                "name": _label(tags, kind, osm_id),
-                "subkind": subkind,
-                "country_code": text_or_none(tags.get("addr:country")),
-                "capacity": capacity_mw(tags.get("plant:output:electricity")) if kind == "power_plant" else None,
-                "code": code,
-            })
+            rows.append(
+                {
+                    "source": source,
+                    "source_id": osm_id,
+                    "marking": None,
+                    "kind": kind,
+                    "name": _label(tags, kind, osm_id),
+                    "subkind": subkind,
+                    "country_code": text_or_none(tags.get("addr:country")),
+                    "capacity": capacity_mw(tags.get("plant:output:electricity"))
+                    if kind == "power_plant"
+                    else None,
+                    "code": code,
+                }
+            )
             geoms.append(geom)
     frame = frame_from_rows(LAYER, rows, geoms)
     return ReadResult(LAYER, frame, rejections(rejected), records_read=len(rows) + len(rejected))

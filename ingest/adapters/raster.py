@@ -80,8 +80,13 @@ MASK_MAX_PX = 1024
 QUICKLOOK_MAX_PX = 256
 SUFFIXES = (".tif", ".tiff")
 _GEOD = pyproj.Geod(ellps="WGS84")
-_META_KEYS = ("acquisitiondatetime", "acquisition_datetime", "acquisition_time",
-              "datetime_original", "datetime")
+_META_KEYS = (
+    "acquisitiondatetime",
+    "acquisition_datetime",
+    "acquisition_time",
+    "datetime_original",
+    "datetime",
+)
 _NAME_PATTERNS = (
     re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})(?!\d)"),
     re.compile(r"(?<!\d)(\d{4})-(\d{2})-(\d{2})[T_ ](\d{2})[:\-]?(\d{2})[:\-]?(\d{2})(?!\d)"),
@@ -167,8 +172,12 @@ def _gsd(src: rasterio.io.DatasetReader) -> float | None:
     return float((w + h) / 2) if math.isfinite(w + h) else None
 
 
-def footprint(src: rasterio.io.DatasetReader) -> shapely.Geometry:
-    """The valid-data outline of `src` in EPSG:4326 (see the module docstring)."""
+def valid_outline(src: rasterio.io.DatasetReader) -> shapely.Geometry:
+    """The valid-data outline of `src` in its own CRS: traced, dissolved, simplified.
+
+    Simplification (Douglas-Peucker, tolerance one mask pixel) keeps a subset
+    of the traced vertices, so every vertex is still a pixel corner.
+    """
     scale = max(src.width, src.height) / MASK_MAX_PX
     if scale > 1:
         shape_out = (max(1, math.ceil(src.height / scale)), max(1, math.ceil(src.width / scale)))
@@ -177,15 +186,26 @@ def footprint(src: rasterio.io.DatasetReader) -> shapely.Geometry:
     mask = src.dataset_mask(out_shape=shape_out)
     if not mask.any():
         raise SceneError(reasons.EMPTY_GEOMETRY, "no valid pixels: every pixel is nodata or masked")
-    transform = src.transform * rasterio.Affine.scale(src.width / shape_out[1], src.height / shape_out[0])
+    transform = src.transform @ rasterio.Affine.scale(
+        src.width / shape_out[1], src.height / shape_out[0]
+    )
     valid = (mask > 0).astype("uint8")
-    polys = [shape(g) for g, v in features.shapes(valid, mask=valid.astype(bool), transform=transform)
-             if v == 1]
+    polys = [
+        shape(g)
+        for g, v in features.shapes(valid, mask=valid.astype(bool), transform=transform)
+        if v == 1
+    ]
     outline = shapely.union_all(polys)
     pixel = max(abs(transform.a), abs(transform.e))
-    outline = shapely.simplify(outline, pixel, preserve_topology=True)
+    return shapely.simplify(outline, pixel, preserve_topology=True)
+
+
+def footprint(src: rasterio.io.DatasetReader) -> shapely.Geometry:
+    """The valid-data outline of `src` in EPSG:4326 (see the module docstring)."""
+    outline = valid_outline(src)
     minx, miny, maxx, maxy = outline.bounds
-    outline = shapely.segmentize(outline, max(maxx - minx, maxy - miny) / 64 or pixel)
+    # Densify so that long straight edges follow the curvature of the projection.
+    outline = shapely.segmentize(outline, max(maxx - minx, maxy - miny) / 64)
     geom = shape(warp.transform_geom(src.crs, "EPSG:4326", mapping(outline)))
     if not geom.is_valid:
         geom = shapely.make_valid(geom)
@@ -227,8 +247,9 @@ def write_quicklook(src: rasterio.io.DatasetReader, target: Path) -> Path:
     h = max(1, round(src.height / scale)) if scale > 1 else src.height
     w = max(1, round(src.width / scale)) if scale > 1 else src.width
     indexes = _rgb_indexes(src)
-    bands = src.read(indexes, out_shape=(len(indexes), h, w), masked=True,
-                     resampling=Resampling.nearest)
+    bands = src.read(
+        indexes, out_shape=(len(indexes), h, w), masked=True, resampling=Resampling.nearest
+    )
     alpha = src.dataset_mask(out_shape=(h, w))
     planes = [_stretch(b) for b in bands]
     if len(planes) == 1:
@@ -238,8 +259,9 @@ def write_quicklook(src: rasterio.io.DatasetReader, target: Path) -> Path:
     with warnings.catch_warnings():
         # A quicklook is a picture, not a georeferenced raster: GDAL says so.
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        with rasterio.open(tmp, "w", driver="PNG", width=w, height=h, count=4,
-                           dtype="uint8") as dst:
+        with rasterio.open(
+            tmp, "w", driver="PNG", width=w, height=h, count=4, dtype="uint8"
+        ) as dst:
             dst.write(rgba)
     os.replace(tmp, target)
     return target
@@ -252,10 +274,15 @@ def _scene(path: Path, source: str, make_quicklook: bool) -> tuple[dict[str, Any
         raise SceneError(reasons.MALFORMED_RECORD, f"not a readable GeoTIFF ({exc})") from None
     with src:
         if src.driver != "GTiff":
-            raise SceneError(reasons.MALFORMED_RECORD, f"expected a GeoTIFF, GDAL opened it as {src.driver}")
+            raise SceneError(
+                reasons.MALFORMED_RECORD, f"expected a GeoTIFF, GDAL opened it as {src.driver}"
+            )
         if src.crs is None:
-            raise SceneError(reasons.MISSING_CRS, "the raster has no coordinate reference system "
-                             "(georeferencing by GCPs or RPCs only is not supported)")
+            raise SceneError(
+                reasons.MISSING_CRS,
+                "the raster has no coordinate reference system "
+                "(georeferencing by GCPs or RPCs only is not supported)",
+            )
         geom = footprint(src)
         tags = src.tags()
         imagery = src.tags(ns="IMAGERY")
@@ -312,14 +339,23 @@ def read_raster(
             except UnreadableInputError as exc:
                 if single or type(exc) is not UnreadableInputError:
                     raise
-                rejected.append(rejection(LAYER, source, f.stem, reasons.MALFORMED_RECORD,
-                                          exc.reason, {"file": f.name}))
+                rejected.append(
+                    rejection(
+                        LAYER,
+                        source,
+                        f.stem,
+                        reasons.MALFORMED_RECORD,
+                        exc.reason,
+                        {"file": f.name},
+                    )
+                )
                 continue
             except SceneError as exc:
                 if single and exc.reason == reasons.MALFORMED_RECORD:
                     raise UnreadableInputError(f, exc.detail) from None
-                rejected.append(rejection(LAYER, source, f.stem, exc.reason, exc.detail,
-                                          {"file": f.name}))
+                rejected.append(
+                    rejection(LAYER, source, f.stem, exc.reason, exc.detail, {"file": f.name})
+                )
                 continue
             rows.append(row)
             geoms.append(geom)

@@ -101,8 +101,14 @@ class _GuardedSession(requests.Session):
 class GuardedStacApiIO(StacApiIO):
     """StacApiIO that only requests checked http(s) URLs and caps response sizes."""
 
-    def __init__(self, *, hosts: set[str], timeout: float, max_bytes: int,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        hosts: set[str],
+        timeout: float,
+        max_bytes: int,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(headers=headers, timeout=timeout, max_retries=2)
         self.hosts = hosts
         self.max_bytes = max_bytes
@@ -121,14 +127,21 @@ class GuardedStacApiIO(StacApiIO):
         self.check(href)
         return super().read_text(source, *args, **kwargs)
 
-    def request(self, href: str, method: str | None = None, headers: dict[str, str] | None = None,
-                parameters: dict[str, Any] | None = None) -> str:
+    def request(
+        self,
+        href: str,
+        method: str | None = None,
+        headers: dict[str, str] | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> str:
         self.check(href)
         method = (method or "GET").upper()
         if method in ("POST", "PUT", "PATCH"):
             req = requests.Request(method=method, url=href, headers=headers, json=parameters)
         else:
-            req = requests.Request(method=method, url=href, headers=headers, params=parameters or {})
+            req = requests.Request(
+                method=method, url=href, headers=headers, params=parameters or {}
+            )
         prepped = self.session.prepare_request(req)
         try:
             resp = self.session.send(prepped, timeout=self.timeout, stream=True)
@@ -184,14 +197,16 @@ def search_stac_api(
     """
     check_url(url)
     if max_items < 1 or max_pages < 1 or page_size < 1:
-        raise ConfigError("max_items/max_pages/page_size", "positive numbers",
-                          (max_items, max_pages, page_size))
+        raise ConfigError(
+            "max_items/max_pages/page_size", "positive numbers", (max_items, max_pages, page_size)
+        )
     if max_cloud is not None and not 0 <= max_cloud <= 100:
         raise ConfigError("max_cloud", "a percentage between 0 and 100", max_cloud)
     host = (urlsplit(url).hostname or "").lower()
     hosts = {host} | {h.lower() for h in (allowed_hosts or ())}
-    io = GuardedStacApiIO(hosts=hosts, timeout=timeout, max_bytes=max_response_bytes,
-                          headers=headers)
+    io = GuardedStacApiIO(
+        hosts=hosts, timeout=timeout, max_bytes=max_response_bytes, headers=headers
+    )
     rows: list[dict[str, Any]] = []
     geoms: list[Any] = []
     rejected: list[dict[str, Any]] = []
@@ -206,7 +221,10 @@ def search_stac_api(
                     options["filter"] = f'"eo:cloud_cover" <= {max_cloud}'
                     options["filter_lang"] = "cql2-text"
                 else:
-                    options["filter"] = {"op": "<=", "args": [{"property": "eo:cloud_cover"}, max_cloud]}
+                    options["filter"] = {
+                        "op": "<=",
+                        "args": [{"property": "eo:cloud_cover"}, max_cloud],
+                    }
                     options["filter_lang"] = "cql2-json"
         search = client.search(
             method=method.upper(),
@@ -237,5 +255,10 @@ def search_stac_api(
     except (pystac.STACError, pystac.STACTypeError, ValueError, KeyError) as exc:
         raise UnreadableInputError(url, f"not a usable STAC API: {exc}") from None
     frame = frame_from_rows(LAYER, rows, geoms)
-    return ReadResult(LAYER, frame, rejections(rejected), records_read=len(rows) + len(rejected),
-                      default_marking=default_marking)
+    return ReadResult(
+        LAYER,
+        frame,
+        rejections(rejected),
+        records_read=len(rows) + len(rejected),
+        default_marking=default_marking,
+    )

@@ -94,8 +94,13 @@ def _description(props: Mapping[str, Any], depth: float | None) -> str | None:
         lines.append(f"Magnitude: {props.get('mag')} {props.get('magType') or ''}".rstrip())
     if depth is not None:
         lines.append(f"Depth: {depth} km")
-    for key, label in (("alert", "PAGER alert"), ("tsunami", "Tsunami flag"),
-                       ("sig", "Significance"), ("felt", "Felt reports"), ("url", "Link")):
+    for key, label in (
+        ("alert", "PAGER alert"),
+        ("tsunami", "Tsunami flag"),
+        ("sig", "Significance"),
+        ("felt", "Felt reports"),
+        ("url", "Link"),
+    ):
         if props.get(key) is not None:
             lines.append(f"{label}: {props.get(key)}")
     return "\n".join(lines) or None
@@ -104,18 +109,43 @@ def _description(props: Mapping[str, Any], depth: float | None) -> str | None:
 def _feature_row(feat: Any, source: str) -> tuple[dict[str, Any] | None, Any, dict | None]:
     if not isinstance(feat, Mapping) or feat.get("type") != "Feature":
         got = feat.get("type") if isinstance(feat, Mapping) else type(feat).__name__
-        return None, None, rejection(LAYER, source, None, reasons.MALFORMED_RECORD,
-                                     f"expected a GeoJSON Feature, found {got!r}", raw_json(feat))
+        return (
+            None,
+            None,
+            rejection(
+                LAYER,
+                source,
+                None,
+                reasons.MALFORMED_RECORD,
+                f"expected a GeoJSON Feature, found {got!r}",
+                raw_json(feat),
+            ),
+        )
     sid = text_or_none(feat.get("id")) if isinstance(feat.get("id"), (str, int)) else None
     props = feat.get("properties")
     if not isinstance(props, Mapping):
-        return None, None, rejection(LAYER, source, sid, reasons.MALFORMED_RECORD,
-                                     "expected a 'properties' object", raw_json(feat))
+        return (
+            None,
+            None,
+            rejection(
+                LAYER,
+                source,
+                sid,
+                reasons.MALFORMED_RECORD,
+                "expected a 'properties' object",
+                raw_json(feat),
+            ),
+        )
     try:
         geom = build_geometry(feat.get("geometry"))
     except BadGeometryError as exc:
-        return None, None, rejection(LAYER, source, sid, reasons.MALFORMED_RECORD,
-                                     f"geometry: {exc}", raw_json(feat))
+        return (
+            None,
+            None,
+            rejection(
+                LAYER, source, sid, reasons.MALFORMED_RECORD, f"geometry: {exc}", raw_json(feat)
+            ),
+        )
     depth = None
     if geom is not None and geom.geom_type == "Point":
         if geom.has_z:
@@ -134,7 +164,8 @@ def _feature_row(feat: Any, source: str) -> tuple[dict[str, Any] | None, Any, di
         "subcategory": text_or_none(props.get("magType")),
         "severity": derive_severity(props.get("alert"), mag),
         "status": STATUS.get(status.lower(), status) if status else None,
-        "title": text_or_none(props.get("title")) or (f"M {mag} - {place}" if mag is not None else place),
+        "title": text_or_none(props.get("title"))
+        or (f"M {mag} - {place}" if mag is not None else place),
         "description": _description(props, depth),
         "actors": None,
         "location_name": place,

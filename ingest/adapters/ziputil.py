@@ -76,13 +76,20 @@ def _member_problem(info: zipfile.ZipInfo) -> str | None:
     mode = info.external_attr >> 16
     if stat.S_ISLNK(mode):
         return f"member {raw!r} is a symbolic link; links are refused (zip slip)"
-    if info.is_dir() and (info.file_size or info.compress_size):
+    # An empty deflate stream is 2 bytes; anything more in a directory entry is hidden data.
+    if info.is_dir() and (info.file_size or info.compress_size > 16):
         return f"directory entry {raw!r} carries {info.file_size} bytes of payload"
     return None
 
 
-def check_archive(zf: zipfile.ZipFile, name: object, *, max_entries: int = MAX_ENTRIES,
-                  max_total_bytes: int = MAX_TOTAL_BYTES, max_ratio: float = MAX_RATIO) -> None:
+def check_archive(
+    zf: zipfile.ZipFile,
+    name: object,
+    *,
+    max_entries: int = MAX_ENTRIES,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_ratio: float = MAX_RATIO,
+) -> None:
     """Refuse an archive whose central directory breaks any rule (see module docstring).
 
     Only the archive's claims are checked here; `extract` enforces the sizes
@@ -155,19 +162,21 @@ def extract(
     staging = Path(staging)
     out: list[Extracted] = []
     with open_archive(path) as zf:
-        check_archive(zf, path, max_entries=max_entries, max_total_bytes=max_total_bytes,
-                      max_ratio=max_ratio)
+        check_archive(
+            zf, path, max_entries=max_entries, max_total_bytes=max_total_bytes, max_ratio=max_ratio
+        )
         written = 0
-        for n, info in enumerate(zf.infolist()):
-            if info.is_dir():
-                continue
-            name = info.filename.replace("\\", "/")
-            if want is not None and not want(name):
-                continue
-            target = staging / f"{n:05d}{_suffix(name)}"
-            size = 0
-            try:
+        try:
+            for n, info in enumerate(zf.infolist()):
+                if info.is_dir():
+                    continue
+                name = info.filename.replace("\\", "/")
+                if want is not None and not want(name):
+                    continue
+                target = staging / f"{n:05d}{_suffix(name)}"
+                size = 0
                 with zf.open(info) as src, open(target, "xb") as dst:
+                    out.append(Extracted(name, target, 0))
                     while chunk := src.read(_CHUNK):
                         size += len(chunk)
                         written += len(chunk)
@@ -177,19 +186,28 @@ def extract(
                                 f"member {info.filename!r} expands past its declared size or "
                                 f"the {max_total_bytes / 2**20:.0f} MiB limit (zip bomb)",
                             )
-                        if size > RATIO_FLOOR_BYTES and size / max(info.compress_size, 1) > max_ratio:
+                        if (
+                            size > RATIO_FLOOR_BYTES
+                            and size / max(info.compress_size, 1) > max_ratio
+                        ):
                             raise HostileInputError(
                                 path,
-                                f"member {info.filename!r} expands beyond {max_ratio:.0f}:1 (zip bomb)",
+                                f"member {info.filename!r} expands beyond {max_ratio:.0f}:1 "
+                                "(zip bomb)",
                             )
                         dst.write(chunk)
-            except (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError) as exc:
-                target.unlink(missing_ok=True)
-                raise UnreadableInputError(path, f"member {info.filename!r} is damaged ({exc})") from None
-            except HostileInputError:
-                target.unlink(missing_ok=True)
-                raise
-            out.append(Extracted(name, target, size))
+                out[-1] = Extracted(name, target, size)
+        except BaseException as exc:
+            # Nothing half-done is left behind: every file this call wrote goes.
+            for m in out:
+                m.path.unlink(missing_ok=True)
+            if isinstance(exc, (zipfile.BadZipFile, EOFError, ValueError, NotImplementedError)):
+                raise UnreadableInputError(path, f"archive member is damaged ({exc})") from None
+            if isinstance(exc, FileExistsError):
+                raise UnreadableInputError(
+                    path, f"staging folder {staging} is not empty ({exc.filename})"
+                ) from None
+            raise
     return out
 
 

@@ -35,7 +35,12 @@ class CompactDeck(pdk.Deck):
     Streamlit sends whatever `to_json` returns."""
 
     def to_json(self) -> str:  # noqa: D102 - same contract as pydeck's
-        return json.dumps(self, default=default_serialize, separators=(",", ":"), sort_keys=True)
+        # Built once: a cached deck is re-sent on reruns without re-encoding.
+        cached = self.__dict__.get("_json_cache")
+        if cached is None:
+            cached = json.dumps(self, default=default_serialize, separators=(",", ":"), sort_keys=True)
+            self.__dict__["_json_cache"] = cached
+        return cached
 
 
 def pixel_degrees(zoom: float) -> float:

@@ -39,20 +39,35 @@ def escape(value: object) -> str:
     return html.escape(text, quote=True)
 
 
+def escape_series(values: pd.Series) -> pd.Series:
+    """`escape` for a whole column at once (Arrow string kernels): tooltips for 50,000
+    features cost milliseconds, not seconds. Missing values become empty strings."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values.dtype):
+        text = values.dt.strftime("%Y-%m-%d %H:%M UTC")
+    elif pd.api.types.is_float_dtype(values.dtype):
+        text = values.map(lambda v: "" if pd.isna(v) else f"{v:g}")
+    else:
+        text = values.astype(object).where(values.notna(), None)
+    text = pd.Series(text, index=values.index).astype("string[pyarrow]").fillna("")
+    long = text.str.len() > MAX_FIELD_CHARS
+    if long.any():
+        text = text.where(~long, text.str.slice(0, MAX_FIELD_CHARS - 1) + "…")
+    for raw, safe in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;"), ("'", "&#x27;")):
+        text = text.str.replace(raw, safe, regex=False)
+    return text
+
+
 def tooltips(frame: pd.DataFrame, title: str | Iterable[str], fields: list[tuple[str, str]]) -> list[str]:
-    """One escaped HTML snippet per row: a bold title line then `label: value` lines."""
-    titles = [title] * len(frame) if isinstance(title, str) else list(title)
-    cols = {c: frame[c].tolist() for _, c in fields if c in frame}
-    out = []
-    for i, t in enumerate(titles):
-        lines = [f"<b>{escape(t)}</b>"]
-        for label, c in fields:
-            if c in cols:
-                v = escape(cols[c][i])
-                if v:
-                    lines.append(f"{escape(label)}: {v}")
-        out.append("<br/>".join(lines))
-    return out
+    """One escaped HTML snippet per row: a bold title line then `label: value` lines (empty ones left out)."""
+    index = frame.index
+    titles = pd.Series([title] * len(frame) if isinstance(title, str) else list(title), index=index)
+    out = "<b>" + escape_series(titles) + "</b>"
+    for label, col in fields:
+        if col not in frame:
+            continue
+        value = escape_series(frame[col])
+        out = out + ("<br/>" + html.escape(label) + ": " + value).where(value != "", "")
+    return out.astype(object).tolist()
 
 
 def polygon_rings(geoms: Iterable[shapely.Geometry], precision: int = 5) -> tuple[list, np.ndarray]:

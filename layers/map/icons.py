@@ -33,7 +33,7 @@ ICON_DIR = Path(__file__).with_suffix("")  # layers/map/icons/
 TEXTURE_SCALE = 2
 # On-screen diameter of an infrastructure icon. Smaller than a unit symbol on
 # purpose: infrastructure is context, units and incidents are the news.
-INFRASTRUCTURE_PX = 26
+INFRASTRUCTURE_PX = 22
 
 # Kind (ingest.schema.INFRASTRUCTURE_KINDS) -> Maki icon name. Where Maki has
 # no icon of that name the nearest clear glyph is used: a lightning bolt

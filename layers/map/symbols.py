@@ -45,7 +45,7 @@ ECHELON_CODES: dict[str, str] = {
 }
 _FRIEND_UNIT = "10031000{echelon}0000000000"  # 2525D/APP-6D, reality, friend, land unit, present, unspecified
 
-_NUMBER_SIDC = re.compile(r"^\d{20}(\d{10})?$")  # 2525D/E, APP-6D/E (30 digits: with the E extension)
+_NUMBER_SIDC = re.compile(r"^[0-9]{20}([0-9]{10})?$")  # 2525D/E, APP-6D/E (30 digits: with the E extension)
 _LETTER_SIDC = re.compile(r"^[A-Z][A-Z*\-][A-Z*\-][A-Z*\-][A-Z0-9*\-]{6,11}$")  # 2525B/C, APP-6B
 _SVG = re.compile(r'^<svg\b[^>]*\sviewBox="([^"]+)"[^>]*>(.*)</svg>$', re.DOTALL)
 _HEX = re.compile(r"^#[0-9a-f]{6}$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pydeck as pdk
 import shapely
@@ -24,7 +25,9 @@ def tracks(frame: gpd.GeoDataFrame, now: datetime, *, tolerance: float = 0.0) ->
                      ("Speed m/s", "last_speed_mps"), ("Heading", "last_heading_deg"),
                      ("Altitude m", "last_altitude_m"), ("Fixes", "point_count"), ("Type", "platform_type"),
                      ("Source", "source"), ("Marking", "marking")])
-    geoms = shapely.simplify(frame.geometry.values, tolerance) if tolerance > 0 else frame.geometry.values
+    geoms = np.asarray(frame.geometry.values, dtype=object)  # plain array: shapely's fast path
+    if tolerance > 0:
+        geoms = shapely.simplify(geoms, tolerance)
     paths = line_paths(geoms)
     colour = [style.TRACK_STALE if s else style.TRACK_ACTIVE for s in stale]
     data = [{"path": p, "color": c, "tip": t} for p, c, t in zip(paths, colour, tips)]
