@@ -49,6 +49,8 @@ from ingest.validate import validate
 
 DATA = Path(__file__).parent / "data"
 SRC = "test-src"
+# rasterio.transform.from_origin still uses Affine's `*`, which affine 3 deprecates.
+pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
 
 
 def by_id(frame: pd.DataFrame) -> dict[str, pd.Series]:
@@ -474,6 +476,19 @@ def test_kml_unreadable() -> None:
         read_kml(DATA / "kml/uav_tracks.kml", source=SRC, layer="incidents")
 
 
+def test_kml_timespan_without_zone_is_not_guessed(tmp_path: Path) -> None:
+    p = tmp_path / "naive.kml"
+    p.write_text(
+        '<kml xmlns="http://www.opengis.net/kml/2.2"><Placemark><name>N</name>'
+        "<TimeSpan><begin>2026-11-20T09:00:00</begin><end>2026-11-20T09:20:00Z</end></TimeSpan>"
+        "<LineString><coordinates>21,42 21,42.1</coordinates></LineString></Placemark></kml>"
+    )
+    res = read_kml(p, source=SRC, layer="track_points")
+    assert (len(res.frame), res.records_read) == (0, 2)
+    assert set(res.rejected.reason) == {reasons.NAIVE_TIME}
+    assert "no time zone" in res.rejected.detail.iloc[0]
+
+
 def test_kml_coordinate_text() -> None:
     assert parse_coordinates(" 1,2,3\n 4 , 5 ") == [(1.0, 2.0, 3.0), (4.0, 5.0)]
     with pytest.raises(ValueError, match="2 or 3 numbers"):
@@ -757,6 +772,7 @@ def test_gpkg_tables_reprojection_and_rejection(partner_gpkg: Path) -> None:
     assert xy(sites.frame.iloc[0].geometry) == pytest.approx((21.0, 42.5), abs=1e-9)
 
 
+@pytest.mark.filterwarnings("ignore:'crs' was not provided:UserWarning")
 def test_gpkg_without_crs_is_rejected_not_misplaced(tmp_path: Path) -> None:
     path = tmp_path / "nocrs.gpkg"
     gpd.GeoDataFrame(
@@ -907,6 +923,7 @@ def test_gdal_path_strings_are_refused_before_gdal(text: str) -> None:
         detect(text)  # type: ignore[arg-type]
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_tif_that_is_a_vrt_reading_etc_passwd(tmp_path: Path) -> None:
     hostile = DATA / "hostile/passwd_vrt.tif"
     # What the guard prevents: plain rasterio opens it with the VRT driver...
@@ -945,6 +962,7 @@ def test_guard_accepts_only_regular_files(tmp_path: Path) -> None:
 # GeoTIFF -> imagery
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_raster_valid_data_footprint(_home: Path) -> None:
     path = DATA / "raster/slope_nodata.tif"
     res = read_raster(path, source=SRC)
