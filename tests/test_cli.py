@@ -46,3 +46,17 @@ def test_demo_load_if_empty_loads_once(tmp_path):
     assert second.returncode == 0 and "already holds data" in second.stdout
     status = run(tmp_path, "status")
     assert "incidents" in status.stdout and "quarantined: 0" in status.stdout
+
+
+def test_stac_search_refuses_addresses_the_guard_forbids(tmp_path):
+    r = run(tmp_path, "stac-search", "http://169.254.169.254/stac", "--source", "s")
+    assert r.returncode == 2 and "169.254.169.254" in r.stderr
+
+
+def test_ingest_passes_options_to_the_adapter(tmp_path):
+    f = tmp_path / "units.csv"
+    f.write_text("unit,country,lat,lon,time\nAlpha Coy,GBR,42.66,21.17,2026-11-20T10:00:00Z\n")
+    r = run(tmp_path, "ingest", "deployments-csv", str(f), "--source", "p", "--marking", "UNCLASSIFIED",
+            "--column", "unit_name=unit", "--column", "nation=country", "--column", "reported_at=time")
+    assert r.returncode == 0, r.stderr
+    assert "1 stored, 0 quarantined" in r.stdout
