@@ -105,3 +105,19 @@ def deck(view: View, at: datetime, *, layers: tuple | None = None, max_points: i
     layers = tuple(layers if layers is not None else view.layers)
     key = (tuple(sorted(view.to_params().items())), minute.isoformat(), versions())
     return _deck(key, view, minute, layers, max_points, height)
+
+
+@st.cache_resource(max_entries=4, ttl=900)
+def _trips(versions_key: tuple, start: str, end: str) -> list[dict]:
+    from layers.map.playback import trips
+
+    points = store().read("track_points", start=pd.Timestamp(start), end=pd.Timestamp(end),
+                          columns=["track_id", "time"])
+    return trips(points, pd.Timestamp(start).to_pydatetime())
+
+
+def trips(start: datetime, end: datetime) -> list[dict]:
+    """Playback trips for the window, shared across sessions (rounded to the minute)."""
+    s = pd.Timestamp(start).floor("min")
+    e = pd.Timestamp(end).ceil("min")
+    return _trips(versions(), s.isoformat(), e.isoformat())

@@ -105,3 +105,13 @@ def test_a_drawn_area_in_the_link_limits_the_view(open_page):
     at = open_page("analyst", aoi="POLYGON ((20.5 42, 21.5 42, 21.5 43, 20.5 43, 20.5 42))")
     inside = deck_layers(at).get("incidents", 0)
     assert 0 < inside < every
+
+
+def test_playback_replays_tracks_up_to_the_cursor(open_page):
+    at = open_page("analyst")
+    at.segmented_control(key="map_mode").set_value("Playback").run()
+    assert not at.exception
+    spec = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
+    trips = next(l for l in spec["layers"] if l["id"] == "playback_tracks")
+    assert trips["data"] and trips["currentTime"] == 0
+    assert all(len(t["path"]) == len(t["timestamps"]) for t in trips["data"])

@@ -60,12 +60,56 @@ def draw_area(picture: dict, bounds) -> None:
         st.rerun()
 
 
+PLAYBACK_STEPS = 120  # a window plays in about two minutes at one step a second
+
+
+def playback(picture: dict, bounds) -> None:
+    """Replay tracks and incidents through the window; only this fragment reruns while playing."""
+    import pandas as pd
+    import pydeck as pdk
+
+    from layers.map import CompactDeck, build_layers, initial_view
+    from layers.map.base import TOOLTIP
+    from layers.map.playback import playback_layers
+
+    start, end = view.span(at)
+    start = pd.Timestamp(start).floor("min").to_pydatetime()
+    step = (end - start) / PLAYBACK_STEPS
+    if "pb_cursor" not in st.session_state or not (start <= st.session_state["pb_cursor"] <= end):
+        st.session_state["pb_cursor"] = start
+    playing = st.toggle("Play", key="pb_playing")
+
+    def seek() -> None:
+        st.session_state["pb_cursor"] = st.session_state["pb_seek"]
+
+    st.slider("Time", min_value=start, max_value=end, value=st.session_state["pb_cursor"], step=step,
+              format="DD MMM HH:mm", key="pb_seek", on_change=seek)
+
+    @st.fragment(run_every=1.0 if playing else None)
+    def frame() -> None:
+        if playing:
+            nxt = st.session_state["pb_cursor"] + step
+            st.session_state["pb_cursor"] = start if nxt > end else nxt
+        cursor = st.session_state["pb_cursor"]
+        st.caption(f"Playback at {cursor:%Y-%m-%d %H:%M} UTC")
+        base = build_layers(picture, [n for n in ("borders", "disputed_areas", "deployments") if n in view.layers],
+                            at)
+        layers = base + playback_layers(data.trips(start, end), picture["incidents"], start, cursor)
+        deck = CompactDeck(layers=layers, initial_view_state=initial_view(view.viewport, bounds),
+                           map_provider=None, tooltip=TOOLTIP, height=600)
+        st.pydeck_chart(deck, height=600, key="playback-map")
+
+    frame()
+
+
 tab_map, tab_table, tab_charts = st.tabs(["Map", "Features", "Charts"])
 with tab_map:
-    mode = st.segmented_control("Map mode", ["Live map", "Draw area / measure"], default="Live map",
+    mode = st.segmented_control("Map mode", ["Live map", "Playback", "Draw area / measure"], default="Live map",
                                 key="map_mode", label_visibility="collapsed")
     if mode == "Draw area / measure":
         draw_area(picture, bounds)
+    elif mode == "Playback":
+        playback(picture, bounds)
     else:
         st.pydeck_chart(data.deck(view, at, height=640), height=640, key="analyst-map")
     st.html(ui.legend_html(view.layers))
