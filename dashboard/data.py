@@ -86,14 +86,34 @@ def quarantined(versions_key: tuple) -> pd.DataFrame:
     return store().quarantined(limit=5000)
 
 
+def fingerprint(frame: gpd.GeoDataFrame) -> int:
+    """Which rows a filtered frame holds (its index into the cached standing frame): cheap, and
+    equal for equal selections, so a layer a filter did not touch is not rebuilt."""
+    return int(pd.util.hash_array(frame.index.to_numpy()).sum()) ^ len(frame)
+
+
+@st.cache_resource(max_entries=128, ttl=900)
+def _layer(name: str, rows: int, versions_key: tuple, minute: str, zoom: float, max_points: int,
+           _frame: gpd.GeoDataFrame, _at: datetime) -> list:
+    from layers.map import build_layer
+
+    return build_layer(name, _frame, _at, zoom=zoom, max_points=max_points)
+
+
 @st.cache_resource(max_entries=32, ttl=900)
 def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int, height: int):
-    from layers.map import build_deck, build_layers, initial_view
+    from layers.map import MAP_LAYERS, build_deck, initial_view
 
     picture_, bounds = picture(_view, _at)
     initial = initial_view(_view.viewport, bounds)
-    deck_ = build_deck(build_layers(picture_, layers, _at, zoom=initial.zoom, max_points=max_points), initial,
-                       height=height)
+    built: list = []
+    v = versions()
+    for name in MAP_LAYERS:
+        if name in layers and name in picture_:
+            frame = picture_[name]
+            built += _layer(name, fingerprint(frame), v, _at.isoformat(), round(initial.zoom, 1), max_points,
+                            frame, _at)
+    deck_ = build_deck(built, initial, height=height)
     deck_.to_json()  # encode once, here, not on every rerun that shows it
     return deck_
 

@@ -2,12 +2,18 @@
 
 writer ROOT BATCH N  - write N batches of BATCH fresh track points, printing "committed K" after each
 reader ROOT SECONDS  - read the layer repeatedly, printing each count seen
+alert-writer ROOT KEYS STOP  - put the same KEYS findings again and again (a refresh loop), printing
+                      "put K" after each, until the file STOP exists
+ack ROOT BY KEY...   - acknowledge each KEY as BY, printing "acked KEY True|False"
+alerts ROOT          - print every alert as a JSON line: key, state, acknowledged_by
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -28,6 +34,20 @@ def batch(k: int, size: int) -> gpd.GeoDataFrame:
     return validate(frame, "track_points", source="proc").valid
 
 
+T0 = pd.Timestamp("2026-11-20T00:00:00Z")
+
+
+def findings(keys: list[str], *, t0: pd.Timestamp = T0,
+             rule: str = "zone-entry", severity: str = "high", message: str = "entered") -> gpd.GeoDataFrame:
+    """Findings as layers/analysis/findings.py makes them, one per key."""
+    n = len(keys)
+    return gpd.GeoDataFrame(
+        {"rule": rule, "severity": severity, "time": [t0 + pd.Timedelta(minutes=i) for i in range(n)],
+         "key": keys, "subjects": [json.dumps([k]) for k in keys], "message": message,
+         "details": [json.dumps({"i": i}) for i in range(n)]},
+        geometry=shapely.points(20 + np.arange(n) * 1e-3, np.full(n, 42.0)), crs=4326)
+
+
 def main() -> None:
     role, root = sys.argv[1], sys.argv[2]
     store = DeltaStore(root)
@@ -41,6 +61,21 @@ def main() -> None:
         until = time.time() + float(sys.argv[3])
         while time.time() < until:
             print(len(store.read("track_points", columns=["source_id"])), flush=True)
+    elif role == "alert-writer":
+        keys, stop = [f"k{i}" for i in range(int(sys.argv[3]))], Path(sys.argv[4])
+        k = 0
+        while not stop.exists():
+            store.put_alerts(findings(keys, message=f"refresh {k}"))
+            print(f"put {k}", flush=True)
+            k += 1
+    elif role == "ack":
+        by = sys.argv[3]
+        for key in sys.argv[4:]:
+            print(f"acked {key} {store.acknowledge(key, by)}", flush=True)
+    elif role == "alerts":
+        for row in store.alerts()[["key", "state", "acknowledged_by"]].itertuples(index=False):
+            by = None if pd.isna(row.acknowledged_by) else row.acknowledged_by
+            print(json.dumps({"key": row.key, "state": row.state, "acknowledged_by": by}))
 
 
 if __name__ == "__main__":

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,8 +20,10 @@ from ingest.adapters.base import ReadResult
 from ingest.errors import StoreQueryError
 from ingest.pipeline import ingest
 from ingest.schema import LAYERS
+from ingest.store.base import ALERT_COLUMNS, AlertWriteReport
 from ingest.store.delta import DeltaStore
 from ingest.validate import validate
+from tests.storeproc import findings
 
 ROOT = Path(__file__).resolve().parents[1]
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")
@@ -216,3 +219,150 @@ def test_feed_status_is_one_row_per_feed_latest_wins(store):
     assert list(fs.index) == ["cot-udp", "uav-json"]
     assert fs.loc["uav-json", "state"] == "failing" and fs.loc["uav-json", "last_success"] == t
     assert fs.loc["uav-json", "last_error"] == "timeout after 5 s"
+
+
+# --- alerts -----------------------------------------------------------------------------
+
+N0 = T0 + pd.Timedelta(hours=1)  # when the first evaluation ran
+
+
+def _states(store, **kw) -> dict[str, str]:
+    return dict(zip(store.alerts(**kw)["key"], store.alerts(**kw)["state"]))
+
+
+def test_alerts_are_deduplicated_by_key_across_refreshes_and_within_a_batch(store):
+    first = findings(["a", "b", "a"])  # "a" twice: the newest time wins
+    assert store.put_alerts(first, now=N0) == AlertWriteReport(2, 0, 0)
+    later = findings(["a", "b", "c"], message=["entered", "left", "entered"])
+    rep = store.put_alerts(later, now=N0 + pd.Timedelta(minutes=5))
+    assert (rep.new, rep.updated, rep.unchanged) == (1, 2, 0)  # a: time changed; b: message changed
+    rep = store.put_alerts(later, now=N0 + pd.Timedelta(minutes=10))
+    assert (rep.new, rep.updated, rep.unchanged) == (0, 0, 3)
+    got = store.alerts()
+    assert list(got.columns) == ALERT_COLUMNS and got.crs == "EPSG:4326"
+    assert list(got["key"]) == ["c", "b", "a"]  # newest time first
+    row = got.set_index("key").loc["b"]
+    assert row["message"] == "left" and row["state"] == "open" and row["subjects"] == '["b"]'
+    assert row["first_seen"] == N0 and row["last_seen"] == N0 + pd.Timedelta(minutes=10)
+    assert got.set_index("key").loc["c", "first_seen"] == N0 + pd.Timedelta(minutes=5)
+    assert row.geometry.equals(shapely.Point(20.001, 42))
+    # an evaluation older than what is stored changes nothing
+    stale = findings(["b"], severity="low")
+    assert store.put_alerts(stale, now=N0).unchanged == 1
+    assert store.alerts().set_index("key").loc["b", "severity"] == "high"
+
+
+def test_an_acknowledgement_survives_later_refreshes(store):
+    store.put_alerts(findings(["a", "b"]), now=N0)
+    assert store.acknowledge("a", "alice", at=N0 + pd.Timedelta(minutes=1))
+    for k in range(2, 5):  # refreshes with changed content
+        store.put_alerts(findings(["a", "b"], severity="critical", message=f"refresh {k}"),
+                         now=N0 + pd.Timedelta(minutes=k))
+    got = store.alerts().set_index("key")
+    assert got.loc["a", "state"] == "acknowledged" and got.loc["a", "acknowledged_by"] == "alice"
+    assert got.loc["a", "acknowledged_at"] == N0 + pd.Timedelta(minutes=1)
+    assert got.loc["a", "message"] == "refresh 4" and got.loc["a", "severity"] == "critical"
+    assert got.loc["b", "state"] == "open" and pd.isna(got.loc["b", "acknowledged_by"])
+    assert pd.isna(got.loc["b", "acknowledged_at"])
+
+
+def test_the_first_acknowledgement_is_kept(store):
+    store.put_alerts(findings(["a"]), now=N0)
+    assert store.acknowledge("a", "alice", at=N0 + pd.Timedelta(minutes=1))
+    assert store.acknowledge("a", "bob", at=N0 + pd.Timedelta(minutes=2))  # the alert exists
+    assert not store.acknowledge("nope", "bob")
+    row = store.alerts().iloc[0]
+    assert (row["acknowledged_by"], row["acknowledged_at"]) == ("alice", N0 + pd.Timedelta(minutes=1))
+    assert len(store.alerts()) == 1
+    with pytest.raises(StoreQueryError, match="tz-aware"):
+        store.acknowledge("a", "carol", at=datetime(2026, 11, 20))
+
+
+def test_resolve_missing_resolves_what_the_latest_evaluation_did_not_find(store):
+    store.put_alerts(findings(["a", "b", "c"]), now=N0)
+    store.put_alerts(findings(["z"], rule="loitering"), now=N0)
+    store.acknowledge("b", "alice")
+    n1 = N0 + pd.Timedelta(minutes=1)
+    store.put_alerts(findings(["a"]), now=n1)
+    assert store.resolve_missing({"a"}, rules=["zone-entry"], now=n1) == 2
+    assert _states(store) == {"a": "open", "b": "resolved", "c": "resolved", "z": "open"}
+    assert store.alerts().set_index("key").loc["b", "acknowledged_by"] == "alice"  # resolved keeps the ack
+    assert store.resolve_missing({"a"}, rules=["zone-entry"], now=n1) == 0  # already resolved
+    # re-appearing: open again, unless acknowledged
+    n2 = N0 + pd.Timedelta(minutes=2)
+    rep = store.put_alerts(findings(["a", "b", "c"]), now=n2)
+    assert (rep.new, rep.updated, rep.unchanged) == (0, 2, 1)  # b and c re-opened
+    assert _states(store) == {"a": "open", "b": "acknowledged", "c": "open", "z": "open"}
+    # an alert put by a newer evaluation is not resolved by an older one
+    store.put_alerts(findings(["y"], rule="loitering"), now=N0 + pd.Timedelta(minutes=10))
+    assert store.resolve_missing(set(), rules=["loitering"], now=n2) == 1  # z, not y
+    assert _states(store)["z"] == "resolved" and _states(store)["y"] == "open"
+    assert store.resolve_missing(set(), now=N0 + pd.Timedelta(minutes=11)) == 4
+    assert set(_states(store).values()) == {"resolved"} and len(store.alerts()) == 5
+
+
+def test_alert_filters(store):
+    store.put_alerts(findings([f"z{i}" for i in range(4)]), now=N0)  # times T0 .. T0+3min
+    store.put_alerts(findings(["l0", "l1"], rule="loitering", t0=T0 + pd.Timedelta(hours=1)), now=N0)
+    store.acknowledge("z1", "alice")
+    store.resolve_missing({"z0", "z1", "l0", "l1"}, now=N0 + pd.Timedelta(minutes=1))  # z2, z3
+    assert list(store.alerts(since=T0 + pd.Timedelta(minutes=2))["key"]) == ["l1", "l0", "z3", "z2"]
+    assert list(store.alerts(rules=["loitering"])["key"]) == ["l1", "l0"]
+    assert list(store.alerts(states=["open"])["key"]) == ["l1", "l0", "z0"]
+    assert list(store.alerts(states=["acknowledged"])["key"]) == ["z1"]
+    assert list(store.alerts(states=["resolved"])["key"]) == ["z3", "z2"]
+    assert list(store.alerts(states=["open", "acknowledged"], rules=["zone-entry"])["key"]) == ["z1", "z0"]
+    assert list(store.alerts(limit=2)["key"]) == ["l1", "l0"]
+    got = store.alerts(since=T0 + pd.Timedelta(days=1))
+    assert got.empty and list(got.columns) == ALERT_COLUMNS
+    with pytest.raises(StoreQueryError, match="states"):
+        store.alerts(states=["closed"])
+    with pytest.raises(StoreQueryError, match="tz-aware"):
+        store.alerts(since=datetime(2026, 11, 20))
+
+
+def test_no_alerts_is_an_empty_frame_with_the_columns(store):
+    got = store.alerts(states=["open"], rules=["zone-entry"], since=T0, limit=5)
+    assert got.empty and list(got.columns) == ALERT_COLUMNS and got.crs == "EPSG:4326"
+    for c in ("time", "first_seen", "last_seen", "acknowledged_at"):
+        assert str(got[c].dtype) == "datetime64[us, UTC]"
+    assert not store.acknowledge("a", "alice")
+    assert store.resolve_missing(set()) == 0
+    rep = store.put_alerts(findings([]))
+    assert (rep.new, rep.updated, rep.unchanged) == (0, 0, 0) and store.alerts().empty
+
+
+def test_an_acknowledgement_in_one_process_is_seen_by_every_other(tmp_path):
+    root = tmp_path / "store"
+    DeltaStore(root).put_alerts(findings(["a", "b"]), now=N0)
+
+    def run(*args: str) -> str:
+        p = _proc(*args)
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        return out
+
+    assert run("ack", str(root), "alice", "a", "nope").split("\n")[:2] == ["acked a True", "acked nope False"]
+    seen = {r["key"]: r for r in map(json.loads, run("alerts", str(root)).splitlines())}
+    assert seen["a"] == {"key": "a", "state": "acknowledged", "acknowledged_by": "alice"}
+    assert seen["b"]["state"] == "open"
+    # and a refresh loop in one process racing acknowledgements in another never loses one
+    DeltaStore(root).put_alerts(findings([f"k{i}" for i in range(2000)]), now=N0)
+    stop = tmp_path / "stop"
+    writer = _proc("alert-writer", str(root), "2000", str(stop))
+    assert writer.stdout.readline().strip() == "put 0"  # the refreshes are under way
+    keys = [f"k{i}" for i in range(0, 2000, 50)]
+    out = run("ack", str(root), "bob", *keys)
+    acked_at = DeltaStore(root).version("_alerts")
+    deadline = time.time() + 60
+    while DeltaStore(root).version("_alerts") < acked_at + 2 and time.time() < deadline:
+        time.sleep(0.05)  # two more refreshes after the last acknowledgement
+    stop.touch()
+    _, werr = writer.communicate(timeout=120)
+    assert writer.returncode == 0, werr
+    assert out.split() == [w for k in keys for w in ("acked", k, "True")]
+    assert DeltaStore(root).version("_alerts") >= acked_at + 2, "no refresh after the acknowledgements"
+    seen = {r["key"]: r for r in map(json.loads, run("alerts", str(root)).splitlines())}
+    assert len(seen) == 2002
+    assert all(seen[k]["state"] == "acknowledged" and seen[k]["acknowledged_by"] == "bob" for k in keys)
+    assert sum(r["state"] == "acknowledged" for r in seen.values()) == len(keys) + 1

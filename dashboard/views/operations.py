@@ -25,9 +25,9 @@ def live() -> None:
     clock.metric("UTC", at.strftime("%H:%M"), help=at.strftime("%Y-%m-%d %H:%M:%S UTC"))
     ui.kpi_strip(figures)
     map_col, side = st.columns([4, 1.25])
-    deck = data.deck(view, at, height=760)
+    deck = data.deck(view, at, height=820)
     with map_col:
-        st.pydeck_chart(deck, height=760, key="ops-map")
+        st.pydeck_chart(deck, height=820, key="ops-map")
     with side:
         st.subheader("Newest events")
         st.html(ui.ticker_html(ticker(picture, at, limit=14), at))

@@ -61,6 +61,30 @@ class FeedStatus:
 FEED_STATUS_COLUMNS = [f for f in FeedStatus.__dataclass_fields__]
 
 
+@dataclass(frozen=True)
+class AlertWriteReport:
+    """What `Store.put_alerts` did: `new` keys inserted; `updated` known keys whose
+    content changed or that re-opened after being resolved; `unchanged` known keys
+    seen again as they were (only their `last_seen` moved)."""
+
+    new: int
+    updated: int
+    unchanged: int
+
+    @property
+    def written(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+
+ALERT_SEVERITIES = ("low", "medium", "high", "critical")
+ALERT_STATES = ("open", "acknowledged", "resolved")
+# The columns of a finding (layers/analysis/findings.py) that the store keeps.
+FINDING_COLUMNS = ["rule", "severity", "time", "key", "subjects", "message", "details", "geometry"]
+# The columns `Store.alerts` returns, in order.
+ALERT_COLUMNS = ["key", "rule", "severity", "time", "subjects", "message", "details", "first_seen",
+                 "last_seen", "state", "acknowledged_by", "acknowledged_at", "geometry"]
+
+
 class Store(ABC):
     """A place to keep layers. Implementations must be safe for one writer process
     and many reader processes at once, and leave the previous state intact when a
@@ -109,6 +133,61 @@ class Store(ABC):
     @abstractmethod
     def feed_status(self) -> pd.DataFrame:
         """One row per feed with the `FeedStatus` fields."""
+
+    # -- alerts ---------------------------------------------------------------------
+    # An alert is a finding (see FINDING_COLUMNS) kept by its stable `key`, so the
+    # same condition found again on the next refresh is the same alert, and an
+    # acknowledgement made in one dashboard process is seen by every other one.
+    #
+    # Lifecycle. The store keeps two independent facts per alert:
+    # - whether the condition is live: "open" after `put_alerts`, "resolved" after a
+    #   `resolve_missing` that did not see it; a resolved key that is put again is
+    #   live again;
+    # - whether someone acknowledged it: the first acknowledgement, for good.
+    # The reported `state` combines them: "resolved" if the condition is no longer
+    # live (acknowledged or not: the ack stays in acknowledged_by/at), else
+    # "acknowledged" if acknowledged, else "open". So a resolved alert that
+    # re-appears is "open" again unless it was acknowledged, in which case it is
+    # "acknowledged" again: nobody is asked twice about the same key.
+
+    @abstractmethod
+    def put_alerts(self, findings: gpd.GeoDataFrame, *, now: datetime | None = None) -> AlertWriteReport:
+        """Upsert findings as alerts on `key` (the batch is de-duplicated by key, the
+        newest `time` winning). A new key is inserted with first_seen = last_seen =
+        `now` (default: the current time) and is live; a known key gets the
+        finding's content (severity, time, subjects, message, details, geometry),
+        last_seen = `now`, and is live again if it was resolved. first_seen and
+        acknowledgements are never changed. A batch evaluated before the stored
+        last_seen of a key (`now` older) leaves that key as it is."""
+
+    @abstractmethod
+    def alerts(
+        self,
+        *,
+        since: datetime | None = None,
+        states: list[str] | None = None,
+        rules: list[str] | None = None,
+        limit: int | None = None,
+    ) -> gpd.GeoDataFrame:
+        """Alerts with ALERT_COLUMNS, newest `time` first (then by key). `since`
+        (tz-aware) keeps alerts whose `time` is at or after it; `states` and `rules`
+        keep those listed; `limit` keeps the first n. No alerts: an empty frame with
+        the columns."""
+
+    @abstractmethod
+    def acknowledge(self, key: str, by: str, *, at: datetime | None = None) -> bool:
+        """Record that `by` acknowledged the alert `key` at `at` (default now).
+        Returns False if there is no such alert, else True. The first
+        acknowledgement of a key is kept: acknowledging again changes nothing."""
+
+    @abstractmethod
+    def resolve_missing(self, active_keys: set[str], *, rules: list[str] | None = None,
+                        now: datetime | None = None) -> int:
+        """Mark resolved the live alerts (of `rules`, default all) whose key is not
+        in `active_keys`, the keys of the latest evaluation made at `now`
+        (default: the current time). An alert last seen at or after `now` (put by a
+        newer evaluation) is left live. Resolved alerts stay listed. Returns how
+        many were resolved."""
 
     def is_empty(self) -> bool:
         from ingest.schema import LAYERS

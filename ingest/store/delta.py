@@ -18,6 +18,7 @@ re-ingest of identical content change nothing.
 from __future__ import annotations
 
 import hashlib
+import json
 import time as _time
 from datetime import datetime
 from pathlib import Path
@@ -35,7 +36,18 @@ from filelock import FileLock
 
 from ingest.errors import SchemaError, StoreError, StoreQueryError
 from ingest.schema import CRS, QUARANTINE_COLUMNS, LayerSpec, spec
-from ingest.store.base import FEED_STATUS_COLUMNS, BBox, FeedStatus, LayerStats, Store, WriteReport
+from ingest.store.base import (
+    ALERT_COLUMNS,
+    ALERT_SEVERITIES,
+    ALERT_STATES,
+    FEED_STATUS_COLUMNS,
+    AlertWriteReport,
+    BBox,
+    FeedStatus,
+    LayerStats,
+    Store,
+    WriteReport,
+)
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "str": pa.string(),
@@ -49,12 +61,17 @@ ENVELOPE = ("_minx", "_miny", "_maxx", "_maxy")
 INTERNAL = ENVELOPE + ("_version", "_hash")
 QUARANTINE_TABLE = "_quarantine"
 FEEDS_TABLE = "_feeds"
+ALERTS_TABLE = "_alerts"
+ACKS_TABLE = "_alert_acks"
 # Compact a table once it has this many data files (each small write adds one).
 COMPACT_AFTER_FILES = 48
 # Files a compaction replaced are deleted only after this long, so a reader
 # that opened the older snapshot can finish.
 VACUUM_RETENTION_HOURS = 1
 READ_RETRIES = 3
+# Every put_alerts rewrites the files holding the keys it sees again (to move
+# last_seen), so the alert tables are vacuumed every this many versions.
+ALERT_VACUUM_EVERY = 50
 
 
 def arrow_schema(ls: LayerSpec) -> pa.Schema:
@@ -78,6 +95,24 @@ FEEDS_SCHEMA = pa.schema([
     pa.field("consecutive_failures", pa.int64()), pa.field("records_last", pa.int64()),
     pa.field("quarantined_last", pa.int64()), pa.field("interval_s", pa.float64()),
     pa.field("next_attempt", _TS),
+])
+
+# Alerts: see DeltaStore.put_alerts for why alerts and acknowledgements are two tables.
+# `status` is the liveness of the condition ("open" | "resolved"); the reported
+# state also depends on the acknowledgement (Store's lifecycle comment).
+ALERTS_SCHEMA = pa.schema([
+    pa.field("key", pa.string()), pa.field("rule", pa.string()), pa.field("severity", pa.string()),
+    pa.field("time", _TS), pa.field("subjects", pa.string()), pa.field("message", pa.string()),
+    pa.field("details", pa.string()), pa.field("geometry", pa.binary()),
+    pa.field("lon", pa.float64()), pa.field("lat", pa.float64()),
+    pa.field("first_seen", _TS), pa.field("last_seen", _TS), pa.field("status", pa.string()),
+    pa.field("_hash", pa.string()),
+])
+# What a later sighting of a key replaces (never key, first_seen, nor anything of the acks).
+ALERT_CONTENT = ("rule", "severity", "time", "subjects", "message", "details", "geometry", "lon", "lat")
+ACKS_SCHEMA = pa.schema([
+    pa.field("key", pa.string()), pa.field("acknowledged_by", pa.string()),
+    pa.field("acknowledged_at", _TS),
 ])
 
 
@@ -188,17 +223,9 @@ class DeltaStore(Store):
             if unknown:
                 raise StoreQueryError(f"read {layer}", f"columns of {layer}", unknown)
             wanted = list(dict.fromkeys([*columns, "geometry"]))
-        for attempt in range(READ_RETRIES):
-            dt = self._open(layer)
-            if dt is None:
-                return empty_layer(ls, wanted)
-            try:
-                table = dt.to_pyarrow_dataset().to_table(filter=expr, columns=wanted)
-                break
-            except (FileNotFoundError, OSError) as exc:  # a vacuum removed an old snapshot's file
-                if attempt == READ_RETRIES - 1:
-                    raise StoreError(f"reading {layer}: {exc}") from exc
-                _time.sleep(0.05 * (attempt + 1))
+        table = self._scan(layer, expr, wanted)
+        if table is None:
+            return empty_layer(ls, wanted)
         frame = from_arrow(table, ls)
         if bbox is not None and not all(g in ("Point",) for g in ls.geometry_types) and len(frame):
             frame = frame[frame.intersects(_bbox_geometry(bbox))]
@@ -253,12 +280,181 @@ class DeltaStore(Store):
             return FEEDS_SCHEMA.empty_table().to_pandas()
         return dt.to_pyarrow_dataset().to_table().to_pandas().sort_values("feed").reset_index(drop=True)
 
+    # -- alerts -----------------------------------------------------------------
+    # Two tables, `_alerts` (one row per key: the finding as last seen, first/last
+    # seen, open/resolved) and `_alert_acks` (one row per acknowledged key), rather
+    # than acknowledgement columns in `_alerts`:
+    # - put_alerts and resolve_missing rewrite `_alerts` rows by merge; they never
+    #   write `_alert_acks`, so no refresh, however it races an acknowledgement
+    #   (even one by a writer that did not take our lock), can write an old "not
+    #   acknowledged" over a new acknowledgement: there is no ack column for a
+    #   merge to copy;
+    # - `_alert_acks` is insert-only (a merge that only inserts unmatched keys), so
+    #   the first acknowledgement wins by construction and is never rewritten;
+    # - it stays tiny and changes only when a person clicks, while `_alerts` is
+    #   rewritten on every evaluation; reading both and joining thousands of rows
+    #   by key costs about a millisecond.
+    # Reads open each table at its latest snapshot; acks only ever grow, so the
+    # worst a reader between two commits sees is an ack one refresh late.
+
+    def put_alerts(self, findings: gpd.GeoDataFrame, *, now: datetime | None = None) -> AlertWriteReport:
+        now_ts = _when(now, "put_alerts now")
+        table = alerts_to_arrow(findings, now_ts)
+        n = table.num_rows
+        if n == 0:
+            return AlertWriteReport(0, 0, 0)
+        with self._lock:
+            dt = self._open(ALERTS_TABLE)
+            if dt is None:
+                write_deltalake(str(self._path(ALERTS_TABLE)), table, mode="append")
+                return AlertWriteReport(n, 0, 0)
+            # What the stored rows are, to tell new / changed / same (the merge's own
+            # metrics count every last_seen bump as an update).
+            old = dt.to_pyarrow_dataset().to_table(
+                filter=_sfield("key").isin(table.column("key")),
+                columns=["key", "_hash", "status", "last_seen"]).to_pandas()
+            (dt.merge(table, predicate="t.key = s.key", source_alias="s", target_alias="t")
+             .when_matched_update(
+                 updates={**{c: f"s.{c}" for c in ALERT_CONTENT}, "last_seen": "s.last_seen",
+                          "_hash": "s._hash", "status": "'open'"},
+                 predicate="s.last_seen >= t.last_seen")
+             .when_not_matched_insert_all()
+             .execute())
+            self._maybe_compact(ALERTS_TABLE)
+            self._maybe_vacuum(ALERTS_TABLE)
+        if old.empty:
+            return AlertWriteReport(n, 0, 0)
+        new_hash = dict(zip(table.column("key").to_pylist(), table.column("_hash").to_pylist()))
+        applies = old["last_seen"] <= now_ts
+        changed = applies & ((old["_hash"] != old["key"].map(new_hash)) | (old["status"] != "open"))
+        updated = int(changed.sum())
+        return AlertWriteReport(n - len(old), updated, len(old) - updated)
+
+    def alerts(
+        self,
+        *,
+        since: datetime | None = None,
+        states: list[str] | None = None,
+        rules: list[str] | None = None,
+        limit: int | None = None,
+    ) -> gpd.GeoDataFrame:
+        if states is not None:
+            states = [states] if isinstance(states, str) else list(states)
+            unknown = [s for s in states if s not in ALERT_STATES]
+            if unknown:
+                raise StoreQueryError("alerts states", f"some of {list(ALERT_STATES)}", unknown)
+        if rules is not None:
+            rules = [rules] if isinstance(rules, str) else list(rules)
+        if limit is not None and limit < 0:
+            raise StoreQueryError("alerts limit", "a count >= 0", limit)
+        parts: list[pds.Expression] = []
+        if since is not None:
+            parts.append(pds.field("time") >= _ts(since))
+        if rules is not None:
+            parts.append(_sfield("rule").isin(rules))
+        if states is not None and "resolved" not in states:
+            parts.append(_sfield("status") == "open")
+        elif states is not None and set(states) == {"resolved"}:
+            parts.append(_sfield("status") == "resolved")
+        expr = None
+        for p in parts:
+            expr = p if expr is None else expr & p
+        wanted = [c for c in ALERTS_SCHEMA.names if c not in ("lon", "lat", "_hash")]
+        table = self._scan(ALERTS_TABLE, expr, wanted)
+        if table is None or table.num_rows == 0:
+            return empty_alerts()
+        acks = self._scan(ACKS_TABLE, None, ACKS_SCHEMA.names)
+        if acks is None:
+            acks = ACKS_SCHEMA.empty_table()
+        table = table.join(acks.cast(ACKS_SCHEMA), keys="key", join_type="left outer")
+        status = table.column("status")
+        acked = pc.is_valid(table.column("acknowledged_at"))
+        state = pc.if_else(pc.equal(status, "resolved"), "resolved",
+                           pc.if_else(acked, "acknowledged", "open"))
+        table = table.append_column("state", state.cast(pa.string()))
+        if states is not None:
+            table = table.filter(pc.is_in(table.column("state"), pa.array(states, pa.string())))
+        table = table.sort_by([("time", "descending"), ("key", "ascending")])
+        if limit is not None:
+            table = table.slice(0, limit)
+        return alerts_from_arrow(table)
+
+    def acknowledge(self, key: str, by: str, *, at: datetime | None = None) -> bool:
+        at_ts = _when(at, "acknowledge at")
+        if not str(by or "").strip():
+            raise StoreQueryError("acknowledge by", "who acknowledged (a non-empty name)", by)
+        row = pa.table({"key": [str(key)], "acknowledged_by": [str(by)],
+                        "acknowledged_at": [at_ts.to_pydatetime()]}, schema=ACKS_SCHEMA)
+        with self._lock:
+            alerts = self._open(ALERTS_TABLE)
+            match = _sfield("key") == str(key)
+            if alerts is None or alerts.to_pyarrow_dataset().count_rows(filter=match) == 0:
+                return False
+            dt = self._open(ACKS_TABLE)
+            if dt is None:
+                write_deltalake(str(self._path(ACKS_TABLE)), row, mode="append")
+                return True
+            if dt.to_pyarrow_dataset().count_rows(filter=match):
+                return True  # acknowledged before: the first acknowledgement stands
+            (dt.merge(row, predicate="t.key = s.key", source_alias="s", target_alias="t")
+             .when_not_matched_insert_all().execute())
+            self._maybe_compact(ACKS_TABLE)
+        return True
+
+    def resolve_missing(self, active_keys: set[str], *, rules: list[str] | None = None,
+                        now: datetime | None = None) -> int:
+        now_ts = _when(now, "resolve_missing now")
+        expr = (_sfield("status") == "open") & (pds.field("last_seen") < _ts(now_ts))
+        if rules is not None:
+            rules = [rules] if isinstance(rules, str) else list(rules)
+            expr = expr & _sfield("rule").isin(rules)
+        active = pa.array(sorted({str(k) for k in active_keys}), pa.string())
+        with self._lock:
+            dt = self._open(ALERTS_TABLE)
+            if dt is None:
+                return 0
+            live = dt.to_pyarrow_dataset().to_table(filter=expr, columns=["key"]).column("key")
+            live = live.cast(pa.string())
+            gone = live.filter(pc.invert(pc.is_in(live, active)))
+            if len(gone) == 0:
+                return 0
+            src = pa.table({"key": gone, "last_seen": pa.array([now_ts.to_pydatetime()] * len(gone), _TS)})
+            m = (dt.merge(src, predicate="t.key = s.key", source_alias="s", target_alias="t")
+                 .when_matched_update(updates={"status": "'resolved'"},
+                                      predicate="t.status = 'open' AND t.last_seen < s.last_seen")
+                 .execute())
+            self._maybe_compact(ALERTS_TABLE)
+            self._maybe_vacuum(ALERTS_TABLE)
+        return int(m["num_target_rows_updated"])
+
     def version(self, layer: str) -> int:
         """The table version: changes whenever the layer does (a cheap cache key)."""
         dt = self._open(layer)
         return -1 if dt is None else dt.version()
 
     # -- helpers ----------------------------------------------------------------
+    def _scan(self, name: str, expr: pds.Expression | None, columns: list[str] | None) -> pa.Table | None:
+        """The rows of table `name` meeting `expr`, or None if there is no table yet."""
+        for attempt in range(READ_RETRIES):
+            dt = self._open(name)
+            if dt is None:
+                return None
+            try:
+                return dt.to_pyarrow_dataset().to_table(filter=expr, columns=columns)
+            except (FileNotFoundError, OSError) as exc:  # a vacuum removed an old snapshot's file
+                if attempt == READ_RETRIES - 1:
+                    raise StoreError(f"reading {name}: {exc}") from exc
+                _time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _maybe_vacuum(self, name: str) -> None:
+        """Delete files that commits replaced, every ALERT_VACUUM_EVERY versions of
+        a table that is rewritten in place (the alerts)."""
+        dt = DeltaTable(str(self._path(name)))
+        if dt.version() % ALERT_VACUUM_EVERY:
+            return
+        dt.vacuum(retention_hours=VACUUM_RETENTION_HOURS, enforce_retention_duration=False, dry_run=False)
+
     def _path(self, name: str) -> Path:
         return self.root / name
 
@@ -388,6 +584,105 @@ def _field(ls: LayerSpec, col: str) -> pds.Expression:
     if col == "geometry" or ls.column(col).kind != "str":
         return field
     return field.cast(pa.string())
+
+
+def _sfield(col: str) -> pds.Expression:
+    """A string column in a filter of the internal tables (see `_field`)."""
+    return pds.field(col).cast(pa.string())
+
+
+def alerts_to_arrow(findings: gpd.GeoDataFrame, now: pd.Timestamp) -> pa.Table:
+    """Findings as `_alerts` rows first and last seen at `now`, one per key (the
+    newest `time` of a key wins, the last row on a tie)."""
+    if findings is None or len(findings) == 0:
+        return ALERTS_SCHEMA.empty_table()
+    required = ["key", "rule", "severity", "time"]
+    missing = [c for c in required if c not in findings]
+    if missing:
+        raise SchemaError("alerts", f"finding columns {required} (+ subjects, message, details, geometry)",
+                          f"missing {missing}")
+    n = len(findings)
+    df = pd.DataFrame({"key": findings["key"], "rule": findings["rule"], "severity": findings["severity"]})
+    if df[["key", "rule", "severity"]].isna().any().any():
+        raise SchemaError("alerts", "a key, rule and severity on every finding", "missing values")
+    df = df.astype(str)
+    bad = sorted(set(df["severity"]) - set(ALERT_SEVERITIES))
+    if bad:
+        raise SchemaError("alerts", f"severity one of {list(ALERT_SEVERITIES)}", bad)
+    try:
+        df["time"] = pd.to_datetime(findings["time"], utc=True).astype("datetime64[us, UTC]")
+    except (ValueError, TypeError) as exc:
+        raise SchemaError("alerts", "a time on every finding", str(exc)) from exc
+    if df["time"].isna().any():
+        raise SchemaError("alerts", "a time on every finding", "missing times")
+    for c, empty in (("subjects", "[]"), ("message", ""), ("details", "{}")):
+        if c not in findings:
+            df[c] = empty
+        elif pd.api.types.is_string_dtype(findings[c]) and not findings[c].isna().any():
+            df[c] = findings[c].astype(str)
+        else:  # lists and dicts as JSON (they should already be JSON text)
+            df[c] = [empty if _isna(v) else v if isinstance(v, str) else json.dumps(v, default=str)
+                     for v in findings[c]]
+    if isinstance(findings, gpd.GeoDataFrame) and findings._geometry_column_name in findings:
+        geo = findings.geometry
+        if geo.crs is not None and not geo.crs.equals(CRS):
+            geo = geo.to_crs(CRS)
+        geoms = np.asarray(geo.values, dtype=object)
+    elif "geometry" in findings:
+        geoms = np.asarray(findings["geometry"], dtype=object)
+    else:
+        geoms = np.full(n, None, dtype=object)
+    df = df.reset_index(drop=True)
+    # One row per key: the newest time, the last given on a tie.
+    order = df.reset_index().sort_values(["time", "index"], kind="stable").drop_duplicates("key", keep="last")
+    keep = order["index"].to_numpy()
+    df, geoms = df.iloc[keep].reset_index(drop=True), geoms[keep]
+    wkb = shapely.to_wkb(geoms)
+    centre = shapely.point_on_surface(geoms)
+    content = pa.table({
+        "rule": pa.array(df["rule"], pa.string()), "severity": pa.array(df["severity"], pa.string()),
+        "time": pa.array(df["time"], _TS), "subjects": pa.array(df["subjects"], pa.string()),
+        "message": pa.array(df["message"], pa.string()), "details": pa.array(df["details"], pa.string()),
+        "geometry": pa.array(wkb, pa.binary()),
+    })
+    m = len(df)
+    seen = pa.array([now.to_pydatetime()] * m, _TS)
+    return pa.table({
+        "key": pa.array(df["key"], pa.string()), **{c: content.column(c) for c in content.column_names},
+        "lon": pa.array(shapely.get_x(centre), pa.float64()),
+        "lat": pa.array(shapely.get_y(centre), pa.float64()),
+        "first_seen": seen, "last_seen": seen, "status": pa.array(["open"] * m, pa.string()),
+        "_hash": _row_hashes(content),
+    }, schema=ALERTS_SCHEMA)
+
+
+def alerts_from_arrow(table: pa.Table) -> gpd.GeoDataFrame:
+    geom = shapely.from_wkb(table.column("geometry").to_numpy(zero_copy_only=False))
+    rest = table.select([c for c in ALERT_COLUMNS if c != "geometry"])
+    # merge-written files may come back as string_view (see `_field`): plain strings for pandas
+    plain = pa.schema([pa.field(f.name, pa.string() if pa.types.is_string_view(f.type) else f.type)
+                       for f in rest.schema])
+    df = rest.cast(plain).to_pandas(types_mapper=_pandas_type)
+    return gpd.GeoDataFrame(df, geometry=gpd.GeoSeries(geom, crs=CRS), crs=CRS)[ALERT_COLUMNS]
+
+
+def empty_alerts() -> gpd.GeoDataFrame:
+    acks = ACKS_SCHEMA.empty_table()
+    table = ALERTS_SCHEMA.empty_table()
+    for f in acks.schema:
+        if f.name != "key":
+            table = table.append_column(f, acks.column(f.name))
+    return alerts_from_arrow(table.append_column("state", pa.array([], pa.string())))
+
+
+def _when(value: datetime | None, what: str) -> pd.Timestamp:
+    """A tz-aware instant as UTC microseconds; None is now."""
+    if value is None:
+        return pd.Timestamp.now(tz="UTC").as_unit("us")
+    ts = pd.Timestamp(value)
+    if ts.tzinfo is None:
+        raise StoreQueryError(what, "a tz-aware time", value)
+    return ts.tz_convert("UTC").as_unit("us")
 
 
 def _bbox_geometry(bbox: BBox) -> shapely.Geometry:

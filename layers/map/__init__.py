@@ -48,27 +48,37 @@ def pixel_degrees(zoom: float) -> float:
     return 360.0 / (512.0 * 2 ** zoom)
 
 
+def build_layer(name: str, frame: gpd.GeoDataFrame, now: datetime, *, zoom: float = 7.0,
+                max_points: int = 5_000) -> list[pdk.Layer]:
+    """The deck.gl layers for one of MAP_LAYERS, thinned to what the screen can show at `zoom`:
+    paths simplified to about a pixel, point layers capped at `max_points` with the rest
+    aggregated (see the layer modules)."""
+    if name == "borders":
+        return borders(frame)
+    if name == "disputed_areas":
+        return disputed(frame)
+    if name == "places":
+        return places(frame)
+    if name == "imagery":
+        return imagery(frame)
+    if name == "infrastructure":
+        return infrastructure(frame)
+    if name == "deployments":
+        return deployments(frame)
+    if name == "tracks":
+        return tracks(frame, now, tolerance=pixel_degrees(zoom))
+    if name == "incidents":
+        return incidents(frame, max_points=max_points)
+    raise KeyError(name)
+
+
 def build_layers(picture: dict[str, gpd.GeoDataFrame], shown: Iterable[str], now: datetime,
                  *, zoom: float = 7.0, max_points: int = 5_000) -> list[pdk.Layer]:
-    """Map layers for the picture, thinned to what the screen can show at `zoom`:
-    paths simplified to about a pixel, point layers capped at `max_points` with the
-    rest aggregated (see the layer modules)."""
     shown = set(shown)
-    tolerance = pixel_degrees(zoom)
-    builders = {
-        "borders": lambda f: borders(f),
-        "disputed_areas": lambda f: disputed(f),
-        "places": lambda f: places(f),
-        "imagery": lambda f: imagery(f),
-        "infrastructure": lambda f: infrastructure(f),
-        "deployments": lambda f: deployments(f),
-        "tracks": lambda f: tracks(f, now, tolerance=tolerance),
-        "incidents": lambda f: incidents(f, max_points=max_points),
-    }
     out: list[pdk.Layer] = []
     for name in MAP_LAYERS:
         if name in shown and name in picture:
-            out += builders[name](picture[name])
+            out += build_layer(name, picture[name], now, zoom=zoom, max_points=max_points)
     return out
 
 
