@@ -6,7 +6,7 @@ before it reaches any HTML; the only unescaped HTML is the constant CSS below.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 import pandas as pd
 import streamlit as st
@@ -63,7 +63,10 @@ def init_view_state() -> View:
     view = View.from_params(st.query_params.to_dict())
     if not st.session_state.get("_wf_seeded"):
         st.session_state["_wf_seeded"] = True
-        st.session_state["window"] = view.window if view.window in WINDOWS else DEFAULT_WINDOW
+        st.session_state["window"] = view.window if (view.window in WINDOWS or view.window == "custom") \
+            else DEFAULT_WINDOW
+        if view.window == "custom":
+            st.session_state["custom_start"], st.session_state["custom_end"] = view.start, view.end
         st.session_state["layers"] = list(view.layers)
         for name in ("categories", "severities", "statuses", "nations", "sources"):
             st.session_state[name] = list(getattr(view, name))
@@ -75,7 +78,15 @@ def init_view_state() -> View:
 
 def current_view() -> View:
     ss = st.session_state
-    return View(window=ss.get("window") or DEFAULT_WINDOW,
+    window = ss.get("window") or DEFAULT_WINDOW
+    start, end = ss.get("custom_start"), ss.get("custom_end")
+    if window == "custom":
+        start, end = _utc(start), _utc(end)
+        if start is None or end is None or start >= end:
+            window, start, end = DEFAULT_WINDOW, None, None
+    else:
+        start = end = None
+    return View(window=window, start=start, end=end,
                 categories=tuple(ss.get("categories") or ()), severities=tuple(ss.get("severities") or ()),
                 statuses=tuple(ss.get("statuses") or ()), nations=tuple(ss.get("nations") or ()),
                 sources=tuple(ss.get("sources") or ()), layers=tuple(ss.get("layers", DEFAULT_LAYERS)),
@@ -89,11 +100,29 @@ def sync_url(view: View) -> None:
         st.query_params.from_dict(params)
 
 
-def window_control(label_visibility: str = "visible") -> None:
-    st.segmented_control("Time window", list(WINDOWS), key="window", format_func=WINDOW_LABELS.get,
+def window_control(label_visibility: str = "visible", *, custom: bool = False) -> None:
+    """Last 1 h / 6 h / 24 h / 7 d, and for analysts a custom window (UTC)."""
+    options = list(WINDOWS) + (["custom"] if custom else [])
+    if st.session_state.get("window") not in options:
+        st.session_state["window"] = DEFAULT_WINDOW
+    st.segmented_control("Time window", options, key="window", format_func=WINDOW_LABELS.get,
                          label_visibility=label_visibility)
     if not st.session_state.get("window"):
         st.session_state["window"] = DEFAULT_WINDOW
+    if st.session_state["window"] == "custom":
+        now = datetime.now(timezone.utc).replace(second=0, microsecond=0, tzinfo=None)
+        st.session_state.setdefault("custom_start", now - timedelta(days=2))
+        st.session_state.setdefault("custom_end", now)
+        st.datetime_input("From (UTC)", key="custom_start", step=timedelta(minutes=15))
+        st.datetime_input("To (UTC)", key="custom_end", step=timedelta(minutes=15))
+
+
+def _utc(value) -> datetime | None:
+    """Widgets give naive datetimes meaning UTC (the labels say so)."""
+    if value is None:
+        return None
+    ts = pd.Timestamp(value)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
 
 def layer_control(layers: tuple[str, ...] = DEFAULT_LAYERS, label_visibility: str = "visible") -> None:

@@ -103,8 +103,9 @@ class View:
         start = end = None
         if window == "custom":
             try:
-                start = pd.Timestamp(get("from")).tz_convert(timezone.utc).to_pydatetime()
-                end = pd.Timestamp(get("to")).tz_convert(timezone.utc).to_pydatetime()
+                start, end = (pd.Timestamp(get(k)) for k in ("from", "to"))
+                start, end = ((t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")).to_pydatetime()
+                              for t in (start, end))
             except (TypeError, ValueError):
                 window = DEFAULT_WINDOW
             else:

@@ -40,3 +40,20 @@ def feature_details(frame: gpd.GeoDataFrame, layer: str, row: pd.Series) -> pd.D
     items = [(k, "" if v is None or (not isinstance(v, (list, tuple)) and pd.isna(v)) else
               (v.wkt[:200] if isinstance(v, shapely.Geometry) else str(v))) for k, v in record.items()]
     return pd.DataFrame(items, columns=["field", "value"])
+
+
+def quicklook(frame: gpd.GeoDataFrame, row: pd.Series) -> bytes | None:
+    """The PNG quicklook of an imagery record, if one was made at ingest (rasters) and is still there.
+
+    Only files under the quicklook folder are read: the path comes from the store, and a
+    record must not be able to make the dashboard read an arbitrary file."""
+    from ingest.config import home
+
+    match = frame[(frame["source"] == row.get("source")) & (frame["source_id"] == row.get("source_id"))]
+    if match.empty or "quicklook" not in match or pd.isna(match["quicklook"].iloc[0]):
+        return None
+    root = (home() / "quicklooks").resolve()
+    path = (root / str(match["quicklook"].iloc[0])).resolve()
+    if root not in path.parents or path.suffix.lower() != ".png" or not path.is_file():
+        return None
+    return path.read_bytes()

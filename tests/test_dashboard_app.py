@@ -115,3 +115,9 @@ def test_playback_replays_tracks_up_to_the_cursor(open_page):
     trips = next(l for l in spec["layers"] if l["id"] == "playback_tracks")
     assert trips["data"] and trips["currentTime"] == 0
     assert all(len(t["path"]) == len(t["timestamps"]) for t in trips["data"])
+
+
+def test_a_custom_window_selects_by_its_own_span(open_page):
+    at = open_page("analyst", w="custom", **{"from": "2000-01-01T00:00Z", "to": "2000-01-02T00:00Z"})
+    assert at.segmented_control(key="window").value == "custom"
+    assert "incidents" not in deck_layers(at)  # nothing happened in January 2000

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import data, ui
 from ingest.schema import LAYERS
 from layers.figures import imagery_timeline, incidents_per_day, track_activity
-from layers.table import feature_details, feature_table
+from layers.table import feature_details, feature_table, quicklook
 
 st.set_page_config(initial_sidebar_state="expanded")  # the analyst's filters live there
 ui.css(ui.ANALYST_CSS)
@@ -21,7 +21,7 @@ base_view = ui.current_view().with_(categories=(), severities=(), statuses=(), n
 options = ui.filter_options(data.picture(base_view, at)[0])
 with st.sidebar:
     st.header("View")
-    ui.window_control()
+    ui.window_control(custom=True)
     ui.filter_controls(options, full=True)
     ui.layer_control()
 
@@ -131,6 +131,12 @@ def features() -> None:
     if rows:
         st.subheader("Details")
         st.dataframe(feature_details(frame, layer, table.iloc[rows[0]]), hide_index=True, width="stretch")
+        if layer == "imagery":
+            png = quicklook(frame, table.iloc[rows[0]])
+            if png:
+                st.image(png, caption="Quicklook", width=360)
+            else:
+                st.caption("No local quicklook for this scene (made at ingest for GeoTIFF/COG files).")
     else:
         st.caption(f"{len(table):,} features. Select a row for its details.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pydeck as pdk
 import shapely
 
@@ -101,9 +102,12 @@ def incidents(frame: gpd.GeoDataFrame, *, max_points: int = 5_000) -> list[pdk.L
                                    ("Fatalities", "fatalities"), ("Actors", "actors"), ("Notes", "description"),
                                    ("Source", "source"), ("Marking", "marking")])
     sev = shown["severity"].astype(str).tolist()
+    # Sized by impact: the severity's radius, grown with the casualty count.
+    impact = 1 + np.log1p(pd.to_numeric(shown["fatalities"], errors="coerce").fillna(0).clip(lower=0)
+                          .to_numpy(float)) / 3
     data = [{"position": [a, b], "color": style.SEVERITY.get(s, style.SEVERITY["low"]),
-             "radius": style.SEVERITY_RADIUS_M.get(s, 600), "tip": t}
-            for a, b, s, t in zip(x.tolist(), y.tolist(), sev, tips)]
+             "radius": round(style.SEVERITY_RADIUS_M.get(s, 600) * k), "tip": t}
+            for a, b, s, k, t in zip(x.tolist(), y.tolist(), sev, impact.tolist(), tips)]
     layers.append(pdk.Layer("ScatterplotLayer", data, id="incidents", get_position="position",
                             get_fill_color="color", get_radius="radius", radius_min_pixels=4, radius_max_pixels=22,
                             stroked=True, get_line_color=[0, 0, 0, 200], line_width_min_pixels=1, pickable=True))
