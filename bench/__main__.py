@@ -8,7 +8,8 @@ import sys
 
 from bench import dashboard_bench, ingest_bench, store_bench
 
-BENCHES = {"store": store_bench.run, "ingest": ingest_bench.run, "dashboard": dashboard_bench.run}
+BENCHES = {"store": store_bench.run, "ingest": ingest_bench.run, "dashboard": dashboard_bench.run,
+           "analysis": __import__("bench.analysis_bench", fromlist=["run"]).run}
 
 
 def main() -> int:

@@ -66,7 +66,6 @@ PLAYBACK_STEPS = 120  # a window plays in about two minutes at one step a second
 def playback(picture: dict, bounds) -> None:
     """Replay tracks and incidents through the window; only this fragment reruns while playing."""
     import pandas as pd
-    import pydeck as pdk
 
     from layers.map import CompactDeck, build_layers, initial_view
     from layers.map.base import TOOLTIP
