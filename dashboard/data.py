@@ -61,6 +61,7 @@ def picture(view: View, at: datetime | None = None) -> tuple[dict[str, gpd.GeoDa
     start, end = view.span(at)
     if start < at - timedelta(hours=STANDING_HOURS):
         frames = _custom(v, pd.Timestamp(start).isoformat(), pd.Timestamp(end).isoformat())
+    frames = {**frames, "alerts": alerts(at)}
     return apply_view(frames, view, at), bounds
 
 
@@ -141,3 +142,38 @@ def trips(start: datetime, end: datetime) -> list[dict]:
     s = pd.Timestamp(start).floor("min")
     e = pd.Timestamp(end).ceil("min")
     return _trips(versions(), s.isoformat(), e.isoformat())
+
+
+def _alerts_version() -> tuple:
+    s = store()
+    return tuple(getattr(s, "version", lambda _l: 0)(t) for t in ("_alerts", "_alert_acks"))
+
+
+@st.cache_resource(max_entries=2, ttl=600)
+def _evaluate(bucket: str):
+    """At most one evaluation per refresh interval per dashboard process (and none when a
+    separate `watchfloor alerts run` process does it: `[alerts] evaluate_in_dashboard = false`)."""
+    from layers.alerting import refresh_alerts
+
+    return refresh_alerts(store())
+
+
+@st.cache_resource(max_entries=4, ttl=600)
+def _read_alerts(version_key: tuple) -> gpd.GeoDataFrame:
+    return store().alerts(limit=5000)
+
+
+def alerts(at: datetime | None = None) -> gpd.GeoDataFrame:
+    """Alerts with their state and acknowledgement, as every viewer sees them."""
+    from ingest.config import refresh_seconds, settings
+
+    at = at or now()
+    if settings().get("alerts", {}).get("evaluate_in_dashboard", True):
+        period = max(30.0, refresh_seconds())
+        _evaluate(str(int(at.timestamp() // period)))
+    return _read_alerts(_alerts_version())
+
+
+def acknowledge(key: str, by: str) -> bool:
+    ok = store().acknowledge(key, by)
+    return ok

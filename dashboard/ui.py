@@ -16,6 +16,7 @@ from layers import style
 from layers.filters import DEFAULT_LAYERS, DEFAULT_WINDOW, WINDOWS, View
 from layers.map.base import escape
 
+LAYER_TITLES = {**{name: spec.title for name, spec in LAYERS.items()}, "alerts": "Alerts"}
 WINDOW_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "custom": "Custom"}
 _STATE_KEYS = {"window": "w", "layers": "lyr", "categories": "cat", "severities": "sev", "statuses": "st",
                "nations": "nat", "sources": "src", "country": "aoi_country"}
@@ -127,7 +128,7 @@ def _utc(value) -> datetime | None:
 
 def layer_control(layers: tuple[str, ...] = DEFAULT_LAYERS, label_visibility: str = "visible") -> None:
     st.pills("Layers", list(layers), selection_mode="multi", key="layers",
-             format_func=lambda n: LAYERS[n].title, label_visibility=label_visibility)
+             format_func=LAYER_TITLES.get, label_visibility=label_visibility)
 
 
 def filter_controls(options: dict[str, list[str]], *, full: bool) -> None:
@@ -172,7 +173,8 @@ def kpi_strip(fig: dict) -> None:
     cols[1].metric("Critical / high", f"{sev.get('critical', 0)} / {sev.get('high', 0)}")
     cols[2].metric("Active tracks", f"{fig['tracks_active']:,}", help=f"{fig['tracks_stale']} stale")
     cols[3].metric("Partner units", f"{fig['units']:,}", help=f"{fig['nations']} nations, {fig['personnel']:,} personnel")
-    cols[4].metric("Nations", f"{fig['nations']}")
+    cols[4].metric("Open alerts", f"{fig.get('alerts_open', 0):,}",
+                   help=f"{fig.get('alerts_critical', 0)} critical; acknowledge them on the Analyst page")
     cols[5].metric("Stale feeds", f"{fig['stale_feeds']} / {fig['feeds']}" if fig["feeds"] else "0")
 
 

@@ -26,7 +26,11 @@ def key_figures(picture: dict[str, gpd.GeoDataFrame], now: datetime, feeds: pd.D
     stale_feeds = 0
     if feeds is not None and not feeds.empty and "state" in feeds:
         stale_feeds = int(feeds["state"].isin(["stale", "failing"]).sum())
+    alerts = picture.get("alerts", gpd.GeoDataFrame())
+    open_alerts = alerts[alerts["state"] == "open"] if not alerts.empty else alerts
     return {
+        "alerts_open": int(len(open_alerts)),
+        "alerts_critical": int((open_alerts["severity"] == "critical").sum()) if not open_alerts.empty else 0,
         "incidents_24h": int(len(recent)),
         "incidents_by_severity": by_sev,
         "tracks_active": active,
@@ -44,6 +48,11 @@ def ticker(picture: dict[str, gpd.GeoDataFrame], now: datetime, limit: int = 12)
 
     Text is returned raw; whoever renders it must escape it (it comes from feeds)."""
     rows: list[pd.DataFrame] = []
+    alerts = picture.get("alerts", gpd.GeoDataFrame())
+    if not alerts.empty:
+        open_ = alerts[alerts["state"] == "open"]
+        rows.append(pd.DataFrame({"time": open_["time"], "kind": "alert", "severity": open_["severity"].astype(str),
+                                  "text": "ALERT: " + open_["message"].astype(str)}))
     inc = picture.get("incidents", gpd.GeoDataFrame())
     if not inc.empty:
         title = inc["title"].fillna(inc["category"]).astype(str)

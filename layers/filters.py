@@ -17,7 +17,7 @@ import shapely
 WINDOWS: dict[str, float] = {"1h": 1, "6h": 6, "24h": 24, "7d": 168}
 DEFAULT_WINDOW = "24h"
 DEFAULT_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "imagery", "infrastructure",
-                                   "deployments", "tracks", "incidents")
+                                   "deployments", "tracks", "incidents", "alerts")
 
 
 @dataclass(frozen=True)
@@ -158,6 +158,11 @@ def apply_view(picture: dict[str, gpd.GeoDataFrame], view: View, now: datetime |
             f = f[(f["acquired_at"] >= start) & (f["acquired_at"] <= end)]
         elif name == "deployments" and not f.empty:
             f = _isin(f, "nation", view.nations)
+        elif name == "alerts" and not f.empty:
+            f = f[(f["time"] >= start) & (f["time"] <= end)]
+            f = _isin(f, "severity", view.severities)
+            if aoi is not None:
+                f = f[f.intersects(aoi)]
         if name in ("incidents", "tracks", "imagery", "deployments") and not f.empty:
             f = _isin(f, "source", view.sources)
             if aoi is not None:

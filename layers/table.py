@@ -57,3 +57,20 @@ def quicklook(frame: gpd.GeoDataFrame, row: pd.Series) -> bytes | None:
     if root not in path.parents or path.suffix.lower() != ".png" or not path.is_file():
         return None
     return path.read_bytes()
+
+
+SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+def alert_table(alerts: gpd.GeoDataFrame) -> pd.DataFrame:
+    """Alerts as a table: open before acknowledged before resolved, most severe and newest first."""
+    if alerts.empty:
+        return pd.DataFrame(columns=["time", "severity", "state", "rule", "message", "acknowledged_by",
+                                     "acknowledged_at", "first_seen", "key"])
+    state_order = {"open": 0, "acknowledged": 1, "resolved": 2}
+    t = pd.DataFrame(alerts[["time", "severity", "state", "rule", "message", "acknowledged_by", "acknowledged_at",
+                             "first_seen", "key"]]).copy()
+    t["rule"] = t["rule"].astype(str).str.replace("_", " ")
+    order = t.assign(_s=t["state"].map(state_order).fillna(3), _v=t["severity"].map(SEVERITY_ORDER).fillna(4))
+    return order.sort_values(["_s", "_v", "time"], ascending=[True, True, False], kind="stable") \
+        .drop(columns=["_s", "_v"]).reset_index(drop=True)

@@ -60,3 +60,14 @@ def test_ingest_passes_options_to_the_adapter(tmp_path):
             "--column", "unit_name=unit", "--column", "nation=country", "--column", "reported_at=time")
     assert r.returncode == 0, r.stderr
     assert "1 stored, 0 quarantined" in r.stdout
+
+
+def test_alerts_run_list_and_acknowledge(tmp_path):
+    assert run(tmp_path, "demo", "load").returncode == 0
+    r = run(tmp_path, "alerts", "run", "--once")
+    assert r.returncode == 0 and " new alerts" in r.stdout, r.stderr
+    listed = run(tmp_path, "alerts", "list", "--state", "open", "--limit", "5")
+    key = listed.stdout.strip().splitlines()[-1].split()[-1]
+    assert run(tmp_path, "alerts", "ack", key, "--by", "watch officer").returncode == 0
+    assert key in run(tmp_path, "alerts", "list", "--state", "acknowledged").stdout
+    assert run(tmp_path, "alerts", "ack", "no-such-key", "--by", "x").returncode == 1

@@ -49,7 +49,7 @@ def test_operations_draws_every_layer_and_the_key_figures(open_page):
     for layer in ("borders", "disputed_areas", "infrastructure", "deployments", "tracks", "incidents", "imagery"):
         assert layers.get(layer, 0) > 0, f"{layer} missing from the map"
     labels = {m.label: m.value for m in at.metric}
-    assert int(labels["Partner units"]) >= 15 and int(labels["Nations"]) >= 5
+    assert int(labels["Partner units"]) >= 15 and int(labels["Open alerts"].replace(",", "")) > 0
     assert int(labels["Incidents, 24 h"].replace(",", "")) > 0
 
 
@@ -121,3 +121,21 @@ def test_a_custom_window_selects_by_its_own_span(open_page):
     at = open_page("analyst", w="custom", **{"from": "2000-01-01T00:00Z", "to": "2000-01-02T00:00Z"})
     assert at.segmented_control(key="window").value == "custom"
     assert "incidents" not in deck_layers(at)  # nothing happened in January 2000
+
+
+def test_alerts_are_raised_listed_and_acknowledged_for_every_viewer(open_page, demo_home):
+    at = open_page("analyst")
+    assert "alerts" in deck_layers(at)
+    table = at.dataframe(key="alert-table") if hasattr(at, "dataframe") else None
+    from ingest.store.delta import DeltaStore
+
+    store = DeltaStore(demo_home / "store")
+    alerts = store.alerts(states=["open"])
+    assert {"incident_near_infrastructure", "border_crossing", "loitering", "coverage_gap"} <= set(alerts["rule"])
+    key = str(alerts["key"].iloc[0])
+    assert store.acknowledge(key, "test watch officer")
+    st.cache_resource.clear()
+    other = open_page("analyst")  # another viewer, another session
+    again = DeltaStore(demo_home / "store").alerts()
+    assert again.set_index("key").loc[key, "state"] == "acknowledged"
+    assert not other.exception and table is not None

@@ -9,7 +9,7 @@ import streamlit as st
 from dashboard import data, ui
 from ingest.schema import LAYERS
 from layers.figures import imagery_timeline, incidents_per_day, track_activity
-from layers.table import feature_details, feature_table, quicklook
+from layers.table import alert_table, feature_details, feature_table, quicklook
 
 st.set_page_config(initial_sidebar_state="expanded")  # the analyst's filters live there
 ui.css(ui.ANALYST_CSS)
@@ -101,7 +101,30 @@ def playback(picture: dict, bounds) -> None:
     frame()
 
 
-tab_map, tab_table, tab_charts = st.tabs(["Map", "Features", "Charts"])
+@st.fragment
+def alert_list() -> None:
+    """Alerts for every viewer; acknowledging one is stored, so it stays acknowledged everywhere."""
+    states = st.pills("Show", ["open", "acknowledged", "resolved"], selection_mode="multi",
+                      default=["open", "acknowledged"], key="alert_states")
+    alerts = data.alerts(at)
+    shown = alerts[alerts["state"].isin(states or [])] if not alerts.empty else alerts
+    table = alert_table(shown)
+    if table.empty:
+        st.info("No alerts in this selection.")
+        return
+    event = st.dataframe(table.drop(columns=["key"]), hide_index=True, width="stretch", height=360,
+                         on_select="rerun", selection_mode="multi-row", key="alert-table")
+    chosen = table.iloc[event.selection.rows] if event and event.selection and event.selection.rows else table.iloc[0:0]
+    name = st.text_input("Acknowledge as", key="ack_name", placeholder="your name and cell, e.g. J3 watch officer")
+    if st.button(f"Acknowledge {len(chosen)} selected", key="ack", disabled=chosen.empty or not name.strip()):
+        done = sum(data.acknowledge(str(k), name.strip()) for k in chosen["key"])
+        st.toast(f"{done} alert(s) acknowledged")
+        st.rerun(scope="fragment")
+
+
+tab_map, tab_alerts, tab_table, tab_charts = st.tabs(["Map", "Alerts", "Features", "Charts"])
+with tab_alerts:
+    alert_list()
 with tab_map:
     mode = st.segmented_control("Map mode", ["Live map", "Playback", "Draw area / measure"], default="Live map",
                                 key="map_mode", label_visibility="collapsed")

@@ -6,9 +6,10 @@ import streamlit as st
 
 from dashboard import data, ui
 from layers.figures import key_figures, ticker
+from layers.table import alert_table
 
 # Fewer, lighter layers: the commander's link may be weak.
-COMMANDER_LAYERS = ("borders", "disputed_areas", "deployments", "tracks", "incidents", "infrastructure")
+COMMANDER_LAYERS = ("borders", "disputed_areas", "deployments", "tracks", "incidents", "infrastructure", "alerts")
 MAX_POINTS = 1_500
 
 ui.css(ui.TOUCH_CSS)
@@ -24,6 +25,11 @@ figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%
 
 st.title("Commander")
 ui.kpi_strip(figures)
+open_alerts = picture["alerts"][picture["alerts"]["state"] == "open"] if not picture["alerts"].empty else None
+if open_alerts is not None and not open_alerts.empty:
+    with st.expander(f"Open alerts ({len(open_alerts)})", expanded=True):
+        st.dataframe(alert_table(open_alerts).head(8)[["time", "severity", "message"]], hide_index=True,
+                     width="stretch")
 with st.expander("Newest events", expanded=False):
     st.html(ui.ticker_html(ticker(picture, at, limit=8), at))
 

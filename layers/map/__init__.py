@@ -15,6 +15,7 @@ import geopandas as gpd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
+from layers.map.alerts import alerts as alert_rings
 from layers.map.base import TOOLTIP
 from layers.map.borders import borders, disputed
 from layers.map.deployments import deployments
@@ -24,7 +25,7 @@ from layers.map.tracks import tracks
 
 # Draw order, bottom to top, and the toggles the UI offers.
 MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "imagery", "infrastructure", "deployments",
-                               "tracks", "incidents")
+                               "tracks", "incidents", "alerts")
 
 
 class CompactDeck(pdk.Deck):
@@ -69,6 +70,8 @@ def build_layer(name: str, frame: gpd.GeoDataFrame, now: datetime, *, zoom: floa
         return tracks(frame, now, tolerance=pixel_degrees(zoom))
     if name == "incidents":
         return incidents(frame, max_points=max_points)
+    if name == "alerts":
+        return alert_rings(frame)
     raise KeyError(name)
 
 
