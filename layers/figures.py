@@ -50,7 +50,8 @@ def ticker(picture: dict[str, gpd.GeoDataFrame], now: datetime, limit: int = 12)
     rows: list[pd.DataFrame] = []
     alerts = picture.get("alerts", gpd.GeoDataFrame())
     if not alerts.empty:
-        open_ = alerts[alerts["state"] == "open"]
+        # The wall ticker carries what needs a person: medium and above (stale tracks are low).
+        open_ = alerts[(alerts["state"] == "open") & alerts["severity"].isin(["medium", "high", "critical"])]
         rows.append(pd.DataFrame({"time": open_["time"], "kind": "alert", "severity": open_["severity"].astype(str),
                                   "text": "ALERT: " + open_["message"].astype(str)}))
     inc = picture.get("incidents", gpd.GeoDataFrame())
