@@ -125,6 +125,9 @@ class HotspotRule:
 
 @dataclass(frozen=True)
 class Rules:
+    """Every rule's settings. ``Rules()`` is a bare code default (no proximity distances);
+    the operational defaults are data/alerts.default.toml, through `load_rules`."""
+
     incident_near_infrastructure: ProximityRule = ProximityRule()
     incident_near_deployment: DeploymentProximityRule = DeploymentProximityRule()
     border_crossing: SimpleRule = SimpleRule(severity="medium")

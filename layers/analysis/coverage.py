@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.analysis._geo import place_suffix, subject_ids, text_column, xy
+from layers.analysis._geo import NAT_US, epoch_us, place_suffix, subject_ids, text_column, xy
 from layers.analysis.findings import (
     SEVERITY_RANK,
     empty_findings,
@@ -46,6 +46,11 @@ def _pairs(incidents: gpd.GeoDataFrame, imagery: gpd.GeoDataFrame) -> tuple[np.n
     return pos[pi], spos[si]
 
 
+def _after(occurred_us: np.ndarray, acquired_us: np.ndarray) -> np.ndarray:
+    """Acquired at or after the incident; a missing time on either side never counts."""
+    return (acquired_us >= occurred_us) & (occurred_us != NAT_US) & (acquired_us != NAT_US)
+
+
 def covering_scenes(incidents: gpd.GeoDataFrame, imagery: gpd.GeoDataFrame, *, max_cloud: float = 30.0,
                     clear_only: bool = True) -> pd.DataFrame:
     """The scenes that show each incident after it happened, for the UI's "imagery" panel.
@@ -59,9 +64,7 @@ def covering_scenes(incidents: gpd.GeoDataFrame, imagery: gpd.GeoDataFrame, *, m
     if incidents is None or imagery is None or incidents.empty or imagery.empty:
         return empty
     ii, si = _pairs(incidents, imagery)
-    occurred = pd.to_datetime(incidents["occurred_at"], utc=True).to_numpy()[ii]
-    acquired = pd.to_datetime(imagery["acquired_at"], utc=True).to_numpy()[si]
-    after = acquired >= occurred
+    after = _after(epoch_us(incidents["occurred_at"])[ii], epoch_us(imagery["acquired_at"])[si])
     cloud = imagery["cloud_cover"].astype("float64").to_numpy()[si] if "cloud_cover" in imagery \
         else np.full(len(si), np.nan)
     clear = np.isfinite(cloud) & (cloud <= max_cloud)
@@ -110,15 +113,13 @@ def coverage_gaps(incidents: gpd.GeoDataFrame, imagery: gpd.GeoDataFrame | None,
     best_cloud = np.full(n, np.nan)
     if imagery is not None and not imagery.empty:
         ii, si = _pairs(inc, imagery)
-        occurred = pd.to_datetime(inc["occurred_at"], utc=True).to_numpy()[ii]
-        acquired = pd.to_datetime(imagery["acquired_at"], utc=True).to_numpy()[si]
         cloud = imagery["cloud_cover"].astype("float64").to_numpy()[si] if "cloud_cover" in imagery \
             else np.full(len(si), np.nan)
-        after = acquired >= occurred
+        after = _after(epoch_us(inc["occurred_at"])[ii], epoch_us(imagery["acquired_at"])[si])
         clear = np.isfinite(cloud) & (cloud <= max_cloud)
         covered[ii[after & clear]] = True
         np.add.at(cloudy_after, ii[after & ~clear], 1)
-        np.add.at(before, ii[~after], 1)
+        np.add.at(before, ii[~after], 1)  # (and scenes or incidents without a time)
         later = after & np.isfinite(cloud)
         if later.any():
             best = pd.Series(cloud[later]).groupby(ii[later]).min()

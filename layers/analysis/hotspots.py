@@ -72,7 +72,7 @@ def hex_density(incidents: gpd.GeoDataFrame | None, *, resolution: int = 6, star
     cells = _cells(inc, resolution)
     w = inc["severity"].astype(object).map(weights).fillna(weights.get("medium", 2.0)).to_numpy(dtype="float64") \
         if "severity" in inc else np.full(len(inc), weights.get("medium", 2.0))
-    frame = pd.DataFrame({"h3": cells, "w": w, "t": pd.to_datetime(inc["occurred_at"], utc=True).to_numpy()})
+    frame = pd.DataFrame({"h3": cells, "w": w, "t": pd.to_datetime(inc["occurred_at"], utc=True).array})
     frame = frame[frame["h3"].notna()]
     agg = frame.groupby("h3", sort=True).agg(count=("w", "size"), score=("w", "sum"), first_time=("t", "min"),
                                               last_time=("t", "max")).reset_index()
@@ -101,7 +101,7 @@ def hotspots(incidents: gpd.GeoDataFrame | None, now: datetime, *, window: timed
     cells = _cells(inc, resolution)
     w = (inc["severity"].astype(object).map(weights).fillna(weights.get("medium", 2.0)).to_numpy(dtype="float64")
          if "severity" in inc else np.full(len(inc), weights.get("medium", 2.0)))
-    frame = pd.DataFrame({"h3": cells, "w": w, "t": pd.to_datetime(inc["occurred_at"], utc=True).to_numpy(),
+    frame = pd.DataFrame({"h3": cells, "w": w, "t": pd.to_datetime(inc["occurred_at"], utc=True).array,
                           "subject": subject_ids(inc, "incidents"), "place": text_column(inc, "location_name")})
     frame = frame[frame["h3"].notna()].sort_values(["h3", "t", "subject"], kind="stable")
     frame["cum"] = frame.groupby("h3")["w"].cumsum()
@@ -127,7 +127,7 @@ def hotspots(incidents: gpd.GeoDataFrame | None, now: datetime, *, window: timed
                for w, n, s in zip(near, count.tolist(), score.tolist())]
     subj_lists = [subjects[c][-MAX_SUBJECTS:] for c in cells_hot]
     return findings_frame(
-        rule=rule, severity=severity, time=when.reindex(hot.index).to_numpy(),
+        rule=rule, severity=severity, time=when.reindex(hot.index).reset_index(drop=True),
         key=[f"{rule}|h3/{c}|{bucket}" for c in cells_hot],
         subjects=[json_list(s) for s in subj_lists],
         message=message,
