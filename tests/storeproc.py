@@ -11,6 +11,7 @@ alerts ROOT          - print every alert as a JSON line: key, state, acknowledge
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -80,3 +81,9 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    # Under heavy load the native runtime of delta-rs has been seen to abort during interpreter
+    # teardown ("terminate called without an active exception") after all work was committed.
+    # These helpers report through stdout; leave without the teardown so the exit code reflects
+    # the work. (Noted on the issue for a proper look.)
+    sys.stdout.flush()
+    os._exit(0)
