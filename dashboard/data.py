@@ -103,15 +103,16 @@ def _layer(name: str, rows: int, versions_key: tuple, minute: str, zoom: float, 
 
 @st.cache_resource(max_entries=32, ttl=900)
 def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int, height: int):
-    from layers.map import MAP_LAYERS, build_deck, initial_view
+    from layers.map import LAYER_SOURCE, MAP_LAYERS, build_deck, initial_view
 
     picture_, bounds = picture(_view, _at)
     initial = initial_view(_view.viewport, bounds)
     built: list = []
     v = versions()
     for name in MAP_LAYERS:
-        if name in layers and name in picture_:
-            frame = picture_[name]
+        source = LAYER_SOURCE.get(name, name)
+        if name in layers and source in picture_:
+            frame = picture_[source]
             built += _layer(name, fingerprint(frame), v, _at.isoformat(), round(initial.zoom, 1), max_points,
                             frame, _at)
     deck_ = build_deck(built, initial, height=height)
@@ -177,3 +178,14 @@ def alerts(at: datetime | None = None) -> gpd.GeoDataFrame:
 def acknowledge(key: str, by: str) -> bool:
     ok = store().acknowledge(key, by)
     return ok
+
+
+def save_zone(name: str, wkt: str, by: str, marking: str | None) -> str:
+    """Store a drawn area as a restricted zone; the next alert evaluation geofences it."""
+    from ingest.pipeline import ingest_frame
+    from layers.zones import ZONE_SOURCE, zone_frame
+
+    summary = ingest_frame(store(), "infrastructure", zone_frame(name, wkt, by=by, now=now()), source=ZONE_SOURCE,
+                           default_marking=marking)
+    st.cache_resource.clear()  # the standing picture holds the infrastructure layer
+    return summary.line()

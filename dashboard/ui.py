@@ -13,10 +13,11 @@ import streamlit as st
 
 from ingest.schema import INCIDENT_STATUSES, LAYERS, SEVERITIES
 from layers import style
-from layers.filters import DEFAULT_LAYERS, DEFAULT_WINDOW, WINDOWS, View
+from layers.filters import ALL_LAYERS, DEFAULT_LAYERS, DEFAULT_WINDOW, WINDOWS, View
 from layers.map.base import escape
 
-LAYER_TITLES = {**{name: spec.title for name, spec in LAYERS.items()}, "alerts": "Alerts"}
+LAYER_TITLES = {**{name: spec.title for name, spec in LAYERS.items()}, "alerts": "Alerts",
+                "hotspots": "Hot spots (H3)"}
 WINDOW_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "custom": "Custom"}
 _STATE_KEYS = {"window": "w", "layers": "lyr", "categories": "cat", "severities": "sev", "statuses": "st",
                "nations": "nat", "sources": "src", "country": "aoi_country"}
@@ -126,7 +127,7 @@ def _utc(value) -> datetime | None:
     return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
 
 
-def layer_control(layers: tuple[str, ...] = DEFAULT_LAYERS, label_visibility: str = "visible") -> None:
+def layer_control(layers: tuple[str, ...] = ALL_LAYERS, label_visibility: str = "visible") -> None:
     st.pills("Layers", list(layers), selection_mode="multi", key="layers",
              format_func=LAYER_TITLES.get, label_visibility=label_visibility)
 

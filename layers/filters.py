@@ -18,6 +18,7 @@ WINDOWS: dict[str, float] = {"1h": 1, "6h": 6, "24h": 24, "7d": 168}
 DEFAULT_WINDOW = "24h"
 DEFAULT_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "imagery", "infrastructure",
                                    "deployments", "tracks", "incidents", "alerts")
+ALL_LAYERS: tuple[str, ...] = DEFAULT_LAYERS + ("hotspots",)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,7 @@ class View:
                 aoi = None
         return cls(window=window, start=start, end=end, categories=many("cat"), severities=many("sev"),
                    statuses=many("st"), nations=many("nat"), sources=many("src"),
-                   layers=tuple(l for l in layers if l in DEFAULT_LAYERS), country=get("aoi_country") or None,
+                   layers=tuple(l for l in layers if l in ALL_LAYERS), country=get("aoi_country") or None,
                    aoi_wkt=aoi, viewport=Viewport.from_param(get("v")))
 
 

@@ -139,3 +139,8 @@ def test_alerts_are_raised_listed_and_acknowledged_for_every_viewer(open_page, d
     again = DeltaStore(demo_home / "store").alerts()
     assert again.set_index("key").loc[key, "state"] == "acknowledged"
     assert not other.exception and table is not None
+
+
+def test_hot_spots_can_be_shown_as_hexagons(open_page):
+    at = open_page("analyst", lyr="borders,hotspots")
+    assert deck_layers(at).get("hotspots", 0) > 0

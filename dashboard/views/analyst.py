@@ -55,9 +55,15 @@ def draw_area(picture: dict, bounds) -> None:
     if drawn is not None and (current is None or not drawn.equals(current)):
         st.session_state["aoi_wkt"] = drawn.wkt
         st.rerun()
-    if current is not None and st.button("Clear the area of interest", key="clear_aoi"):
-        st.session_state["aoi_wkt"] = None
-        st.rerun()
+    if current is not None:
+        if st.button("Clear the area of interest", key="clear_aoi"):
+            st.session_state["aoi_wkt"] = None
+            st.rerun()
+        with st.expander("Make this area a restricted zone (alerts when a track enters it)"):
+            zone_name = st.text_input("Zone name", key="zone_name")
+            by = st.text_input("Drawn by", key="zone_by")
+            if st.button("Save restricted zone", key="save_zone", disabled=not (zone_name.strip() and by.strip())):
+                st.success(data.save_zone(zone_name, current.wkt, by, marking="UNCLASSIFIED"))
 
 
 PLAYBACK_STEPS = 120  # a window plays in about two minutes at one step a second

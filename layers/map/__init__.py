@@ -16,6 +16,7 @@ import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
 from layers.map.alerts import alerts as alert_rings
+from layers.map.hotspots import hotspots as hex_layer
 from layers.map.base import TOOLTIP
 from layers.map.borders import borders, disputed
 from layers.map.deployments import deployments
@@ -24,8 +25,10 @@ from layers.map.points import incidents, infrastructure, places
 from layers.map.tracks import tracks
 
 # Draw order, bottom to top, and the toggles the UI offers.
-MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "imagery", "infrastructure", "deployments",
-                               "tracks", "incidents", "alerts")
+MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "hotspots", "imagery", "infrastructure",
+                               "deployments", "tracks", "incidents", "alerts")
+# Map layers drawn from another layer's data.
+LAYER_SOURCE: dict[str, str] = {"hotspots": "incidents"}
 
 
 class CompactDeck(pdk.Deck):
@@ -72,6 +75,8 @@ def build_layer(name: str, frame: gpd.GeoDataFrame, now: datetime, *, zoom: floa
         return incidents(frame, max_points=max_points)
     if name == "alerts":
         return alert_rings(frame)
+    if name == "hotspots":
+        return hex_layer(frame)
     raise KeyError(name)
 
 
@@ -80,8 +85,9 @@ def build_layers(picture: dict[str, gpd.GeoDataFrame], shown: Iterable[str], now
     shown = set(shown)
     out: list[pdk.Layer] = []
     for name in MAP_LAYERS:
-        if name in shown and name in picture:
-            out += build_layer(name, picture[name], now, zoom=zoom, max_points=max_points)
+        source = LAYER_SOURCE.get(name, name)
+        if name in shown and source in picture:
+            out += build_layer(name, picture[source], now, zoom=zoom, max_points=max_points)
     return out
 
 
