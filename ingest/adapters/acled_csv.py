@@ -35,8 +35,6 @@ row whose coordinate text is not a coordinate (BAD_COORDINATE_TEXT).
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import re
 from collections.abc import Mapping
@@ -51,6 +49,7 @@ from ingest.adapters import coords
 from ingest.adapters.base import ReadResult, rejection, rejections
 from ingest.adapters.common import (
     MAX_INPUT_BYTES,
+    csv_records,
     decode_text,
     frame_from_rows,
     number_or_text,
@@ -149,15 +148,7 @@ def read_acled_csv(
     """
     path = Path(path)
     text = decode_text(path, read_bytes(path, max_bytes), encoding)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise UnreadableInputError(
-            path, "empty file; expected a header row and incidents"
-        ) from None
-    except csv.Error as exc:
-        raise UnreadableInputError(path, f"not a readable CSV: {exc}") from None
+    header, records = csv_records(path, text, sep=sep, what="incidents")
     by_lower = {h.strip().lower(): i for i, h in reversed(list(enumerate(header)))}
     idx: dict[str, int] = {f: by_lower[f] for f in FIELDS if f in by_lower}
     for field, name in (columns or {}).items():
@@ -183,17 +174,7 @@ def read_acled_csv(
     geoms: list[Any] = []
     rejected: list[dict[str, Any]] = []
     count = 0
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise UnreadableInputError(
-                path, f"CSV error on line {reader.line_num}: {exc}"
-            ) from None
-        if not fields:  # a blank line is not a record
-            continue
+    for fields, problem in records:
         count += 1
 
         def get(name: str, fields: list[str] = fields) -> str | None:
@@ -201,18 +182,8 @@ def read_acled_csv(
             return text_or_none(fields[i]) if i is not None and i < len(fields) else None
 
         sid = get("event_id") or get("event_id_cnty")
-        if len(fields) != len(header):
-            rejected.append(
-                rejection(
-                    LAYER,
-                    source,
-                    sid,
-                    reasons.MALFORMED_RECORD,
-                    f"expected {len(header)} fields (as in the header), found {len(fields)} "
-                    f"(record ending on line {reader.line_num})",
-                    fields,
-                )
-            )
+        if problem:
+            rejected.append(rejection(LAYER, source, sid, reasons.MALFORMED_RECORD, problem, fields))
             continue
         try:
             lonlat = coords.parse_lon_lat(get("latitude"), get("longitude"), get("mgrs"))

@@ -10,8 +10,10 @@ of the adapter silently turning it into NaN).
 
 from __future__ import annotations
 
+import csv
+import io
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -155,3 +157,38 @@ def frame_from_rows(
     names = output_columns(layer)[:-1]
     columns = {name: [r.get(name) for r in rows] for name in names}
     return frame_from_columns(layer, columns, geometries)
+
+
+def csv_records(path: Path, text: str, *, sep: str = ",", what: str = "records"
+                ) -> tuple[list[str], Iterator[tuple[list[str], str | None]]]:
+    """The header and then each record of a CSV text, with what is wrong with its shape.
+
+    Yields (fields, problem): `problem` is None for a record with as many fields as the
+    header, else a sentence for the quarantine. Blank lines are not records. A CSV the
+    csv module cannot read at all (an unclosed quote running to the end) is unreadable.
+    """
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise UnreadableInputError(path, f"empty file; expected a header row and {what}") from None
+    except csv.Error as exc:
+        raise UnreadableInputError(path, f"not a readable CSV: {exc}") from None
+
+    def records() -> Iterator[tuple[list[str], str | None]]:
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise UnreadableInputError(path, f"CSV error on line {reader.line_num}: {exc}") from None
+            if not fields or all(not f.strip() for f in fields):
+                continue
+            problem = None
+            if len(fields) != len(header):
+                problem = (f"expected {len(header)} fields (as in the header), found {len(fields)} "
+                           f"(record ending on line {reader.line_num})")
+            yield fields, problem
+
+    return header, records()

@@ -34,8 +34,6 @@ would turn it into a null geometry with only a warning).
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -48,6 +46,7 @@ from ingest.adapters import coords
 from ingest.adapters.base import ReadResult, rejection, rejections
 from ingest.adapters.common import (
     MAX_INPUT_BYTES,
+    csv_records,
     decode_text,
     frame_from_rows,
     number_or_text,
@@ -256,13 +255,7 @@ def read_layer_csv(
     path = Path(path)
     spec(layer)  # unknown layer -> UnknownLayerError
     text = decode_text(path, read_bytes(path, max_bytes), encoding)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise UnreadableInputError(path, f"empty file; expected a header row and {layer}") from None
-    except csv.Error as exc:
-        raise UnreadableInputError(path, f"not a readable CSV: {exc}") from None
+    header, records = csv_records(path, text, sep=sep, what=layer)
     cols = resolve_columns(header, layer, columns, path)
     if not (("lat" in cols and "lon" in cols) or "mgrs" in cols or "wkt" in cols):
         raise UnreadableInputError(
@@ -275,17 +268,7 @@ def read_layer_csv(
     geoms: list[Any] = []
     rejected: list[dict[str, Any]] = []
     count = 0
-    while True:
-        try:
-            fields = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise UnreadableInputError(
-                path, f"CSV error on line {reader.line_num}: {exc}"
-            ) from None
-        if not fields or all(not f.strip() for f in fields):
-            continue
+    for fields, problem in records:
         n = count
         count += 1
 
@@ -294,18 +277,8 @@ def read_layer_csv(
             return text_or_none(fields[i]) if i is not None and i < len(fields) else None
 
         sid = get("source_id")
-        if len(fields) != len(header):
-            rejected.append(
-                rejection(
-                    layer,
-                    source,
-                    sid,
-                    reasons.MALFORMED_RECORD,
-                    f"expected {len(header)} fields (as in the header), found {len(fields)} "
-                    f"(record ending on line {reader.line_num})",
-                    fields,
-                )
-            )
+        if problem:
+            rejected.append(rejection(layer, source, sid, reasons.MALFORMED_RECORD, problem, fields))
             continue
         try:
             geom = location(get)
