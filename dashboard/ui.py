@@ -26,14 +26,14 @@ WALL_CSS = """
 <style>
   header[data-testid="stHeader"] { display: none; }
   .block-container { padding-top: 0.6rem !important; padding-bottom: 0.4rem !important; max-width: 100% !important; }
-  [data-testid="stMetricValue"] { font-size: 3.1rem !important; line-height: 1.05 !important; }
-  [data-testid="stMetricLabel"] p { font-size: 1.15rem !important; }
-  .wf-ticker { font-size: 1.25rem; line-height: 1.55; }
+  [data-testid="stMetricValue"] { font-size: clamp(1.5rem, 2.5vw, 3.1rem) !important; line-height: 1.05 !important; }
+  [data-testid="stMetricLabel"] p { font-size: clamp(.8rem, 1vw, 1.15rem) !important; }
+  .wf-ticker { font-size: clamp(.9rem, 1.05vw, 1.25rem); line-height: 1.5; }
   .wf-ticker .t { color: #9fb3d1; font-variant-numeric: tabular-nums; margin-right: .6em; }
   .wf-sev { display: inline-block; min-width: 5.2em; font-weight: 700; margin-right: .4em; }
   .wf-legend { font-size: 1rem; line-height: 1.7; }
   .wf-swatch { display: inline-block; width: .95em; height: .95em; border-radius: 50%; margin: 0 .35em -.1em .9em; }
-  .wf-title { font-size: 2rem; font-weight: 700; letter-spacing: .02em; }
+  .wf-title { font-size: clamp(1.3rem, 1.7vw, 2rem); font-weight: 700; letter-spacing: .02em; }
 </style>
 """
 TOUCH_CSS = """
