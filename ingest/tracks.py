@@ -14,6 +14,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod
 
+from ingest.markings import combine_markings
 from ingest.schema import CRS
 
 DERIVED_SOURCE = "derived"
@@ -27,8 +28,9 @@ def derive_tracks(points: gpd.GeoDataFrame, *, stale_after: timedelta = DEFAULT_
 
     Speed and heading of the last fix come from the feed when it reports them,
     else from the last two fixes (geodesic, so correct at any latitude).
-    Markings: a track carries the marking of its latest fix; mixed markings
-    within a track are reported by `mixed_markings` for the caller to resolve.
+    Markings: a track's line reveals every fix, so it carries the most
+    restrictive combination of its fixes' markings (highest level, REL TO lists
+    intersected; `ingest.markings.combine_markings`), never just the latest one.
     """
     cols = ["source", "source_id", "ingested_at", "marking", "track_id", "first_seen", "last_seen",
             "point_count", "last_lon", "last_lat", "last_altitude_m", "last_speed_mps", "last_heading_deg",
@@ -60,7 +62,7 @@ def derive_tracks(points: gpd.GeoDataFrame, *, stale_after: timedelta = DEFAULT_
             "source": DERIVED_SOURCE,
             "source_id": tid[s],
             "ingested_at": p["ingested_at"].iloc[s:e].max(),
-            "marking": last["marking"],
+            "marking": _track_marking(p["marking"].iloc[s:e]),
             "track_id": tid[s],
             "first_seen": times.iloc[s],
             "last_seen": times.iloc[e - 1],
@@ -77,6 +79,14 @@ def derive_tracks(points: gpd.GeoDataFrame, *, stale_after: timedelta = DEFAULT_
             "geometry": geom,
         })
     return gpd.GeoDataFrame(rows, columns=cols, geometry="geometry", crs=CRS)
+
+
+def _track_marking(markings: pd.Series) -> str | None:
+    """One marking as it is (the usual case); several combined, most restrictive."""
+    distinct = markings.drop_duplicates().tolist()
+    if len(distinct) == 1 and not pd.isna(distinct[0]):
+        return distinct[0]
+    return combine_markings(distinct)
 
 
 def mixed_markings(points: gpd.GeoDataFrame) -> pd.Series:
