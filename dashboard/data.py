@@ -189,3 +189,14 @@ def save_zone(name: str, wkt: str, by: str, marking: str | None) -> str:
                            default_marking=marking)
     st.cache_resource.clear()  # the standing picture holds the infrastructure layer
     return summary.line()
+
+
+@st.cache_resource(max_entries=2, ttl=300)
+def _track_points(versions_key: tuple, start: str, end: str) -> gpd.GeoDataFrame:
+    return store().read("track_points", start=pd.Timestamp(start), end=pd.Timestamp(end))
+
+
+def track_points(start: datetime, end: datetime) -> gpd.GeoDataFrame:
+    """Raw fixes for the window (exports write tracks as time-stamped tracks from them)."""
+    return _track_points(versions(), pd.Timestamp(start).floor("min").isoformat(),
+                         pd.Timestamp(end).ceil("min").isoformat())

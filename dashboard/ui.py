@@ -207,3 +207,16 @@ def legend_html(shown: tuple[str, ...] | list[str]) -> str:
         parts.append(f'<span class="wf-swatch" style="background:{style.hex_colour(style.IMAGERY_CLEAR)}"></span>'
                      "imagery (clear)")
     return '<div class="wf-legend">' + " ".join(parts) + "</div>"
+
+
+BANNER_COLOURS = {"UNCLASSIFIED": "#1f7a3a", "RESTRICTED": "#1f4f9a", "CONFIDENTIAL": "#1f4f9a",
+                  "SECRET": "#b3261e", "TOP SECRET": "#d08a00"}
+
+
+def banner(text: str) -> None:
+    """The classification banner: the highest marking of what is on screen (shown top and bottom)."""
+    level = next((k for k in ("TOP SECRET", "SECRET", "CONFIDENTIAL", "RESTRICTED", "UNCLASSIFIED")
+                  if text.startswith(k)), None)
+    colour = BANNER_COLOURS.get(level, "#6b2fa0") if "UNMARKED" not in text or level else "#6b2fa0"
+    st.html(f'<div style="background:{colour};color:#fff;text-align:center;font-weight:700;'
+            f'letter-spacing:.06em;padding:.15rem .5rem;border-radius:3px;font-size:.95rem">{escape(text)}</div>')

@@ -227,6 +227,12 @@ def parser() -> argparse.ArgumentParser:
     add_arguments(fr)
     fr.set_defaults(func=feeds_command)
 
+    from layers.export.cli import add_export_arguments, export_command
+
+    e = sub.add_parser("export", help="export layers, filtered as on screen, in analysts' formats")
+    add_export_arguments(e)
+    e.set_defaults(func=export_command)
+
     a = sub.add_parser("alerts", help="alert rules over all feeds: evaluate, list, acknowledge")
     asub = a.add_subparsers(dest="alerts_command", required=True)
     ar = asub.add_parser("run", help="evaluate the rules now and every --interval seconds")
@@ -242,6 +248,11 @@ def parser() -> argparse.ArgumentParser:
     ak.add_argument("keys", nargs="+")
     ak.add_argument("--by", required=True, help="who acknowledges")
     ak.set_defaults(func=cmd_alerts_ack)
+
+    from layers.users import add_users_arguments
+
+    u = sub.add_parser("users", help="local sign-in accounts (argon2 hashes in $WATCHFLOOR_HOME/users.toml)")
+    add_users_arguments(u)
 
     s = sub.add_parser("status", help="records per layer")
     s.set_defaults(func=cmd_status)

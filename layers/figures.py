@@ -142,3 +142,15 @@ def _age_text(age: pd.Timedelta | None) -> str:
 
 def _contains(text: pd.Series, part: pd.Series) -> np.ndarray:
     return np.array([p in t for t, p in zip(text.tolist(), part.tolist())], dtype=bool)
+
+
+def screen_marking(picture: dict[str, gpd.GeoDataFrame]) -> str:
+    """The highest releasability marking of the records on screen, for the banners."""
+    from ingest.markings import highest_marking
+    from ingest.schema import LAYERS
+
+    values: list = []
+    for name, frame in picture.items():
+        if name in LAYERS and frame is not None and not frame.empty and "marking" in frame:
+            values += list(pd.unique(frame["marking"]))
+    return highest_marking(values)

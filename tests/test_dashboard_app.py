@@ -144,3 +144,22 @@ def test_alerts_are_raised_listed_and_acknowledged_for_every_viewer(open_page, d
 def test_hot_spots_can_be_shown_as_hexagons(open_page):
     at = open_page("analyst", lyr="borders,hotspots")
     assert deck_layers(at).get("hotspots", 0) > 0
+
+
+def test_analyst_exports_the_view_on_screen(open_page):
+    at = open_page("analyst", sev="critical")
+    at.selectbox(key="export_fmt").set_value("geojson").run()
+    at.button(key="export_go").click().run()
+    assert not at.exception
+    assert any(getattr(b, "key", None) == "export_download" or "Download" in str(getattr(b, "label", ""))
+               for b in at.get("download_button"))
+
+
+@pytest.mark.parametrize("page", ["operations", "commander", "analyst"])
+def test_every_page_carries_the_marking_banner_top_and_bottom(open_page, page):
+    at = open_page(page)
+    banners = [h.value for h in at.get("html") if "letter-spacing:.06em" in str(h.value)]
+    assert len(banners) == 2
+    assert banners[0] == banners[-1]
+    # RESTRICTED//REL TO GBR, FRA and REL TO USA, GBR records: the highest level, REL TO intersected.
+    assert "RESTRICTED//REL TO GBR" in banners[0]

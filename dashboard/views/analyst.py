@@ -8,7 +8,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from ingest.schema import LAYERS
-from layers.figures import imagery_timeline, incidents_per_day, track_activity
+from layers.figures import imagery_timeline, incidents_per_day, screen_marking, track_activity
 from layers.table import alert_table, feature_details, feature_table, quicklook
 
 st.set_page_config(initial_sidebar_state="expanded")  # the analyst's filters live there
@@ -29,6 +29,8 @@ view = ui.current_view()
 ui.sync_url(view)
 picture, bounds = data.picture(view, at)
 
+marking = screen_marking(picture)
+ui.banner(marking)
 st.title("Analyst")
 counts = " · ".join(f"{LAYERS[n].title}: {len(picture[n]):,}" for n in ("incidents", "tracks", "deployments", "imagery")
                     if n in picture)
@@ -128,7 +130,35 @@ def alert_list() -> None:
         st.rerun(scope="fragment")
 
 
-tab_map, tab_alerts, tab_table, tab_charts = st.tabs(["Map", "Alerts", "Features", "Charts"])
+@st.fragment
+def export_panel() -> None:
+    """Exactly the view on screen (window, filters, area, layers) in the analyst's format."""
+    from layers.export.api import FORMATS, ExportError, export_bytes
+
+    fmt = st.selectbox("Format", list(FORMATS), format_func=lambda f: FORMATS[f].label or f, key="export_fmt")
+    layers = tuple(name for name in view.layers if name in LAYERS)
+    st.caption("Exports " + ", ".join(LAYERS[n].title for n in layers) + " as filtered on screen, with provenance "
+               "(window, filters, generation time, highest marking) in the file and its name.")
+    if st.button("Prepare export", key="export_go"):
+        start, end = view.span(at)
+        try:
+            result = export_bytes(picture, view.with_(layers=layers), fmt=fmt, now=at,
+                                  track_points=data.track_points(start, end))
+        except ExportError as exc:
+            st.warning(str(exc))
+            return
+        st.session_state["export_result"] = result
+    result = st.session_state.get("export_result")
+    if result is not None and result.format == fmt:
+        counts = ", ".join(f"{k}: {v:,}" for k, v in result.counts.items() if v)
+        st.download_button(f"Download {result.filename}", data=result.data, file_name=result.filename,
+                           mime=result.mime, key="export_download", type="primary")
+        st.caption(f"{counts} — marking {result.marking}")
+
+
+tab_map, tab_alerts, tab_table, tab_charts, tab_export = st.tabs(["Map", "Alerts", "Features", "Charts", "Export"])
+with tab_export:
+    export_panel()
 with tab_alerts:
     alert_list()
 with tab_map:
@@ -194,3 +224,5 @@ with tab_charts:
             x=alt.X("acquired_at:T", title="Acquired (UTC)"), y=alt.Y("cloud_cover:Q", title="Cloud cover %"),
             color=alt.Color("platform:N", title="Platform"), tooltip=["platform", "acquired_at", "cloud_cover"]),
             width="stretch")
+
+ui.banner(marking)

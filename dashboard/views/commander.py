@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import data, ui
-from layers.figures import key_figures, ticker
+from layers.figures import key_figures, screen_marking, ticker
 from layers.table import alert_table
 
 # Fewer, lighter layers: the commander's link may be weak.
@@ -23,6 +23,8 @@ view = ui.current_view()
 picture, bounds = data.picture(view, at)
 figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
 
+marking = screen_marking(picture)
+ui.banner(marking)
 st.title("Commander")
 ui.kpi_strip(figures)
 open_alerts = picture["alerts"][picture["alerts"]["state"] == "open"] if not picture["alerts"].empty else None
@@ -42,3 +44,4 @@ ui.sync_url(view)
 deck = data.deck(view, at, max_points=MAX_POINTS, height=560)
 st.pydeck_chart(deck, height=560, key="commander-map")
 st.html(ui.legend_html(view.layers))
+ui.banner(marking)

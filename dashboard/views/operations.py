@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import data, ui
 from ingest.config import refresh_seconds
-from layers.figures import key_figures, ticker
+from layers.figures import key_figures, screen_marking, ticker
 
 ui.css(ui.WALL_CSS)
 ui.init_view_state()
@@ -20,6 +20,8 @@ def live() -> None:
     ui.sync_url(view)
     picture, bounds = data.picture(view, at)
     figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
+    marking = screen_marking(picture)
+    ui.banner(marking)
     head, clock = st.columns([5, 1], vertical_alignment="bottom")
     head.html('<div class="wf-title">Operations — common operational picture</div>')
     clock.metric("UTC", at.strftime("%H:%M"), help=at.strftime("%Y-%m-%d %H:%M:%S UTC"))
@@ -32,6 +34,7 @@ def live() -> None:
         st.subheader("Newest events")
         st.html(ui.ticker_html(ticker(picture, at, limit=14), at))
         st.html(ui.legend_html(view.layers))
+    ui.banner(marking)
 
 
 live()

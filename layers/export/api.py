@@ -1,0 +1,214 @@
+"""Export exactly what is on screen: `export_view` for files, `export_bytes` for download buttons.
+
+What "on screen" means is decided in one place, `selected_layers`: the picture goes through
+`layers.filters.apply_view` with the same `now` the page used (apply_view is idempotent, so an
+already-filtered picture is fine), and only the view's layers are kept, in the view's order. The
+optional `track_points` (raw fixes, not part of the picture) are reduced to the fixes of the tracks
+on screen, inside the view's time window; they feed KML's gx:Track and are their own
+`track_points` layer in the tabular formats. Nothing else is ever written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+
+from ingest.errors import WatchfloorError
+from layers.export.atomic import atomic_output
+from layers.export.constants import MAX_SOURCES_LISTED
+from layers.export.csvfile import write_csv_zip
+from layers.export.geojson import write_geojson
+from layers.export.geopackage import write_geopackage
+from layers.export.geoparquet import write_geoparquet
+from layers.export.html_snapshot import write_html
+from layers.export.job import ExportJob
+from layers.export.kml import write_kml, write_kmz
+from layers.export.marking import highest_marking
+from layers.export.png_snapshot import write_png
+from layers.export.provenance import Provenance
+from layers.export.shapefile import write_shapefile_zip
+from layers.filters import View, apply_view, area_of_interest
+
+Writer = Callable[[ExportJob, Path], None]
+
+
+class ExportError(WatchfloorError):
+    """An export that cannot be made as asked (unknown format, nothing on screen, bad option)."""
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    name: str
+    writer: Writer
+    extension: str
+    mime: str
+    # Used instead when the export holds more than one layer (formats with one layer per file).
+    multi_extension: str | None = None
+    multi_mime: str | None = None
+    label: str = ""
+
+    def extension_for(self, n_layers: int) -> str:
+        return self.multi_extension if n_layers > 1 and self.multi_extension else self.extension
+
+    def mime_for(self, n_layers: int) -> str:
+        return self.multi_mime if n_layers > 1 and self.multi_mime else self.mime
+
+
+FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
+    ExportFormat("geojson", write_geojson, "geojson", "application/geo+json", "geojson.zip", "application/zip",
+                 "GeoJSON (RFC 7946; several layers: a zip of one file each)"),
+    ExportFormat("gpkg", write_geopackage, "gpkg", "application/geopackage+sqlite3",
+                 label="GeoPackage (one table per layer)"),
+    ExportFormat("kml", write_kml, "kml", "application/vnd.google-earth.kml+xml", label="KML (Google Earth, ATAK)"),
+    ExportFormat("kmz", write_kmz, "kmz", "application/vnd.google-earth.kmz", label="KMZ (Google Earth, ATAK)"),
+    ExportFormat("csv", write_csv_zip, "csv.zip", "application/zip",
+                 label="CSV for spreadsheets (zip: one CSV per layer and PROVENANCE.txt)"),
+    ExportFormat("parquet", write_geoparquet, "parquet", "application/vnd.apache.parquet", "parquet.zip",
+                 "application/zip", "GeoParquet (several layers: a zip of one file each)"),
+    ExportFormat("shp", write_shapefile_zip, "shp.zip", "application/zip",
+                 label="Shapefile (zip: one per layer and geometry type, FIELDS.txt, PROVENANCE.txt)"),
+    ExportFormat("html", write_html, "html", "text/html", label="Map snapshot, HTML (opens offline)"),
+    ExportFormat("png", write_png, "png", "image/png", label="Map snapshot, PNG"),
+)}
+ALIASES = {"geopackage": "gpkg", "geoparquet": "parquet", "shapefile": "shp", "json": "geojson"}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path | None  # where the file is (None from export_bytes)
+    data: bytes | None  # the file's bytes (export_bytes only)
+    filename: str  # the provenance-stamped name, for downloads
+    counts: Mapping[str, int]
+    marking: str
+    mime: str
+    format: str
+    provenance: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def total(self) -> int:
+        return int(sum(self.counts.values()))
+
+
+def resolve_format(fmt: str) -> ExportFormat:
+    key = ALIASES.get(fmt.strip().lower(), fmt.strip().lower())
+    try:
+        return FORMATS[key]
+    except KeyError:
+        raise ExportError(f"unknown export format {fmt!r}: expected one of {', '.join(FORMATS)}") from None
+
+
+def selected_layers(picture: Mapping[str, gpd.GeoDataFrame], view: View, now: datetime,
+                    track_points: gpd.GeoDataFrame | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The features on screen for `view` at `now`, by layer, in the view's order."""
+    shown = apply_view({k: v for k, v in picture.items() if v is not None}, view, now)
+    out = {name: shown[name] for name in view.layers if name in shown}
+    if track_points is not None and "tracks" in out:
+        out["track_points"] = _fixes_on_screen(track_points, out["tracks"], view, now)
+    return out
+
+
+def _fixes_on_screen(points: gpd.GeoDataFrame, tracks: gpd.GeoDataFrame, view: View, now: datetime
+                     ) -> gpd.GeoDataFrame:
+    if points.empty or tracks.empty or "track_id" not in points or "track_id" not in tracks:
+        return points.iloc[0:0]
+    start, end = view.span(now)
+    keep = points["track_id"].isin(tracks["track_id"].dropna().unique())
+    if "time" in points:
+        keep &= (points["time"] >= start) & (points["time"] <= end)
+    return points[keep.fillna(False).astype(bool)].sort_values(["track_id", "time"], kind="stable")
+
+
+def _utc(now: datetime) -> datetime:
+    """The view time as tz-aware UTC (a naive time is taken as UTC, as everywhere in the store)."""
+    ts = pd.Timestamp(now)
+    return (ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")).to_pydatetime()
+
+
+def _sources(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, tuple[str, ...]]:
+    """Distinct feed names per layer (at most MAX_SOURCES_LISTED, then a count)."""
+    out: dict[str, tuple[str, ...]] = {}
+    for name, frame in layers.items():
+        if "source" not in frame or not len(frame):
+            continue
+        names = sorted(str(v) for v in frame["source"].dropna().unique())
+        if len(names) > MAX_SOURCES_LISTED:
+            names = [*names[:MAX_SOURCES_LISTED], f"and {len(names) - MAX_SOURCES_LISTED} more"]
+        out[name] = tuple(names)
+    return out
+
+
+def _markings(layers: Mapping[str, gpd.GeoDataFrame]) -> list[str | None]:
+    """Each distinct marking once; a layer without a marking column counts as unmarked."""
+    out: list[str | None] = []
+    for frame in layers.values():
+        if not len(frame):
+            continue
+        if "marking" not in frame:
+            out.append(None)
+        else:
+            out += [None if pd.isna(v) else v for v in frame["marking"].unique()]
+    return out
+
+
+def export_view(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, fmt: str, out: Path | None = None,
+                now: datetime | None = None, track_points: gpd.GeoDataFrame | None = None,
+                csv_geometry: str = "wkt") -> ExportResult:
+    """Write what `view` shows of `picture` at `now` as `fmt`; return where, what and its marking.
+
+    `out`: None writes the provenance-stamped file name into the current folder; an existing
+    folder gets that name inside it; anything else is the file path to write. The file appears
+    whole or not at all (`atomic_output`). Raises ExportError when the view shows nothing.
+    """
+    spec = resolve_format(fmt)
+    now = _utc(now or datetime.now(UTC))
+    layers = selected_layers(picture, view, now, track_points)
+    counts = {name: len(frame) for name, frame in layers.items()}
+    if not any(counts.values()):
+        raise ExportError("nothing to export: the view shows no features "
+                          f"(layers {', '.join(view.layers) or 'none'}; widen the time window or filters)")
+    marking = highest_marking(_markings(layers))
+    non_empty = sum(1 for n in counts.values() if n)
+    provenance = Provenance.for_view(fmt=spec.name, view=view, now=now, counts=counts, marking=marking,
+                                     sources=_sources(layers))
+    borders = picture.get("borders")
+    aoi = area_of_interest(view, borders if borders is not None else gpd.GeoDataFrame())
+    job = ExportJob(layers=layers, provenance=provenance, view=view, now=now,
+                    aoi=aoi if isinstance(aoi, shapely.Geometry) else None, csv_geometry=csv_geometry)
+    filename = provenance.filename(spec.extension_for(non_empty))
+    if out is None:
+        dest = Path.cwd() / filename
+    elif Path(out).is_dir():
+        dest = Path(out) / filename
+    else:
+        dest = Path(out)
+    if not dest.parent.is_dir():
+        raise ExportError(f"cannot write {dest}: folder {dest.parent} does not exist")
+    with atomic_output(dest) as tmp:
+        spec.writer(job, tmp)
+    return ExportResult(path=dest, data=None, filename=filename, counts=counts, marking=marking,
+                        mime=spec.mime_for(non_empty), format=spec.name, provenance=provenance.to_dict())
+
+
+def export_bytes(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, fmt: str, now: datetime | None = None,
+                 track_points: gpd.GeoDataFrame | None = None, csv_geometry: str = "wkt") -> ExportResult:
+    """`export_view` into a private temporary folder, returning the file's bytes and name (for
+    st.download_button(data=r.data, file_name=r.filename, mime=r.mime)). The temporary file is
+    removed before returning; the bytes are the only copy kept."""
+    tmpdir = Path(tempfile.mkdtemp(prefix="watchfloor-export-"))
+    try:
+        result = export_view(picture, view, fmt=fmt, out=tmpdir, now=now, track_points=track_points,
+                             csv_geometry=csv_geometry)
+        data = result.path.read_bytes()
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+    return ExportResult(path=None, data=data, filename=result.filename, counts=result.counts,
+                        marking=result.marking, mime=result.mime, format=result.format,
+                        provenance=result.provenance)
