@@ -6,10 +6,10 @@ import argparse
 import platform
 import sys
 
-from bench import analysis_bench, dashboard_bench, ingest_bench, store_bench
+from bench import analysis_bench, dashboard_bench, ingest_bench, postgis_bench, store_bench
 
 BENCHES = {"store": store_bench.run, "ingest": ingest_bench.run, "dashboard": dashboard_bench.run,
-           "analysis": analysis_bench.run}
+           "analysis": analysis_bench.run, "stores": postgis_bench.run}
 
 
 def main() -> int:

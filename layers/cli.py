@@ -249,6 +249,12 @@ def parser() -> argparse.ArgumentParser:
     ak.add_argument("--by", required=True, help="who acknowledges")
     ak.set_defaults(func=cmd_alerts_ack)
 
+    from ingest.store.postgis import add_db_arguments, db_command
+
+    db = sub.add_parser("db", help="the PostGIS store's schema: upgrade, status")
+    add_db_arguments(db)
+    db.set_defaults(func=db_command)
+
     from layers.users import add_users_arguments
 
     u = sub.add_parser("users", help="local sign-in accounts (argon2 hashes in $WATCHFLOOR_HOME/users.toml)")

@@ -39,14 +39,62 @@ def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-@pytest.fixture(params=["delta"])
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """WATCHFLOOR_TEST_POSTGRES: a PostgreSQL database with PostGIS the tests may create schemas in
+    (`.ci/run` starts a throwaway cluster; see tests/test_postgis.py for a local one)."""
+    url = os.environ.get("WATCHFLOOR_TEST_POSTGRES")
+    problem = "WATCHFLOOR_TEST_POSTGRES is not set"
+    if url:
+        import psycopg
+
+        from ingest.errors import StoreError
+        from ingest.store.postgis import connect
+
+        try:
+            with connect(url) as conn:
+                conn.execute("SELECT postgis_version()")
+            problem = ""
+        except StoreError as exc:  # unreachable
+            problem = str(exc)
+        except psycopg.Error as exc:  # no PostGIS in that database
+            problem = f"{type(exc).__name__}: {exc}"
+    require_system(f"PostgreSQL with PostGIS ({problem})" if problem else "PostgreSQL", not problem)
+    return url
+
+
+@pytest.fixture
+def postgis_url(postgres_url):
+    """A fresh, empty schema of the test database (dropped afterwards), as a store URL; not migrated."""
+    import uuid
+
+    from ingest.store.postgis import connect, with_schema
+
+    schema = f"wf_test_{uuid.uuid4().hex[:12]}"
+    with connect(postgres_url) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield with_schema(postgres_url, schema)
+    with connect(postgres_url) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["delta", pytest.param("postgis", marks=pytest.mark.postgis)])
 def store(request, tmp_path):
     """A fresh, empty store of each backend; store tests run against all of them."""
     if request.param == "delta":
         from ingest.store.delta import DeltaStore
 
-        return DeltaStore(tmp_path / "store")
-    raise AssertionError(request.param)
+        yield DeltaStore(tmp_path / "store")
+    elif request.param == "postgis":
+        from ingest.store.postgis import PostGISStore, upgrade
+
+        url = request.getfixturevalue("postgis_url")
+        upgrade(url)
+        s = PostGISStore(url)
+        yield s
+        s.close()
+    else:
+        raise AssertionError(request.param)
 
 
 @pytest.fixture(scope="session")

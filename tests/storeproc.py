@@ -1,6 +1,9 @@
 """Child processes for the store's durability and concurrency tests (run with `python -m`).
 
-writer ROOT BATCH N  - write N batches of BATCH fresh track points, printing "committed K" after each
+ROOT is what `open_store` takes: a folder (the embedded store) or a postgresql:// URL.
+
+writer ROOT BATCH N [START] - write batches START.. START+N-1 of BATCH track points (batch K is always
+                      the same points), printing "committed K INSERTED UPDATED UNCHANGED" after each
 reader ROOT SECONDS  - read the layer repeatedly, printing each count seen
 alert-writer ROOT KEYS STOP  - put the same KEYS findings again and again (a refresh loop), printing
                       "put K" after each, until the file STOP exists
@@ -21,7 +24,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ingest.store.delta import DeltaStore
+from ingest.store import open_store
 from ingest.validate import validate
 
 
@@ -51,13 +54,13 @@ def findings(keys: list[str], *, t0: pd.Timestamp = T0,
 
 def main() -> None:
     role, root = sys.argv[1], sys.argv[2]
-    store = DeltaStore(root)
+    store = open_store(root)
     if role == "writer":
         size, n = int(sys.argv[3]), int(sys.argv[4])
         start = int(sys.argv[5]) if len(sys.argv) > 5 else 0
         for k in range(start, start + n):
-            store.write("track_points", batch(k, size))
-            print(f"committed {k}", flush=True)
+            rep = store.write("track_points", batch(k, size))
+            print(f"committed {k} {rep.inserted} {rep.updated} {rep.unchanged}", flush=True)
     elif role == "reader":
         until = time.time() + float(sys.argv[3])
         while time.time() < until:

@@ -20,8 +20,8 @@ from ingest.adapters.base import ReadResult
 from ingest.errors import StoreQueryError
 from ingest.pipeline import ingest
 from ingest.schema import LAYERS
+from ingest.store import open_store
 from ingest.store.base import ALERT_COLUMNS, AlertWriteReport
-from ingest.store.delta import DeltaStore
 from ingest.validate import validate
 from tests.storeproc import findings
 
@@ -162,24 +162,35 @@ def test_ingest_accounting_adds_up_and_derives_tracks(store):
     assert tracks.loc["u1", "last_heading_deg"] == pytest.approx(90.0, abs=0.1)
 
 
-# --- process-level guarantees (embedded store) ------------------------------------------
+# --- process-level guarantees (every backend: writer and reader processes) ----------------
 
 def _proc(*args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tests.storeproc", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def test_a_writer_killed_mid_write_leaves_the_previous_state_intact(tmp_path):
-    root = tmp_path / "store"
+def _target(store) -> str:
+    """What a child process passes to `open_store` to open the same store."""
+    return store.url if hasattr(store, "url") else str(store.root)
+
+
+def _committed(out: str) -> dict[int, list[int]]:
+    """{batch: [inserted, updated, unchanged]} from a writer's "committed K I U N" lines."""
+    return {int(w[1]): [int(x) for x in w[2:]] for w in map(str.split, out.splitlines())
+            if w and w[0] == "committed"}
+
+
+def test_a_writer_killed_mid_write_leaves_the_previous_state_intact(store):
+    target = _target(store)
     batch = 20_000
     committed: set[int] = set()
     for round_, delay in enumerate((0.8, 1.3, 1.9, 2.6)):
-        p = _proc("writer", str(root), str(batch), "50", str(round_ * 100))
+        p = _proc("writer", target, str(batch), "50", str(round_ * 100))
         time.sleep(delay)
         os.kill(p.pid, signal.SIGKILL)
         out, _ = p.communicate()
-        committed |= {int(line.split()[1]) for line in out.splitlines() if line.startswith("committed")}
-        frame = DeltaStore(root).read("track_points", columns=["source_id"])
+        committed |= set(_committed(out))
+        frame = open_store(target).read("track_points", columns=["source_id"])
         ids = frame["source_id"]
         assert not ids.duplicated().any()
         batches = ids.str.extract(r"^b(\d+)-")[0].astype(int).value_counts()
@@ -188,23 +199,58 @@ def test_a_writer_killed_mid_write_leaves_the_previous_state_intact(tmp_path):
     assert committed, "the writer never committed: the test proved nothing"
 
 
-def test_readers_see_whole_batches_while_a_writer_writes(tmp_path):
-    root = tmp_path / "store"
+def test_readers_see_whole_batches_while_a_writer_writes(store):
+    target = _target(store)
     batch = 5_000
-    writer = _proc("writer", str(root), str(batch), "60")
-    readers = [_proc("reader", str(root), "6") for _ in range(2)]
+    writer = _proc("writer", target, str(batch), "60")
+    # readers start once the first batch is in: under load, a writer slower to start than the
+    # readers' six seconds would leave them nothing to see
+    assert writer.stdout.readline().startswith("committed 0 ")
+    readers = [_proc("reader", target, "6") for _ in range(2)]
     seen = []
     for r in readers:
         out, err = r.communicate(timeout=120)
         assert r.returncode == 0, err
         seen.append([int(x) for x in out.split()])
-    writer.communicate(timeout=300)
-    assert writer.returncode == 0
+    _, werr = writer.communicate(timeout=300)
+    assert writer.returncode == 0, werr
     for counts in seen:
         assert counts, "reader read nothing"
-        assert all(c % batch == 0 for c in counts), "a reader saw a partial write"
-        assert counts == sorted(counts), "a reader went back in time"
+        assert all(c % batch == 0 for c in counts), f"a reader saw a partial write: {counts}"
+        assert counts == sorted(counts), f"a reader went back in time: {counts}"
     assert max(max(c) for c in seen) > 0
+
+
+def test_two_writers_and_readers_at_once_lose_and_duplicate_nothing(store):
+    """Two writer processes (batches 0-29 and 0-44: the first 30 written by both at about
+    the same time, so they race on the same keys) and two readers: every batch stored
+    once and whole, each record inserted by exactly one writer, readers never see part
+    of a batch."""
+    target = _target(store)
+    batch = 2_000
+    writers = [_proc("writer", target, str(batch), "30", "0"), _proc("writer", target, str(batch), "45", "0")]
+    readers = [_proc("reader", target, "5") for _ in range(2)]
+    reports = []
+    for w in writers:
+        out, err = w.communicate(timeout=300)
+        assert w.returncode == 0, err
+        reports.append(_committed(out))
+    assert [sorted(r) for r in reports] == [list(range(30)), list(range(45))]
+    for r in readers:
+        out, err = r.communicate(timeout=120)
+        assert r.returncode == 0, err
+        counts = [int(x) for x in out.split()]
+        assert counts and all(c % batch == 0 for c in counts), "a reader saw a partial write"
+        assert counts == sorted(counts), "a reader went back in time"
+    inserted = sum(rep[0] for r in reports for rep in r.values())
+    assert inserted == 45 * batch, "a record was inserted twice or not at all"
+    assert sum(rep[1] for r in reports for rep in r.values()) == 0  # same content: never an update
+    for k in range(30):  # written by both: one inserted it, the other found it unchanged
+        assert sorted(r[k][0] for r in reports) == [0, batch] and sorted(r[k][2] for r in reports) == [0, batch]
+    ids = open_store(target).read("track_points", columns=["source_id"])["source_id"]
+    assert len(ids) == 45 * batch and not ids.duplicated().any()
+    assert (ids.str.extract(r"^b(\d+)-")[0].astype(int).value_counts() == batch).all()
+    assert store.stats("track_points").count == 45 * batch
 
 
 def test_feed_status_is_one_row_per_feed_latest_wins(store):
@@ -332,9 +378,9 @@ def test_no_alerts_is_an_empty_frame_with_the_columns(store):
     assert (rep.new, rep.updated, rep.unchanged) == (0, 0, 0) and store.alerts().empty
 
 
-def test_an_acknowledgement_in_one_process_is_seen_by_every_other(tmp_path):
-    root = tmp_path / "store"
-    DeltaStore(root).put_alerts(findings(["a", "b"]), now=N0)
+def test_an_acknowledgement_in_one_process_is_seen_by_every_other(store, tmp_path):
+    root = _target(store)
+    store.put_alerts(findings(["a", "b"]), now=N0)
 
     def run(*args: str) -> str:
         p = _proc(*args)
@@ -342,27 +388,39 @@ def test_an_acknowledgement_in_one_process_is_seen_by_every_other(tmp_path):
         assert p.returncode == 0, err
         return out
 
-    assert run("ack", str(root), "alice", "a", "nope").split("\n")[:2] == ["acked a True", "acked nope False"]
-    seen = {r["key"]: r for r in map(json.loads, run("alerts", str(root)).splitlines())}
+    assert run("ack", root, "alice", "a", "nope").split("\n")[:2] == ["acked a True", "acked nope False"]
+    seen = {r["key"]: r for r in map(json.loads, run("alerts", root).splitlines())}
     assert seen["a"] == {"key": "a", "state": "acknowledged", "acknowledged_by": "alice"}
     assert seen["b"]["state"] == "open"
     # and a refresh loop in one process racing acknowledgements in another never loses one
-    DeltaStore(root).put_alerts(findings([f"k{i}" for i in range(2000)]), now=N0)
+    store.put_alerts(findings([f"k{i}" for i in range(2000)]), now=N0)
     stop = tmp_path / "stop"
-    writer = _proc("alert-writer", str(root), "2000", str(stop))
+    writer = _proc("alert-writer", root, "2000", str(stop))
     assert writer.stdout.readline().strip() == "put 0"  # the refreshes are under way
     keys = [f"k{i}" for i in range(0, 2000, 50)]
-    out = run("ack", str(root), "bob", *keys)
-    acked_at = DeltaStore(root).version("_alerts")
+    out = run("ack", root, "bob", *keys)
+    acked_at = store.version("_alerts")
     deadline = time.time() + 60
-    while DeltaStore(root).version("_alerts") < acked_at + 2 and time.time() < deadline:
+    while store.version("_alerts") < acked_at + 2 and time.time() < deadline:
         time.sleep(0.05)  # two more refreshes after the last acknowledgement
     stop.touch()
     _, werr = writer.communicate(timeout=120)
     assert writer.returncode == 0, werr
     assert out.split() == [w for k in keys for w in ("acked", k, "True")]
-    assert DeltaStore(root).version("_alerts") >= acked_at + 2, "no refresh after the acknowledgements"
-    seen = {r["key"]: r for r in map(json.loads, run("alerts", str(root)).splitlines())}
+    assert store.version("_alerts") >= acked_at + 2, "no refresh after the acknowledgements"
+    seen = {r["key"]: r for r in map(json.loads, run("alerts", root).splitlines())}
     assert len(seen) == 2002
     assert all(seen[k]["state"] == "acknowledged" and seen[k]["acknowledged_by"] == "bob" for k in keys)
     assert sum(r["state"] == "acknowledged" for r in seen.values()) == len(keys) + 1
+
+
+def test_a_track_is_as_restricted_as_its_most_restricted_fix(store):
+    frame = gpd.GeoDataFrame(
+        {"source_id": ["a", "b", "c"], "track_id": "u1",
+         "time": ["2026-11-20T10:00:00Z", "2026-11-20T10:00:10Z", "2026-11-20T10:00:20Z"],
+         "marking": ["UNCLASSIFIED//REL TO USA, GBR", "UNCLASSIFIED//REL TO USA, GBR, FRA",
+                     "UNCLASSIFIED//REL TO USA, GBR, FRA"]},
+        geometry=[shapely.Point(21, 42), shapely.Point(21.001, 42), shapely.Point(21.002, 42)], crs=4326)
+    ingest(store, ReadResult("track_points", frame), source="csv")
+    marking = store.read("tracks")["marking"].iloc[0]
+    assert marking == "UNCLASSIFIED//REL TO GBR, USA"  # FRA may not see the early part of the path

@@ -14,7 +14,9 @@ def open_store(url: str | None = None) -> Store:
 
         return DeltaStore(config.home() / "store")
     if url.startswith(("postgresql://", "postgres://")):
-        raise ConfigError("WATCHFLOOR_STORE", "an embedded store (PostGIS support is not built yet)", url.split("@")[-1])
+        from ingest.store.postgis import PostGISStore
+
+        return PostGISStore(url)
     if url.startswith("file://") or "://" not in url:
         from ingest.store.delta import DeltaStore
 
