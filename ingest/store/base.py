@@ -193,3 +193,21 @@ class Store(ABC):
         from ingest.schema import LAYERS
 
         return all(self.stats(name).count == 0 for name in LAYERS)
+
+
+def alert_query(states: object, rules: object, limit: int | None) -> tuple[list[str] | None, list[str] | None]:
+    """Normalise and check `Store.alerts` arguments once, for every backend: a single state or
+    rule may be given as a string; unknown states and negative limits are errors."""
+    from ingest.errors import StoreQueryError
+
+    if states is not None:
+        states = [states] if isinstance(states, str) else list(states)
+        unknown = [s for s in states if s not in ALERT_STATES]
+        if unknown:
+            raise StoreQueryError("alerts states", f"some of {list(ALERT_STATES)}", unknown)
+    if rules is not None:
+        rules = [rules] if isinstance(rules, str) else list(rules)
+    if limit is not None and limit < 0:
+        raise StoreQueryError("alerts limit", "a count >= 0", limit)
+    return states, rules
+

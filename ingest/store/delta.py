@@ -39,7 +39,6 @@ from ingest.schema import CRS, QUARANTINE_COLUMNS, LayerSpec, spec
 from ingest.store.base import (
     ALERT_COLUMNS,
     ALERT_SEVERITIES,
-    ALERT_STATES,
     FEED_STATUS_COLUMNS,
     AlertWriteReport,
     BBox,
@@ -47,6 +46,7 @@ from ingest.store.base import (
     LayerStats,
     Store,
     WriteReport,
+    alert_query,
 )
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -338,15 +338,7 @@ class DeltaStore(Store):
         rules: list[str] | None = None,
         limit: int | None = None,
     ) -> gpd.GeoDataFrame:
-        if states is not None:
-            states = [states] if isinstance(states, str) else list(states)
-            unknown = [s for s in states if s not in ALERT_STATES]
-            if unknown:
-                raise StoreQueryError("alerts states", f"some of {list(ALERT_STATES)}", unknown)
-        if rules is not None:
-            rules = [rules] if isinstance(rules, str) else list(rules)
-        if limit is not None and limit < 0:
-            raise StoreQueryError("alerts limit", "a count >= 0", limit)
+        states, rules = alert_query(states, rules, limit)
         parts: list[pds.Expression] = []
         if since is not None:
             parts.append(pds.field("time") >= _ts(since))

@@ -59,7 +59,6 @@ from ingest.errors import SchemaError, StoreError, StoreQueryError
 from ingest.schema import LAYERS, QUARANTINE_COLUMNS, LayerSpec, spec
 from ingest.store.base import (
     ALERT_COLUMNS,
-    ALERT_STATES,
     FEED_STATUS_COLUMNS,
     AlertWriteReport,
     BBox,
@@ -67,6 +66,7 @@ from ingest.store.base import (
     LayerStats,
     Store,
     WriteReport,
+    alert_query,
 )
 from ingest.store.delta import (
     ACKS_TABLE,
@@ -479,15 +479,7 @@ class PostGISStore(Store):
         rules: list[str] | None = None,
         limit: int | None = None,
     ) -> gpd.GeoDataFrame:
-        if states is not None:
-            states = [states] if isinstance(states, str) else list(states)
-            unknown = [s for s in states if s not in ALERT_STATES]
-            if unknown:
-                raise StoreQueryError("alerts states", f"some of {list(ALERT_STATES)}", unknown)
-        if rules is not None:
-            rules = [rules] if isinstance(rules, str) else list(rules)
-        if limit is not None and limit < 0:
-            raise StoreQueryError("alerts limit", "a count >= 0", limit)
+        states, rules = alert_query(states, rules, limit)
         cond, params = [], []
         if since is not None:
             cond.append(sql.SQL('a."time" >= %s'))
