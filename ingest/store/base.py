@@ -211,3 +211,28 @@ def alert_query(states: object, rules: object, limit: int | None) -> tuple[list[
         raise StoreQueryError("alerts limit", "a count >= 0", limit)
     return states, rules
 
+
+def read_query(ls, start, end, bbox, where, columns) -> tuple[BBox | None, list[str] | None]:
+    """Check `Store.read` arguments once, for every backend, and normalise them: the bbox as four
+    floats, and the columns to fetch (always with the geometry) or None for all."""
+    from ingest.errors import StoreQueryError
+
+    if (start is not None or end is not None) and ls.time_column is None:
+        raise StoreQueryError(f"time window on {ls.name}", "a layer with a time column", ls.name)
+    if bbox is not None:
+        if len(bbox) != 4:
+            raise StoreQueryError("bbox", "(minx, miny, maxx, maxy)", bbox)
+        bbox = tuple(map(float, bbox))
+        if bbox[1] > bbox[3]:
+            raise StoreQueryError("bbox", "miny <= maxy", bbox)
+    for col in where or {}:
+        if col not in ls.column_names:
+            raise StoreQueryError(f"where on {ls.name}", f"a column of {ls.name}", col)
+    wanted = None
+    if columns is not None:
+        unknown = [c for c in columns if c not in ls.column_names]
+        if unknown:
+            raise StoreQueryError(f"read {ls.name}", f"columns of {ls.name}", unknown)
+        wanted = list(dict.fromkeys([*columns, "geometry"]))
+    return bbox, wanted
+

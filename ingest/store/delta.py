@@ -47,6 +47,7 @@ from ingest.store.base import (
     Store,
     WriteReport,
     alert_query,
+    read_query,
 )
 
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -216,13 +217,8 @@ class DeltaStore(Store):
         where: dict[str, object] | None = None,
     ) -> gpd.GeoDataFrame:
         ls = spec(layer)
+        bbox, wanted = read_query(ls, start, end, bbox, where, columns)
         expr = _filter(ls, start, end, bbox, where)
-        wanted = None
-        if columns is not None:
-            unknown = [c for c in columns if c not in ls.column_names]
-            if unknown:
-                raise StoreQueryError(f"read {layer}", f"columns of {layer}", unknown)
-            wanted = list(dict.fromkeys([*columns, "geometry"]))
         table = self._scan(layer, expr, wanted)
         if table is None:
             return empty_layer(ls, wanted)
@@ -534,18 +530,12 @@ def empty_layer(ls: LayerSpec, columns: list[str] | None = None) -> gpd.GeoDataF
 
 def _filter(ls: LayerSpec, start, end, bbox: BBox | None, where) -> pds.Expression | None:
     parts: list[pds.Expression] = []
-    if (start is not None or end is not None) and ls.time_column is None:
-        raise StoreQueryError(f"time window on {ls.name}", "a layer with a time column", ls.name)
     if start is not None:
         parts.append(pds.field(ls.end_column or ls.time_column) >= _ts(start))
     if end is not None:
         parts.append(pds.field(ls.time_column) <= _ts(end))
     if bbox is not None:
-        if len(bbox) != 4:
-            raise StoreQueryError("bbox", "(minx, miny, maxx, maxy)", bbox)
-        minx, miny, maxx, maxy = map(float, bbox)
-        if miny > maxy:
-            raise StoreQueryError("bbox", "miny <= maxy", bbox)
+        minx, miny, maxx, maxy = bbox
         lat = (pds.field("_maxy") >= miny) & (pds.field("_miny") <= maxy)
         if minx <= maxx:
             lon = (pds.field("_maxx") >= minx) & (pds.field("_minx") <= maxx)
@@ -553,8 +543,6 @@ def _filter(ls: LayerSpec, start, end, bbox: BBox | None, where) -> pds.Expressi
             lon = (pds.field("_maxx") >= minx) | (pds.field("_minx") <= maxx)
         parts.append(lat & lon)
     for col, val in (where or {}).items():
-        if col not in ls.column_names:
-            raise StoreQueryError(f"where on {ls.name}", f"a column of {ls.name}", col)
         field = _field(ls, col)
         if isinstance(val, (list, tuple, set, frozenset)):
             parts.append(field.isin(list(val)))
