@@ -39,7 +39,7 @@ WALL_CSS = """
 TOUCH_CSS = """
 <style>
   header[data-testid="stHeader"] { height: 2.5rem; }
-  .block-container { padding-top: 2.6rem !important; padding-left: 1rem !important; padding-right: 1rem !important; }
+  .block-container { padding-top: 4rem !important; padding-left: 1rem !important; padding-right: 1rem !important; }
   button, [role="option"], [data-baseweb="select"] { min-height: 48px !important; }
   [data-testid="stMetricValue"] { font-size: 2.3rem !important; }
   .wf-legend { font-size: .95rem; line-height: 1.7; }

@@ -30,7 +30,7 @@ ui.kpi_strip(figures)
 open_alerts = picture["alerts"][picture["alerts"]["state"] == "open"] if not picture["alerts"].empty else None
 if open_alerts is not None and not open_alerts.empty:
     with st.expander(f"Open alerts ({len(open_alerts)})", expanded=True):
-        st.dataframe(alert_table(open_alerts).head(8)[["time", "severity", "message"]], hide_index=True,
+        st.dataframe(alert_table(open_alerts).head(5)[["time", "severity", "message"]], hide_index=True,
                      width="stretch")
 with st.expander("Newest events", expanded=False):
     st.html(ui.ticker_html(ticker(picture, at, limit=8), at))
