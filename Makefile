@@ -26,6 +26,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 
 run: $(VENV)/.installed
 	$(BIN)/watchfloor demo load --if-empty
+	$(BIN)/watchfloor users bootstrap
 	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
 
 demo: $(VENV)/.installed

@@ -1,4 +1,4 @@
-"""watchfloor: the Streamlit entry point. Navigation only; each page is thin."""
+"""watchfloor: the Streamlit entry point. Sign-in, then navigation; each page is thin."""
 
 from __future__ import annotations
 
@@ -12,15 +12,30 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from dashboard import auth
+
 st.set_page_config(page_title="watchfloor", page_icon="🛰️", layout="wide",
                    initial_sidebar_state="collapsed")
 
 # Not "pages/": Streamlit would also list that folder as a second, legacy navigation.
 PAGES = ROOT / "dashboard" / "views"
+# Roles decide what one may do, never what one may see (layers/access.py): viewers watch,
+# analysts also filter deeply, export and acknowledge; administrators also see raw quarantine.
+ANALYST_ROLES = ("analyst", "administrator")
+
+viewer = auth.require_viewer()
 pages = [
     st.Page(str(PAGES / "operations.py"), title="Operations", icon=":material/monitor:", default=True),
     st.Page(str(PAGES / "commander.py"), title="Commander", icon=":material/tablet:", url_path="commander"),
-    st.Page(str(PAGES / "analyst.py"), title="Analyst", icon=":material/query_stats:", url_path="analyst"),
-    st.Page(str(PAGES / "health.py"), title="Data health", icon=":material/monitor_heart:", url_path="data-health"),
 ]
-st.navigation(pages, position="top").run()
+if viewer is None or viewer.role in ANALYST_ROLES:
+    pages.append(st.Page(str(PAGES / "analyst.py"), title="Analyst", icon=":material/query_stats:",
+                         url_path="analyst"))
+pages.append(st.Page(str(PAGES / "health.py"), title="Data health", icon=":material/monitor_heart:",
+                     url_path="data-health"))
+# Signed out, the navigation is built (so a deep link keeps its page and query) but hidden and
+# not run: the sign-in form is all there is.
+nav = st.navigation(pages, position="top" if viewer is not None else "hidden")
+if viewer is not None:
+    auth.account_box(viewer)
+    nav.run()

@@ -5,6 +5,17 @@ on a large GeoDataFrame costs a pickle round trip), so callers must never
 mutate what they get; `layers.filters.apply_view` only selects. Keys include
 the store tables' versions, so a write by a feed poller shows up on the next
 rerun or refresh without any timer of ours.
+
+Releasability (layers/access.py): the raw store reads (`_standing`, `_custom`,
+`_read_alerts`, ...) are shared by every session and never returned to a page.
+Everything a page gets has been through `layers.access.restrict` for the viewer,
+in `_restricted` (the picture and its alerts), `_trips` and `_track_points`,
+whose caches are keyed on `access.signature(viewer)` -- nation, clearance level,
+administrator or not -- and computed from a stand-in viewer built from that
+signature alone, so an entry can only ever hold what every viewer with that key
+may see. Everything downstream (map layers, tooltips, tables, key figures,
+ticker, exports) is built from those restricted frames, and its cache keys carry
+the signature too.
 """
 
 from __future__ import annotations
@@ -15,10 +26,12 @@ import geopandas as gpd
 import pandas as pd
 import streamlit as st
 
+from ingest.markings import LEVELS
 from ingest.schema import LAYERS
 from ingest.store import Store, open_store
+from layers.access import ADMIN, Viewer, restrict, signature
 from layers.filters import View, apply_view
-from layers.picture import Window, load_picture, operational_bounds
+from layers.picture import Window, load_picture, operational_bounds, subject_markings
 
 # The standing picture covers the widest preset window; narrower windows filter it in memory.
 STANDING_HOURS = 24 * 7
@@ -43,30 +56,80 @@ def _standing(versions_key: tuple, hour: str) -> tuple[dict[str, gpd.GeoDataFram
 
 
 @st.cache_resource(max_entries=8, ttl=600)
-def _custom(versions_key: tuple, start: str, end: str) -> dict[str, gpd.GeoDataFrame]:
+def _custom(versions_key: tuple, start: str, end: str) -> tuple[dict[str, gpd.GeoDataFrame], tuple | None]:
     s = store()
+    bounds = operational_bounds(s)
     return load_picture(s, Window(pd.Timestamp(start).to_pydatetime(), pd.Timestamp(end).to_pydatetime()),
-                        operational_bounds(s))
+                        bounds), bounds
 
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def picture(view: View, at: datetime | None = None) -> tuple[dict[str, gpd.GeoDataFrame], tuple | None]:
-    """The picture for `view`: cached standing data, filtered per viewer and per rerun."""
-    at = at or now()
-    v = versions()
-    frames, bounds = _standing(v, at.replace(minute=0, second=0, microsecond=0).isoformat())
+Signature = tuple[str, int, bool]
+
+
+def stand_in(sig: Signature) -> Viewer:
+    """A viewer who sees exactly what every viewer with this signature sees, and nothing that
+    could tell them apart: what a shared per-signature cache entry is computed for."""
+    nation, level, admin = sig
+    return Viewer("signature", nation, LEVELS[level], ADMIN if admin else "viewer")
+
+
+def _source(view: View, at: datetime) -> tuple[str, ...]:
+    """Which raw picture a view reads: the standing one (this hour) or a custom window's."""
     start, end = view.span(at)
     if start < at - timedelta(hours=STANDING_HOURS):
-        frames = _custom(v, pd.Timestamp(start).isoformat(), pd.Timestamp(end).isoformat())
-    frames = {**frames, "alerts": alerts(at)}
+        return ("custom", pd.Timestamp(start).isoformat(), pd.Timestamp(end).isoformat())
+    return ("standing", at.replace(minute=0, second=0, microsecond=0).isoformat())
+
+
+def _raw(source: tuple[str, ...], v: tuple) -> tuple[dict[str, gpd.GeoDataFrame], tuple | None]:
+    if source[0] == "custom":
+        return _custom(v, source[1], source[2])
+    return _standing(v, source[1])
+
+
+@st.cache_resource(max_entries=4, ttl=600)
+def _subjects(source: tuple, v: tuple, alerts_v: tuple, _picture: dict, _alerts: gpd.GeoDataFrame) -> dict:
+    """Markings of the records alerts name that are outside this picture (older, or elsewhere)."""
+    return subject_markings(store(), _alerts, _picture)
+
+
+@st.cache_resource(max_entries=24, ttl=900)
+def _restricted(source: tuple, v: tuple, alerts_v: tuple, sig: Signature, at_bucket: str
+                ) -> dict[str, gpd.GeoDataFrame]:
+    """The one place the picture is filtered for a viewer, before any page or per-view cache sees
+    it: every layer, and the alerts (shown only if all their subjects are visible)."""
+    frames, _ = _raw(source, v)
+    alerts_ = _current_alerts(at_bucket)
+    extra = _subjects(source, v, alerts_v, frames, alerts_)
+    return restrict({**frames, "alerts": alerts_}, stand_in(sig), extra_subjects=extra)
+
+
+def picture(view: View, at: datetime | None = None, *, viewer: Viewer
+            ) -> tuple[dict[str, gpd.GeoDataFrame], tuple | None]:
+    """The picture for `view` as `viewer` may see it: the shared raw read, restricted per
+    signature, then filtered by the view on each rerun."""
+    at = at or now()
+    v = versions()
+    source = _source(view, at)
+    _, bounds = _raw(source, v)
+    frames = _restricted(source, v, _alerts_version(), signature(viewer), _evaluation_bucket(at))
     return apply_view(frames, view, at), bounds
+
+
+def visible_alerts(at: datetime, *, viewer: Viewer) -> gpd.GeoDataFrame:
+    """Every alert `viewer` may see (not narrowed by the view's filters): the alert list."""
+    at = at or now()
+    source = ("standing", at.replace(minute=0, second=0, microsecond=0).isoformat())
+    return _restricted(source, versions(), _alerts_version(), signature(viewer), _evaluation_bucket(at))["alerts"]
 
 
 @st.cache_resource(ttl=15)
 def layer_stats(versions_key: tuple) -> list:
+    """Whole-store statistics: administrators only (counts and newest times of every record)."""
     s = store()
     return [s.stats(name) for name in LAYERS]
 
@@ -84,7 +147,16 @@ feed_health = feeds
 
 @st.cache_resource(ttl=15)
 def quarantined(versions_key: tuple) -> pd.DataFrame:
+    """Raw quarantined records (never marked as read: administrators only)."""
     return store().quarantined(limit=5000)
+
+
+@st.cache_resource(ttl=60)
+def marking_health(versions_key: tuple) -> pd.DataFrame:
+    """Per layer: records stored, with a missing marking, with an unreadable one. Counts only."""
+    from layers.figures import marking_counts
+
+    return marking_counts({name: store().read(name, columns=["marking"]) for name in LAYERS})
 
 
 def fingerprint(frame: gpd.GeoDataFrame) -> int:
@@ -94,55 +166,59 @@ def fingerprint(frame: gpd.GeoDataFrame) -> int:
 
 
 @st.cache_resource(max_entries=128, ttl=900)
-def _layer(name: str, rows: int, versions_key: tuple, minute: str, zoom: float, max_points: int,
-           _frame: gpd.GeoDataFrame, _at: datetime) -> list:
+def _layer(name: str, rows: int, source: tuple, sig: Signature, versions_key: tuple, minute: str, zoom: float,
+           max_points: int, _frame: gpd.GeoDataFrame, _at: datetime) -> list:
     from layers.map import build_layer
 
     return build_layer(name, _frame, _at, zoom=zoom, max_points=max_points)
 
 
 @st.cache_resource(max_entries=32, ttl=900)
-def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int, height: int):
+def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int, height: int, _viewer: Viewer):
     from layers.map import LAYER_SOURCE, MAP_LAYERS, build_deck, initial_view
 
-    picture_, bounds = picture(_view, _at)
+    picture_, bounds = picture(_view, _at, viewer=_viewer)
     initial = initial_view(_view.viewport, bounds)
     built: list = []
-    v = versions()
+    v = (*versions(), _alerts_version())
+    source, sig = _source(_view, _at), signature(_viewer)
     for name in MAP_LAYERS:
-        source = LAYER_SOURCE.get(name, name)
-        if name in layers and source in picture_:
-            frame = picture_[source]
-            built += _layer(name, fingerprint(frame), v, _at.isoformat(), round(initial.zoom, 1), max_points,
-                            frame, _at)
+        origin = LAYER_SOURCE.get(name, name)
+        if name in layers and origin in picture_:
+            frame = picture_[origin]
+            built += _layer(name, fingerprint(frame), source, sig, v, _at.isoformat(), round(initial.zoom, 1),
+                            max_points, frame, _at)
     deck_ = build_deck(built, initial, height=height)
     deck_.to_json()  # encode once, here, not on every rerun that shows it
     return deck_
 
 
-def deck(view: View, at: datetime, *, layers: tuple | None = None, max_points: int = 5_000, height: int = 700):
-    """The map for `view`, built once per (view, minute, store version) and shared by every session
-    that asks for the same view: a rerun that changes nothing else re-sends it without rebuilding."""
+def deck(view: View, at: datetime, *, viewer: Viewer, layers: tuple | None = None, max_points: int = 5_000,
+         height: int = 700):
+    """The map for `view` as `viewer` may see it, built once per (view, minute, store version,
+    viewer signature) and shared by every session with that signature and view."""
     minute = at.replace(second=0, microsecond=0)
     layers = tuple(layers if layers is not None else view.layers)
-    key = (tuple(sorted(view.to_params().items())), minute.isoformat(), versions())
-    return _deck(key, view, minute, layers, max_points, height)
+    key = (tuple(sorted(view.to_params().items())), minute.isoformat(), versions(), _alerts_version(),
+           signature(viewer))
+    return _deck(key, view, minute, layers, max_points, height, viewer)
 
 
-@st.cache_resource(max_entries=4, ttl=900)
-def _trips(versions_key: tuple, start: str, end: str) -> list[dict]:
+@st.cache_resource(max_entries=8, ttl=900)
+def _trips(versions_key: tuple, start: str, end: str, sig: Signature) -> list[dict]:
     from layers.map.playback import trips
 
     points = store().read("track_points", start=pd.Timestamp(start), end=pd.Timestamp(end),
-                          columns=["track_id", "time"])
+                          columns=["track_id", "time", "marking"])
+    points = restrict({"track_points": points}, stand_in(sig))["track_points"]
     return trips(points, pd.Timestamp(start).to_pydatetime())
 
 
-def trips(start: datetime, end: datetime) -> list[dict]:
-    """Playback trips for the window, shared across sessions (rounded to the minute)."""
+def trips(start: datetime, end: datetime, *, viewer: Viewer) -> list[dict]:
+    """Playback trips for the window from the fixes `viewer` may see (rounded to the minute)."""
     s = pd.Timestamp(start).floor("min")
     e = pd.Timestamp(end).ceil("min")
-    return _trips(versions(), s.isoformat(), e.isoformat())
+    return _trips(versions(), s.isoformat(), e.isoformat(), signature(viewer))
 
 
 def _alerts_version() -> tuple:
@@ -164,39 +240,54 @@ def _read_alerts(version_key: tuple) -> gpd.GeoDataFrame:
     return store().alerts(limit=5000)
 
 
-def alerts(at: datetime | None = None) -> gpd.GeoDataFrame:
-    """Alerts with their state and acknowledgement, as every viewer sees them."""
-    from ingest.config import refresh_seconds, settings
+def _evaluation_bucket(at: datetime) -> str:
+    from ingest.config import refresh_seconds
 
-    at = at or now()
+    return str(int(at.timestamp() // max(30.0, refresh_seconds())))
+
+
+def _current_alerts(bucket: str) -> gpd.GeoDataFrame:
+    """Every alert, unrestricted: only `_restricted` may call this."""
+    from ingest.config import settings
+
     if settings().get("alerts", {}).get("evaluate_in_dashboard", True):
-        period = max(30.0, refresh_seconds())
-        _evaluate(str(int(at.timestamp() // period)))
+        _evaluate(bucket)
     return _read_alerts(_alerts_version())
 
 
-def acknowledge(key: str, by: str) -> bool:
-    ok = store().acknowledge(key, by)
-    return ok
+def acknowledge(keys: list[str], *, viewer: Viewer, at: datetime) -> int:
+    """Acknowledge, in the signed-in person's name, those of `keys` they may see and act on."""
+    if viewer.role not in ("analyst", "administrator"):
+        return 0
+    allowed = set(visible_alerts(at, viewer=viewer)["key"].astype(str))
+    by = f"{viewer.display_name or viewer.username} ({viewer.username}, {viewer.nation})"
+    return sum(store().acknowledge(k, by) for k in keys if k in allowed)
 
 
-def save_zone(name: str, wkt: str, by: str, marking: str | None) -> str:
-    """Store a drawn area as a restricted zone; the next alert evaluation geofences it."""
+def save_zone(name: str, wkt: str, *, viewer: Viewer, marking: str) -> str:
+    """Store a drawn area as a restricted zone; the next alert evaluation geofences it.
+
+    The marking must be readable and one the author may see: nobody can create a record
+    they would not be shown (layers/zones.py: zone_marking_error)."""
     from ingest.pipeline import ingest_frame
-    from layers.zones import ZONE_SOURCE, zone_frame
+    from layers.zones import ZONE_SOURCE, zone_frame, zone_marking_error
 
-    summary = ingest_frame(store(), "infrastructure", zone_frame(name, wkt, by=by, now=now()), source=ZONE_SOURCE,
-                           default_marking=marking)
+    problem = zone_marking_error(marking, viewer)
+    if problem:
+        raise ValueError(problem)
+    summary = ingest_frame(store(), "infrastructure", zone_frame(name, wkt, by=viewer.username, now=now()),
+                           source=ZONE_SOURCE, default_marking=marking)
     st.cache_resource.clear()  # the standing picture holds the infrastructure layer
     return summary.line()
 
 
-@st.cache_resource(max_entries=2, ttl=300)
-def _track_points(versions_key: tuple, start: str, end: str) -> gpd.GeoDataFrame:
-    return store().read("track_points", start=pd.Timestamp(start), end=pd.Timestamp(end))
+@st.cache_resource(max_entries=4, ttl=300)
+def _track_points(versions_key: tuple, start: str, end: str, sig: Signature) -> gpd.GeoDataFrame:
+    points = store().read("track_points", start=pd.Timestamp(start), end=pd.Timestamp(end))
+    return restrict({"track_points": points}, stand_in(sig))["track_points"]
 
 
-def track_points(start: datetime, end: datetime) -> gpd.GeoDataFrame:
-    """Raw fixes for the window (exports write tracks as time-stamped tracks from them)."""
+def track_points(start: datetime, end: datetime, *, viewer: Viewer) -> gpd.GeoDataFrame:
+    """The fixes `viewer` may see in the window (exports write tracks as time-stamped tracks)."""
     return _track_points(versions(), pd.Timestamp(start).floor("min").isoformat(),
-                         pd.Timestamp(end).ceil("min").isoformat())
+                         pd.Timestamp(end).ceil("min").isoformat(), signature(viewer))

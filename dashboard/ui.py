@@ -218,5 +218,5 @@ def banner(text: str) -> None:
     level = next((k for k in ("TOP SECRET", "SECRET", "CONFIDENTIAL", "RESTRICTED", "UNCLASSIFIED")
                   if text.startswith(k)), None)
     colour = BANNER_COLOURS.get(level, "#6b2fa0") if "UNMARKED" not in text or level else "#6b2fa0"
-    st.html(f'<div style="background:{colour};color:#fff;text-align:center;font-weight:700;'
+    st.html(f'<div class="wf-banner" style="background:{colour};color:#fff;text-align:center;font-weight:700;'
             f'letter-spacing:.06em;padding:.15rem .5rem;border-radius:3px;font-size:.95rem">{escape(text)}</div>')

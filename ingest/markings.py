@@ -485,6 +485,19 @@ def highest_marking(markings: Iterable[object], *, abbreviate: bool = False,
     return summarise_markings(markings, coalitions_).text(abbreviate=abbreviate, coalitions_=coalitions_)
 
 
+def classification_word(text: str) -> str | None:
+    """The classification a `highest_marking` text leads with (``'SECRET'`` from
+    ``'SECRET//REL TO USA + UNMARKED DATA PRESENT'``), or None when it names none
+    (``'UNMARKED DATA PRESENT'``, or text this module did not write).
+
+    For banner colours: the readable part decides the colour, as on the dashboard's
+    banner; the words of the text still say that unmarked data is present."""
+    if not isinstance(text, str):
+        return None
+    head = text.split(" + ", 1)[0].split("//", 1)[0].strip()
+    return head if head in LEVELS else None
+
+
 def combine_markings(markings: Iterable[object], coalitions_: Coalitions | None = None) -> str | None:
     """The marking a record derived from these records must carry (a track from its fixes):
     the highest classification, releasable only to the nations ALL of them are releasable to,

@@ -20,13 +20,16 @@ The rule (`may_see`), deny by default:
 Frames (`restrict`):
 
 - a layer with a ``marking`` column is filtered row by row;
-- a layer with a ``subjects`` column and no marking (alerts, findings such as
-  hot spots) is filtered by `restrict_alerts`: an alert is visible only if it
+- a layer with a ``subjects`` column (alerts, findings such as hot spots) is
+  filtered by `restrict_alerts`, whatever marking it carries: an alert is visible only if it
   names at least one subject and ALL its subjects are visible records, since
   its message and position describe them. Unparseable or empty subject lists,
   and subjects whose record is not known (neither in the picture nor in
   ``extra_subjects``), hide the alert from everyone, administrators included:
   an alert has no marking of its own that an administrator could fix;
+  A visible alert leaves `restrict` with a ``marking`` column of its own: the
+  `combine_markings` of its subjects' markings (highest level, common REL TO),
+  so banners and exports can carry it like any record's;
 - any other layer has no marking at all, so it is treated as unmarked:
   administrators only.
 
@@ -49,7 +52,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ingest.markings import LEVELS, Marking, is_nation, level_of, parse_column, parse_marking
+from ingest.markings import (
+    LEVELS,
+    Marking,
+    combine_markings,
+    is_nation,
+    level_of,
+    parse_column,
+    parse_marking,
+    render_marking,
+)
 
 ROLES: tuple[str, ...] = ("viewer", "analyst", "administrator")
 ADMIN = "administrator"
@@ -127,7 +139,9 @@ def record_keys(layer: str, frame: pd.DataFrame) -> np.ndarray:
 
 
 def _is_alert_like(frame: pd.DataFrame) -> bool:
-    return "subjects" in frame.columns and "marking" not in frame.columns
+    """Alerts and findings are judged by their subjects, even when an earlier `restrict` gave
+    them a marking: so restricting twice gives what restricting once did."""
+    return "subjects" in frame.columns
 
 
 def restrict(picture: Mapping[str, gpd.GeoDataFrame], viewer: Viewer, *,
@@ -143,6 +157,7 @@ def restrict(picture: Mapping[str, gpd.GeoDataFrame], viewer: Viewer, *,
     out: dict[str, gpd.GeoDataFrame] = {}
     visible: set[str] = set()
     hidden: set[str] = set()
+    marks: dict[str, object] = {}
     for name, frame in picture.items():
         if frame is None or name in alert_layers:
             continue
@@ -153,16 +168,34 @@ def restrict(picture: Mapping[str, gpd.GeoDataFrame], viewer: Viewer, *,
             # Build keys only for rows an alert may name: a million rows, a handful of subjects.
             rows = np.flatnonzero(frame["source_id"].isin(list(ids)).to_numpy(dtype=bool, na_value=False))
             keys = record_keys(name, frame.iloc[rows])
-            for key, ok in zip(keys.tolist(), mask[rows].tolist()):
+            values = (frame["marking"].iloc[rows].tolist() if "marking" in frame.columns
+                      else [None] * len(rows))
+            for key, ok, value in zip(keys.tolist(), mask[rows].tolist(), values):
                 if key is not None:
                     (visible if ok else hidden).add(key)
+                    marks[key] = value
     for key, marking in (extra_subjects or {}).items():
         (visible if may_see(marking if isinstance(marking, Marking) else parse_marking(marking), viewer)
          else hidden).add(key)
+        marks.setdefault(key, render_marking(marking.level, marking.rel_to) if isinstance(marking, Marking)
+                         else marking)
     visible -= hidden
     for name in alert_layers:
-        out[name] = restrict_alerts(picture[name], visible)
+        out[name] = _with_marking(restrict_alerts(picture[name], visible), marks)
     return {name: out[name] for name in picture if name in out}
+
+
+def _with_marking(alerts: gpd.GeoDataFrame, marks: Mapping[str, object]) -> gpd.GeoDataFrame:
+    """Visible alerts, each marked with the combination of its subjects' markings."""
+    if alerts is None:
+        return alerts
+    codes, uniques = pd.factorize(alerts["subjects"].astype(object), use_na_sentinel=True) \
+        if "subjects" in alerts.columns and len(alerts) else (np.zeros(0, dtype=np.int64), [])
+    combined = [combine_markings([marks.get(s) for s in (_subject_list(u) or [])]) for u in uniques]
+    values = [combined[c] if c >= 0 else None for c in codes.tolist()]
+    out = alerts.copy()
+    out["marking"] = pd.array(values, dtype="string")
+    return out
 
 
 def _referenced_subjects(frames: Iterable[pd.DataFrame]) -> dict[str, set[str]]:
@@ -217,6 +250,11 @@ def restrict_alerts(alerts: gpd.GeoDataFrame, visible_keys: Iterable[str]) -> gp
 def _all_visible(subjects: object, keys: set[str] | frozenset[str]) -> bool:
     items = _subject_list(subjects)
     return bool(items) and all(s in keys for s in items)
+
+
+def subject_items(subjects: object) -> list[str]:
+    """The subjects of one alert, [] when they cannot be read."""
+    return _subject_list(subjects) or []
 
 
 def _subject_list(subjects: object) -> list[str] | None:

@@ -154,3 +154,45 @@ def screen_marking(picture: dict[str, gpd.GeoDataFrame]) -> str:
         if name in LAYERS and frame is not None and not frame.empty and "marking" in frame:
             values += list(pd.unique(frame["marking"]))
     return highest_marking(values)
+
+
+def visible_stats(stats: list, picture: dict[str, gpd.GeoDataFrame]) -> list:
+    """Store statistics as a non-administrator may see them: counts and newest times from the
+    records they may see in their picture (the store-wide numbers would tell them how much is
+    hidden). Layers outside the picture (raw fixes) are left out; last-write times stay (they
+    say when a table changed, not what it holds)."""
+    from dataclasses import replace
+
+    from ingest.schema import LAYERS
+
+    out = []
+    for s in stats:
+        frame = picture.get(s.layer)
+        if frame is None:
+            continue
+        col = LAYERS[s.layer].time_column
+        newest = None
+        if col and col in frame.columns and not frame.empty and frame[col].notna().any():
+            newest = frame[col].max()
+        out.append(replace(s, count=int(len(frame)), newest=newest))
+    return out
+
+
+def marking_counts(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per layer: records, records with no marking, records whose marking cannot be read.
+    Those are shown to administrators only until their source fixes them (layers/access.py)."""
+    from ingest.markings import parse_column
+
+    rows = []
+    for name, frame in frames.items():
+        n = len(frame)
+        if n == 0:
+            rows.append({"layer": name, "records": 0, "missing marking": 0, "unreadable marking": 0})
+            continue
+        values = frame["marking"] if "marking" in frame.columns else pd.Series([None] * n)
+        missing = values.isna() | (values.astype("string").str.strip() == "").fillna(True)
+        parsed = parse_column(values)
+        unreadable = parsed.unreadable & ~missing.to_numpy(dtype=bool)
+        rows.append({"layer": name, "records": n, "missing marking": int(missing.sum()),
+                     "unreadable marking": int(unreadable.sum())})
+    return pd.DataFrame(rows)

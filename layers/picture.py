@@ -78,3 +78,38 @@ def newest_line(summary_frame: pd.DataFrame) -> str:
     parts = [f"{r.layer} {pd.Timestamp(r.newest):%d %b %H:%M} UTC" for r in summary_frame.itertuples()
              if r.newest is not None and not pd.isna(r.newest)]
     return "Newest record: " + (" · ".join(parts) if parts else "none yet")
+
+
+def subject_markings(store: Store, alerts: pd.DataFrame, picture: dict[str, gpd.GeoDataFrame] | None = None
+                     ) -> dict[str, object]:
+    """``"layer/source/source_id"`` -> stored marking, for every record ``alerts`` name that is
+    not already in ``picture``: what `layers.access.restrict` needs (``extra_subjects``) to show
+    an alert about a record outside the window or area to viewers who may see that record.
+
+    A subject that is not in the store at all is left out, so the alert stays hidden."""
+    from layers.access import record_keys, subject_items
+
+    wanted: dict[str, set[str]] = {}
+    for text in pd.unique(alerts["subjects"].astype(object)) if "subjects" in alerts.columns else ():
+        for item in subject_items(text):
+            layer, _, rest = item.partition("/")
+            if layer in LAYERS:
+                wanted.setdefault(layer, set()).add(item)
+    out: dict[str, object] = {}
+    for layer, keys in wanted.items():
+        have = picture.get(layer) if picture else None
+        if have is not None and not have.empty:
+            keys = keys - set(record_keys(layer, have).tolist())
+        if not keys:
+            continue
+        # a source may hold '/', so ask for every possible source_id and match whole keys afterwards
+        ids = {k[len(layer) + 1:][pos + 1:] for k in keys for pos in _slashes(k[len(layer) + 1:])}
+        found = store.read(layer, columns=["source", "source_id", "marking"], where={"source_id": sorted(ids)})
+        for key, marking in zip(record_keys(layer, found).tolist(), found["marking"].astype(object).tolist()):
+            if key in keys:
+                out[key] = None if marking is None or marking is pd.NA else marking
+    return out
+
+
+def _slashes(text: str) -> list[int]:
+    return [i for i, c in enumerate(text) if c == "/"]

@@ -78,7 +78,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from ingest.config import home, settings
 from ingest.errors import ConfigError
-from layers.access import ROLES, Viewer
+from layers.access import ADMIN, ROLES, Viewer
 from layers.auth_errors import (
     USERNAME_PATTERN,
     ClaimsRefused,
@@ -192,6 +192,47 @@ def authenticate(users: Mapping[str, UserRecord], username: str, password: str) 
         raise DisabledUser(name)
     log.info("signed in: %s (%s, %s, %s)", shown_username(name), record.nation, record.clearance, record.role)
     return record.viewer()
+
+
+# -- throttling --------------------------------------------------------------------------------
+
+class SignInThrottle:
+    """Slows password guessing: after ``free`` consecutive failures for one username the next
+    attempt waits ``base`` seconds, doubling per further failure up to ``cap``. A success
+    clears the name. Applied to every name alike, known or not, so it reveals nothing about
+    which accounts exist. One per dashboard process (shared by its sessions), thread-safe."""
+
+    def __init__(self, free: int = 5, base: float = 30.0, cap: float = 900.0) -> None:
+        self.free, self.base, self.cap = free, base, cap
+        self._lock = threading.Lock()
+        self._fails: dict[str, tuple[int, datetime]] = {}
+
+    def _key(self, username: object) -> str:
+        return username.strip().lower()[:64] if isinstance(username, str) else ""
+
+    def wait_seconds(self, username: object, now: datetime | None = None) -> float:
+        """How long before ``username`` may try again (0: now)."""
+        now = now or datetime.now(timezone.utc)
+        with self._lock:
+            count, last = self._fails.get(self._key(username), (0, now))
+        if count < self.free:
+            return 0.0
+        delay = min(self.cap, self.base * 2 ** (count - self.free))
+        return max(0.0, delay - (now - last).total_seconds())
+
+    def failed(self, username: object, now: datetime | None = None) -> None:
+        now = now or datetime.now(timezone.utc)
+        with self._lock:
+            count, _ = self._fails.get(self._key(username), (0, now))
+            self._fails[self._key(username)] = (count + 1, now)
+            if len(self._fails) > 10_000:  # a flood of made-up names must not grow this forever
+                oldest = sorted(self._fails, key=lambda k: self._fails[k][1])[: len(self._fails) // 2]
+                for k in oldest:
+                    del self._fails[k]
+
+    def succeeded(self, username: object) -> None:
+        with self._lock:
+            self._fails.pop(self._key(username), None)
 
 
 # -- sessions ----------------------------------------------------------------------------------
@@ -436,7 +477,7 @@ def _check_display_name(text: object) -> None:
 # -- command line: `watchfloor users ...` -------------------------------------------------------
 
 def add_users_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Sub-commands of ``watchfloor users``: add, list, disable, enable, passwd.
+    """Sub-commands of ``watchfloor users``: add, list, disable, enable, passwd, bootstrap.
 
     Passwords are never command-line arguments (they would sit in shell history and
     the process list): they are prompted for twice, or read from stdin with
@@ -456,6 +497,10 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     for cmd, text in (("disable", "refuse this account's sign-ins"), ("enable", "allow this account again")):
         p = sub.add_parser(cmd, help=text)
         p.add_argument("username")
+    b = sub.add_parser("bootstrap", help="first run: create an administrator if the file has no account")
+    b.add_argument("--username", default="admin")
+    b.add_argument("--nation", default="GBR", help="the administrator's nation (default GBR)")
+    b.add_argument("--clearance", default="SECRET", help="the administrator's clearance (default SECRET)")
     pw = sub.add_parser("passwd", help="set an account's password (prompts for it)")
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true")
@@ -485,11 +530,33 @@ def users_command(args: argparse.Namespace) -> int:
         r = set_disabled(path, args.username, cmd == "disable")
         print(f"{r.username}: {'disabled' if r.disabled else 'enabled'}")
         return 0
+    if cmd == "bootstrap":
+        return bootstrap(path, args.username, nation=args.nation, clearance=args.clearance)
     if cmd == "passwd":
         set_password(path, args.username, _read_password(bool(args.password_stdin)))
         print(f"{args.username}: password changed")
         return 0
     raise ConfigError("users command", "add, list, disable, enable or passwd", cmd)
+
+
+def bootstrap(path: Path, username: str, *, nation: str, clearance: str) -> int:
+    """First run (``make run``): with no accounts yet, create one administrator so somebody can
+    sign in and add the others. At a terminal the password is asked for; otherwise (a script, CI)
+    a random one is generated and shown once on this terminal, for the operator to change with
+    ``watchfloor users passwd``. Only its argon2 hash is stored; nothing is logged."""
+    existing = load_users(path) if path.exists() else {}
+    if existing:
+        print(f"{path}: {len(existing)} account(s) already; nothing to do")
+        return 0
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    password = _read_password(False) if interactive else secrets.token_urlsafe(15)
+    r = add_user(path, username, password, nation=nation, clearance=clearance, role=ADMIN,
+                 display_name="Administrator")
+    print(f"created administrator {r.username} ({r.nation}, {r.clearance}) in {path}")
+    if not interactive:
+        print(f"  one-time password: {password}\n  sign in, then change it: watchfloor users passwd {r.username}; "
+              f"add people with: watchfloor users add NAME --nation XXX --clearance LEVEL --role analyst")
+    return 0
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -27,6 +27,40 @@ ARTIFACTS = ROOT / "test-artifacts"
 DEMO_NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
 
 
+# Accounts of the test homes. Test-only passwords; the users file holds only their argon2 hashes.
+TEST_PASSWORD = "correct horse battery staple"
+TEST_USERS: dict[str, dict[str, str]] = {
+    # GBR SECRET administrator: every demo marking is releasable to GBR, so this account sees the whole demo.
+    "admin": {"nation": "GBR", "clearance": "SECRET", "role": "administrator"},
+    "gbr.analyst": {"nation": "GBR", "clearance": "SECRET", "role": "analyst"},
+    "fra.analyst": {"nation": "FRA", "clearance": "RESTRICTED", "role": "analyst"},
+    "usa.viewer": {"nation": "USA", "clearance": "SECRET", "role": "viewer"},
+    "ukr.viewer": {"nation": "UKR", "clearance": "SECRET", "role": "viewer"},
+}
+
+
+def add_test_users(home: Path, users: dict[str, dict[str, str]] | None = None) -> None:
+    from layers.users import add_user
+
+    for name, spec in (users or TEST_USERS).items():
+        add_user(home / "users.toml", name, TEST_PASSWORD, display_name=name.title(), **spec)
+
+
+def session_for(home: Path, username: str):
+    """A signed-in session for a test account, as the sign-in form would store it."""
+    from layers.users import load_users, start_session
+
+    return start_session(load_users(home / "users.toml")[username].viewer())
+
+
+def sign_in(page, url: str, user: str = "admin", password: str = TEST_PASSWORD) -> None:
+    """Open ``url`` in a Playwright page and sign in through the form, as a person would."""
+    page.goto(url)
+    page.locator("input[aria-label='Username']").fill(user, timeout=90_000)
+    page.locator("input[type='password']").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
 def require_system(what: str, available: bool) -> None:
     if available:
         return
@@ -108,6 +142,7 @@ def demo_home(tmp_path_factory) -> Path:
     summaries = load_demo(store, now=DEMO_NOW, workdir=home / "demo-inputs")
     (home / "summaries.txt").write_text("\n".join(f"{s.source}\t{s.layer}\t{s.read}\t{s.stored}\t{s.quarantined}\t"
                                                   f"{s.superseded}" for s in summaries))
+    add_test_users(home)
     return home
 
 

@@ -339,6 +339,14 @@ def test_no_leak_every_viewer_every_layer(seed, all_partners):
         # the banner of what this viewer sees, from the oracle's meanings
         seen = [s for k, s in world.specs.items() if k in expected]
         seen += [_track_spec(world, t) for t in world.track_points if t in expected]
+        # a visible alert carries the combination of its subjects' markings, which this viewer may see
+        alert_specs = [oracle_combine([_subject_spec(world, k) for k in json.loads(world.alert_subjects[int(a[6:])])])
+                       for a in want_alerts]
+        for a, spec, text in zip(want_alerts, alert_specs, out["alerts"]["marking"].astype(object)):
+            assert highest_marking([text]) == oracle_banner([spec]), (ov.username, a)
+            # ...which the viewer may see, unless an administrator sees unreadable subjects in it
+            assert oracle_sees(ov, spec) or ov.role == "administrator", (ov.username, a)
+        seen += alert_specs
         want_banner = oracle_banner(seen)
         shown = [m for layer, f in out.items() if "marking" in f for m in f["marking"].astype(object).tolist()]
         shown += [None] * len(out["notes"])  # the layer without a marking column
@@ -354,6 +362,30 @@ def test_no_leak_every_viewer_every_layer(seed, all_partners):
         assert all(f.empty for f in out.values())
         assert oracle_visible(world, nobody, with_extra=True) == set()
         assert highest_marking([m for f in out.values() if "marking" in f for m in f["marking"]]) == "UNCLASSIFIED"
+
+
+def _subject_spec(world: World, key: str) -> Spec:
+    """The meaning of a subject's stored marking (a track's is the combination of its fixes)."""
+    if key in world.track_points:
+        return oracle_combine([world.point_specs[f] for f in world.track_points[key]])
+    return world.specs[key]
+
+
+def oracle_combine(specs: list[Spec]) -> Spec:
+    """The documented marking of a derived record (an alert, a track), written independently:
+    highest level and common nations; with unreadable parts, unreadable if the readable parts
+    are UNCLASSIFIED to all partners (or none), else releasable to no nation."""
+    good = [s for s in specs if s.ok]
+    if not good:
+        return Spec(False)
+    level = max(s.level for s in good)
+    nations = None
+    for s in good:
+        if s.nations is not None:
+            nations = s.nations if nations is None else nations & s.nations
+    if len(good) < len(specs):
+        return Spec(False) if level == 0 and nations is None else Spec(True, level, frozenset())
+    return Spec(True, level, nations)
 
 
 def _track_spec(world: World, tkey: str) -> Spec:
@@ -689,3 +721,15 @@ def test_oidc_claims_to_viewer():
         oidc_mapping({"auth": {"oidc": {"roles": {"x": "superuser"}}}})
     with pytest.raises(ConfigError):
         oidc_mapping({"auth": {"oidc": {"client_secret": "s3cr3t"}}})
+
+
+def test_restricting_twice_is_restricting_once():
+    """Callers may restrict again (the export API does): nothing more disappears, administrators
+    included (an alert over an unmarked and a marked record is marked REL TO NONE after the first)."""
+    world = build_world(1, all_partners=True)
+    for ov in VIEWERS:
+        once = restrict(world.picture, ov.viewer(), extra_subjects=world.extra)
+        twice = restrict(once, ov.viewer(), extra_subjects=world.extra)
+        for layer in once:
+            assert twice[layer].index.equals(once[layer].index), (ov.username, layer)
+        assert twice["alerts"]["marking"].equals(once["alerts"]["marking"]), ov.username

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import ARTIFACTS
+from tests.conftest import ARTIFACTS, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -41,7 +41,7 @@ def test_page_renders_offline(browser, dashboard_url, page_name, viewport):
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(f"{dashboard_url}/{'' if page_name == 'operations' else page_name}")
+    sign_in(page, f"{dashboard_url}/{'' if page_name == 'operations' else page_name}")
     page.wait_for_selector(f"text={PAGES[page_name]}", timeout=90_000)
     canvas = page.wait_for_selector("#deckgl-overlay, canvas", timeout=60_000) if page_name in MAP_PAGES else None
     time.sleep(3)  # let deck.gl finish its first frames
@@ -74,7 +74,7 @@ def _drawn(png: bytes) -> bool:
 def test_commander_fits_a_portrait_tablet(browser, dashboard_url):
     """768x1024: the summary is on screen without scrolling and nothing overflows sideways."""
     page = browser.new_page(viewport={"width": 768, "height": 1024}, has_touch=True)
-    page.goto(f"{dashboard_url}/commander")
+    sign_in(page, f"{dashboard_url}/commander")
     page.wait_for_selector("text=Partner units", timeout=90_000)
     page.wait_for_selector("#deckgl-overlay, canvas", timeout=60_000)
     time.sleep(3)

@@ -8,7 +8,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, session_for
 
 PAGES = {"operations": "views/operations.py", "commander": "views/commander.py",
          "analyst": "views/analyst.py", "health": "views/health.py"}
@@ -20,10 +20,11 @@ def open_page(demo_home, monkeypatch):
     monkeypatch.delenv("WATCHFLOOR_STORE", raising=False)
     st.cache_resource.clear()
 
-    def _open(page: str, **params: str) -> AppTest:
+    def _open(page: str, user: str = "admin", **params: str) -> AppTest:
         at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
         for k, v in params.items():
             at.query_params[k] = v
+        at.session_state["wf_session"] = session_for(demo_home, user)
         at.run()
         if page != "operations":
             at.switch_page(PAGES[page]).run()

@@ -30,19 +30,19 @@ import pyogrio
 import pytest
 import shapely
 
+from ingest.markings import UNMARKED, highest_marking
 from ingest.store.base import ALERT_COLUMNS
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
 from layers import style
+from layers.access import Viewer
 from layers.export import (
     FORMATS,
-    UNMARKED,
     ExportError,
     add_export_arguments,
     export_bytes,
     export_command,
     export_view,
-    highest_marking,
     selected_layers,
     shapefile_field_names,
 )
@@ -60,6 +60,13 @@ DATA_FORMATS = ("geojson", "gpkg", "kml", "kmz", "csv", "parquet", "shp")
 ALL_FORMATS = (*DATA_FORMATS, "html", "png")
 XSS = '<img src=x onerror="alert(1)"></script><script>alert(2)</script>'
 KML_NS = {"k": "http://www.opengis.net/kml/2.2", "gx": "http://www.google.com/kml/ext/2.2"}
+# Every record here is releasable to GBR (the demo's too), and an administrator also sees unmarked
+# ones: this viewer sees the whole picture, so these tests are about formats, not releasability
+# (tests/test_export_access.py is).
+ALL_SEEING = Viewer("exporter", "GBR", "TOP SECRET", "administrator")
+# The 32 NATO members in the order a marking lists them (alphabetical), as written for REL TO NATO.
+NATO_LIST = ("ALB, BEL, BGR, CAN, CZE, DEU, DNK, ESP, EST, FIN, FRA, GBR, GRC, HRV, HUN, ISL, ITA, LTU, LUX, "
+             "LVA, MKD, MNE, NLD, NOR, POL, PRT, ROU, SVK, SVN, SWE, TUR, USA")
 
 
 def _valid(layer: str, rows: list[dict], *, source: str = "test", marking: str | None = None,
@@ -184,7 +191,7 @@ def fixes() -> gpd.GeoDataFrame:
 
 
 VIEW = View(window="24h")
-# Everything but alerts (which carry no marking, so any export with them is UNMARKED).
+# Everything but alerts (the record layers only).
 MARKED_VIEW = View(window="24h", layers=tuple(l for l in DEFAULT_LAYERS if l != "alerts"))
 
 
@@ -284,8 +291,8 @@ def assert_layer_round_trips(fmt: str, layer: str, original: gpd.GeoDataFrame, b
             assert b.loc[kk, "marking"] == o.loc[kk, "marking"], (fmt, layer, kk)
 
 
-def export(picture, view=VIEW, fmt="gpkg", tmp_path=None, **kw):
-    return export_view(picture, view, fmt=fmt, out=tmp_path, now=NOW, **kw)
+def export(picture, view=VIEW, fmt="gpkg", tmp_path=None, viewer=ALL_SEEING, **kw):
+    return export_view(picture, view, viewer=viewer, fmt=fmt, out=tmp_path, now=NOW, **kw)
 
 
 # --- round trips ---------------------------------------------------------------------------------
@@ -364,14 +371,15 @@ def test_demo_picture_exports_every_layer(demo_home, tmp_path):
     points = store.read("track_points", start=start, end=end)
     shown = selected_layers(picture, view, DEMO_NOW, points)
     for fmt in DATA_FORMATS:
-        result = export_view(picture, view, fmt=fmt, out=tmp_path, now=DEMO_NOW, track_points=points)
+        result = export_view(picture, view, viewer=ALL_SEEING, fmt=fmt, out=tmp_path, now=DEMO_NOW,
+                             track_points=points)
         non_empty = [n for n, f in shown.items() if len(f)]
         back = read_back(fmt, result.path, non_empty)
         for layer, frame in back.items():
             if fmt == "shp":
                 frame = frame.rename(columns=shapefile_columns(shown[layer]))
             assert ids(layer, frame) == ids(layer, shown[layer]), (fmt, layer)
-        assert result.marking != UNMARKED  # the demo marks every record
+        assert "UNMARKED" not in result.marking  # the demo marks every record
 
 
 # --- exactly what is on screen -------------------------------------------------------------------
@@ -530,8 +538,8 @@ def test_csv_neutralises_formulas_and_keeps_numbers_numeric(picture, fixes, tmp_
 
 
 def test_csv_lon_lat_columns(picture, tmp_path):
-    result = export_view(picture, View(window="24h", layers=("incidents", "infrastructure")), fmt="csv",
-                         out=tmp_path, now=NOW, csv_geometry="lonlat")
+    result = export_view(picture, View(window="24h", layers=("incidents", "infrastructure")), viewer=ALL_SEEING,
+                         fmt="csv", out=tmp_path, now=NOW, csv_geometry="lonlat")
     inc = {r["source_id"]: r for r in _csv_rows(result.path, "incidents")}
     assert (inc["INC-PARIS"]["lon"], inc["INC-PARIS"]["lat"]) == ("2.35", "48.85")
     assert "wkt" not in inc["INC-PARIS"]
@@ -687,7 +695,7 @@ def test_provenance_in_the_file_and_its_name(picture, fixes, fmt, tmp_path):
 
 
 def test_export_bytes_for_download_buttons(picture, tmp_path):
-    r = export_bytes(picture, MARKED_VIEW, fmt="kmz", now=NOW)
+    r = export_bytes(picture, MARKED_VIEW, viewer=ALL_SEEING, fmt="kmz", now=NOW)
     assert r.path is None and r.data[:2] == b"PK" and r.filename.endswith(".kmz")
     assert r.mime == "application/vnd.google-earth.kmz" and r.marking == "RESTRICTED//REL TO FRA, GBR"
     assert r.counts["incidents"] == 4
@@ -697,41 +705,89 @@ def test_export_bytes_for_download_buttons(picture, tmp_path):
 
 
 @pytest.mark.parametrize(("markings", "expected"), [
-    ([], "UNCLASSIFIED"),
+    ([], "UNCLASSIFIED"),  # nothing to protect
     (["UNCLASSIFIED", "unclassified"], "UNCLASSIFIED"),
-    (["UNCLASSIFIED", "CONFIDENTIAL", "RESTRICTED"], "CONFIDENTIAL"),
-    (["S", "TOP SECRET"], "TOP SECRET"),
-    (["UNCLASSIFIED//REL TO NATO", "UNCLASSIFIED"], "UNCLASSIFIED//REL TO NATO"),
-    (["UNCLASSIFIED//REL TO NATO", "UNCLASSIFIED//REL TO NATO"], "UNCLASSIFIED//REL TO NATO"),
+    (["UNCLASSIFIED", "CONFIDENTIAL//REL TO ALL PARTNERS", "RESTRICTED//REL TO ALL PARTNERS"],
+     "CONFIDENTIAL//REL TO ALL PARTNERS"),
+    (["S//REL TO ALL PARTNERS", "TOP SECRET//REL TO ALL PARTNERS"], "TOP SECRET//REL TO ALL PARTNERS"),
+    # a classified marking without REL TO states no releasability: unreadable
+    (["UNCLASSIFIED", "CONFIDENTIAL", "RESTRICTED"], "UNCLASSIFIED + UNMARKED DATA PRESENT"),
+    (["S", "TOP SECRET"], UNMARKED),
+    # coalitions are spelled out as their nations
+    (["UNCLASSIFIED//REL TO NATO", "UNCLASSIFIED"], f"UNCLASSIFIED//REL TO {NATO_LIST}"),
+    (["UNCLASSIFIED//REL TO NATO", "UNCLASSIFIED//REL TO NATO"], f"UNCLASSIFIED//REL TO {NATO_LIST}"),
     (["UNCLASSIFIED//REL TO NATO", "SECRET//REL TO USA, GBR, AUS"], "SECRET//REL TO GBR, USA"),
     (["UNCLAS//RELEASABLE TO ALL PARTNERS", "R//REL TO NONE"], "RESTRICTED//REL TO NONE"),
     (["SECRET//REL TO ALL PARTNERS", "UNCLASSIFIED//REL TO MNE, ALB"], "SECRET//REL TO ALB, MNE"),
     (["UNCLASSIFIED//REL TO NONE, USA"], UNMARKED),
     (["UNCLASSIFIED//REL TO USA, GBR, FRA", "RESTRICTED//REL TO FRA, GBR"], "RESTRICTED//REL TO FRA, GBR"),
-    (["UNCLASSIFIED//REL TO FVEY", "UNCLASSIFIED//REL TO FVEY, NATO"], "UNCLASSIFIED//REL TO FVEY"),
-    (["UNCLASSIFIED//REL TO KFOR, GBR", "UNCLASSIFIED//REL TO KFOR"], "UNCLASSIFIED//REL TO KFOR"),
+    (["UNCLASSIFIED//REL TO USA, GBR", "UNCLASSIFIED//REL TO NATO, AUS"], "UNCLASSIFIED//REL TO GBR, USA"),
+    # MISSION (data/coalitions.default.toml): USA GBR FRA DEU ITA TUR POL
+    (["UNCLASSIFIED//REL TO MISSION", "RESTRICTED//REL TO DEU, ESP"], "RESTRICTED//REL TO DEU"),
+    # KFOR is no coalition we know: that marking is unreadable, the rest still counts
+    (["UNCLASSIFIED//REL TO KFOR, GBR", "UNCLASSIFIED//REL TO GBR"], "UNCLASSIFIED//REL TO GBR + UNMARKED DATA PRESENT"),
     (["UNCLASSIFIED//REL TO USA", "UNCLASSIFIED//REL TO FRA"], "UNCLASSIFIED//REL TO NONE"),
-    (["UNCLASSIFIED", None], UNMARKED),
-    (["UNCLASSIFIED", ""], UNMARKED),
-    (["UNCLASSIFIED", float("nan")], UNMARKED),
-    (["UNCLASSIFIED", "COSMIC PURPLE"], UNMARKED),
+    (["UNCLASSIFIED", None], "UNCLASSIFIED + UNMARKED DATA PRESENT"),
+    (["UNCLASSIFIED", ""], "UNCLASSIFIED + UNMARKED DATA PRESENT"),
+    (["UNCLASSIFIED", float("nan")], "UNCLASSIFIED + UNMARKED DATA PRESENT"),
+    (["UNCLASSIFIED", "COSMIC PURPLE"], "UNCLASSIFIED + UNMARKED DATA PRESENT"),
     (["SECRET//NOFORN"], UNMARKED),
     (["UNCLASSIFIED//REL TO <script>"], UNMARKED),
-    (["TOP SECRET", pd.NA], UNMARKED),
+    (["TOP SECRET//REL TO USA", pd.NA], "TOP SECRET//REL TO USA + UNMARKED DATA PRESENT"),
+    ([None], "UNMARKED DATA PRESENT"),
 ])
 def test_highest_marking(markings, expected):
     assert highest_marking(markings) == expected
 
 
-def test_marking_slug_is_filesystem_safe():
-    assert marking_slug("UNCLASSIFIED//REL TO NATO") == "UNCLASSIFIED-REL-TO-NATO"
-    assert marking_slug(UNMARKED) == "UNMARKED-NO-RELEASE"
+def test_marking_slug_is_filesystem_safe_and_short_enough():
+    assert marking_slug("UNCLASSIFIED//REL TO USA, GBR") == "UNCLASSIFIED-REL-TO-USA-GBR"
+    assert marking_slug(UNMARKED) == "UNMARKED-DATA-PRESENT"
+    assert marking_slug("SECRET//REL TO ABC, DEF + UNMARKED DATA PRESENT") == \
+        "SECRET-REL-TO-ABC-DEF-UNMARKED-DATA-PRESENT"
     assert marking_slug("SECRET//REL TO " + ", ".join(["ABC"] * 100)).endswith("-ETC")
+    # NATO's 32 nations fit (147 characters) ...
+    assert marking_slug(f"UNCLASSIFIED//REL TO {NATO_LIST}") == "UNCLASSIFIED-REL-TO-" + NATO_LIST.replace(", ", "-")
+    # ... but not with the unmarked warning, which is never cut: the list is named by its coalition
+    assert marking_slug(f"UNCLASSIFIED//REL TO {NATO_LIST} + UNMARKED DATA PRESENT") == \
+        "UNCLASSIFIED-REL-TO-NATO-UNMARKED-DATA-PRESENT"
+    long = marking_slug("TOP SECRET//REL TO " + ", ".join(["ABC"] * 100) + " + UNMARKED DATA PRESENT")
+    assert long.startswith("TOP-SECRET-REL-TO-ABC-") and long.endswith("-ETC-UNMARKED-DATA-PRESENT")
+    assert len(long) <= 150
 
 
-def test_alerts_have_no_marking_so_an_export_with_them_is_unmarked(picture, tmp_path):
-    result = export(picture, View(window="24h", layers=("incidents", "alerts")), fmt="geojson", tmp_path=tmp_path)
-    assert result.marking == UNMARKED and "UNMARKED-NO-RELEASE" in result.filename
+def test_alerts_carry_their_subjects_marking_so_an_export_with_them_is_marked(picture, tmp_path):
+    # INC-KOS is UNCLASSIFIED//REL TO USA, GBR, FRA; track T1 is derived from REL TO NATO fixes.
+    result = export(picture, View(window="24h", layers=("alerts",)), fmt="geojson", tmp_path=tmp_path)
+    assert result.counts == {"alerts": 2}
+    assert result.marking == "UNCLASSIFIED//REL TO FRA, GBR, USA"
+    assert result.filename.endswith("_UNCLASSIFIED-REL-TO-FRA-GBR-USA.geojson")
+    back = gpd.read_file(result.path).set_index("key")
+    assert back.loc["proximity|INC-KOS", "marking"] == "UNCLASSIFIED//REL TO FRA, GBR, USA"
+    assert back.loc["stale|T1", "marking"] == f"UNCLASSIFIED//REL TO {NATO_LIST}"
+    # with the incidents, the highest marking of both
+    both = export(picture, View(window="24h", layers=("incidents", "alerts")), fmt="geojson", tmp_path=tmp_path)
+    assert both.marking == "UNCLASSIFIED//REL TO FRA, GBR, USA" and both.counts["alerts"] == 2
+
+
+def test_unmarked_records_in_an_administrators_export_are_said_and_coloured(picture, tmp_path):
+    from PIL import Image
+
+    incidents = picture["incidents"].copy()
+    incidents["marking"] = incidents["marking"].astype(object)
+    incidents.loc[incidents["source_id"] == "INC-LOW", "marking"] = "SECRET"  # no REL TO: unreadable
+    mixed = export({**picture, "incidents": incidents}, View(window="24h", layers=("incidents",)), fmt="geojson",
+                   tmp_path=tmp_path)
+    # PARIS (NATO), KOS (USA, GBR, FRA), FAR (UNCLASSIFIED) readable; LOW unreadable
+    assert mixed.marking == "UNCLASSIFIED//REL TO FRA, GBR, USA + UNMARKED DATA PRESENT"
+    assert mixed.filename.endswith("_UNCLASSIFIED-REL-TO-FRA-GBR-USA-UNMARKED-DATA-PRESENT.geojson")
+    assert json.loads(mixed.path.read_text(encoding="utf-8"))["watchfloor"]["marking"] == mixed.marking
+    only = incidents[incidents["source_id"] == "INC-LOW"]
+    result = export({"incidents": only}, View(window="24h", layers=("incidents",)), fmt="png", tmp_path=tmp_path)
+    assert result.marking == UNMARKED and result.filename.endswith("_UNMARKED-DATA-PRESENT.png")
+    px = Image.open(result.path).convert("RGB")
+    yellow = (255, 209, 0)  # BANNER_DEFAULT: nothing readable to colour by
+    assert px.getpixel((5, 5)) == yellow and px.getpixel((5, px.size[1] - 5)) == yellow
 
 
 # --- snapshots -----------------------------------------------------------------------------------
@@ -751,7 +807,7 @@ def test_html_snapshot_is_self_contained(picture, fixes, tmp_path):
     assert "/app/static" not in page and "/watchfloor-inline-vendor" not in page
     assert "Content-Security-Policy" in page and "default-src 'none'" in page
     assert re.search(r"L\.map\(", page) and "Leaflet 1.9.4" in page  # the map, and Leaflet itself inside
-    assert page.count("UNMARKED//NO RELEASE") >= 2  # top and bottom banners (alerts make it unmarked)
+    assert page.count("RESTRICTED//REL TO FRA, GBR") >= 2  # top and bottom banners
     assert XSS not in page and "<img src=x" not in page
 
 
@@ -781,7 +837,7 @@ def test_html_snapshot_draws_with_no_request_at_all(picture, fixes, tmp_path, br
     page.wait_for_timeout(500)
     assert [u for u in requests if u != result.path.as_uri() and not u.startswith("data:")] == []
     assert errors == []
-    assert page.locator(".wf-banner.wf-top").inner_text() == UNMARKED
+    assert page.locator(".wf-banner.wf-top").inner_text() == "RESTRICTED//REL TO FRA, GBR"
     page.close()
 
 
@@ -791,19 +847,25 @@ def test_html_snapshot_draws_with_no_request_at_all(picture, fixes, tmp_path, br
 def test_cli_exports_what_the_same_view_shows(demo_home, tmp_path, monkeypatch, capsys):
     from ingest.store.delta import DeltaStore
     from layers.picture import Window, load_picture, operational_bounds
+    from layers.users import add_user
 
-    monkeypatch.setenv("WATCHFLOOR_HOME", str(demo_home))
-    monkeypatch.delenv("WATCHFLOOR_STORE", raising=False)
+    # The shared demo store, and a home of this test's own for the users file.
+    home = tmp_path / "home"
+    monkeypatch.setenv("WATCHFLOOR_HOME", str(home))
+    monkeypatch.setenv("WATCHFLOOR_STORE", str(demo_home / "store"))
+    add_user(home / "users.toml", "exporter", "correct horse battery", nation="GBR", clearance="TOP SECRET",
+             role="administrator")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("correct horse battery\n"))
     parser = argparse.ArgumentParser()
     add_export_arguments(parser)
     since, until = DEMO_NOW - timedelta(hours=24), DEMO_NOW
     args = parser.parse_args([
-        "--layers", "incidents,tracks", "--since", since.isoformat(), "--until", until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "--user", "exporter", "--password-stdin", "--layers", "incidents,tracks", "--since", since.isoformat(), "--until", until.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "--bbox", "18,40,24,46", "--filter", "severity=high,critical", "--filter", "category=Flood",
         "--format", "gpkg", "-o", str(tmp_path / "cli.gpkg")])
     assert export_command(args) == 0
     line = capsys.readouterr().out
-    assert "cli.gpkg" in line and "marking" in line
+    assert "cli.gpkg" in line and "marking" in line and "as exporter (GBR, TOP SECRET)" in line
     store = DeltaStore(demo_home / "store")
     view = View(window="custom", start=since, end=until, severities=("high", "critical"), categories=("Flood",),
                 layers=("incidents", "tracks"), aoi_wkt=shapely.box(18, 40, 24, 46).wkt)
@@ -823,12 +885,15 @@ def test_cli_rejects_unknown_filters_and_formats():
     parser = argparse.ArgumentParser()
     add_export_arguments(parser)
     with pytest.raises(WatchfloorError, match="--filter"):
-        view_from_args(parser.parse_args(["-f", "gpkg", "--filter", "colour=red"]), NOW)
+        view_from_args(parser.parse_args(["--user", "u", "-f", "gpkg", "--filter", "colour=red"]), NOW)
     with pytest.raises(WatchfloorError, match="--bbox"):
-        view_from_args(parser.parse_args(["-f", "gpkg", "--bbox", "1,2,3"]), NOW)
+        view_from_args(parser.parse_args(["--user", "u", "-f", "gpkg", "--bbox", "1,2,3"]), NOW)
     with pytest.raises(SystemExit):
-        parser.parse_args(["-f", "docx"])
-    view, now = view_from_args(parser.parse_args(["-f", "kml", "--window", "6h", "--filter", "nation=GBR,FRA"]), NOW)
+        parser.parse_args(["--user", "u", "-f", "docx"])
+    with pytest.raises(SystemExit):  # no export without a user to sign in as
+        parser.parse_args(["-f", "gpkg"])
+    view, now = view_from_args(parser.parse_args(["--user", "u", "-f", "kml", "--window", "6h",
+                                                  "--filter", "nation=GBR,FRA"]), NOW)
     assert view.window == "6h" and view.nations == ("GBR", "FRA") and now == NOW
 
 

@@ -20,6 +20,8 @@ from io import BytesIO
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+
+from tests.conftest import sign_in
 import pydeck as pdk
 import pytest
 from shapely.geometry import Point
@@ -253,7 +255,7 @@ def test_operations_map_draws_unit_symbols(browser, dashboard_url):
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(dashboard_url)
+    sign_in(page, dashboard_url)
     page.wait_for_selector("#deckgl-overlay, canvas", timeout=90_000)
     mask = np.zeros((1, 1), dtype=bool)
     deadline = time.time() + 60

@@ -6,7 +6,7 @@ import altair as alt
 import shapely
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import auth, data, ui
 from ingest.schema import LAYERS
 from layers.figures import imagery_timeline, incidents_per_day, screen_marking, track_activity
 from layers.table import alert_table, feature_details, feature_table, quicklook
@@ -14,11 +14,12 @@ from layers.table import alert_table, feature_details, feature_table, quicklook
 st.set_page_config(initial_sidebar_state="expanded")  # the analyst's filters live there
 ui.css(ui.ANALYST_CSS)
 ui.init_view_state()
+viewer = auth.current_viewer()
 at = data.now()
 
 # Filter options come from the unfiltered picture, so a filter never hides its own choices.
 base_view = ui.current_view().with_(categories=(), severities=(), statuses=(), nations=(), sources=(), country=None)
-options = ui.filter_options(data.picture(base_view, at)[0])
+options = ui.filter_options(data.picture(base_view, at, viewer=viewer)[0])
 with st.sidebar:
     st.header("View")
     ui.window_control(custom=True)
@@ -27,7 +28,7 @@ with st.sidebar:
 
 view = ui.current_view()
 ui.sync_url(view)
-picture, bounds = data.picture(view, at)
+picture, bounds = data.picture(view, at, viewer=viewer)
 
 marking = screen_marking(picture)
 ui.banner(marking)
@@ -62,10 +63,16 @@ def draw_area(picture: dict, bounds) -> None:
             st.session_state["aoi_wkt"] = None
             st.rerun()
         with st.expander("Make this area a restricted zone (alerts when a track enters it)"):
+            from layers.zones import default_zone_marking, zone_marking_error
+
             zone_name = st.text_input("Zone name", key="zone_name")
-            by = st.text_input("Drawn by", key="zone_by")
-            if st.button("Save restricted zone", key="save_zone", disabled=not (zone_name.strip() and by.strip())):
-                st.success(data.save_zone(zone_name, current.wkt, by, marking="UNCLASSIFIED"))
+            zone_marking = st.text_input("Marking", value=default_zone_marking(viewer), key="zone_marking",
+                                         help="Who may see the zone, e.g. RESTRICTED//REL TO NATO")
+            problem = zone_marking_error(zone_marking, viewer)
+            if problem:
+                st.caption(problem)
+            if st.button("Save restricted zone", key="save_zone", disabled=not zone_name.strip() or bool(problem)):
+                st.success(data.save_zone(zone_name, current.wkt, viewer=viewer, marking=zone_marking))
 
 
 PLAYBACK_STEPS = 120  # a window plays in about two minutes at one step a second
@@ -101,7 +108,7 @@ def playback(picture: dict, bounds) -> None:
         st.caption(f"Playback at {cursor:%Y-%m-%d %H:%M} UTC")
         base = build_layers(picture, [n for n in ("borders", "disputed_areas", "deployments") if n in view.layers],
                             at)
-        layers = base + playback_layers(data.trips(start, end), picture["incidents"], start, cursor)
+        layers = base + playback_layers(data.trips(start, end, viewer=viewer), picture["incidents"], start, cursor)
         deck = CompactDeck(layers=layers, initial_view_state=initial_view(view.viewport, bounds),
                            map_provider=None, tooltip=TOOLTIP, height=600)
         st.pydeck_chart(deck, height=600, key="playback-map")
@@ -111,10 +118,10 @@ def playback(picture: dict, bounds) -> None:
 
 @st.fragment
 def alert_list() -> None:
-    """Alerts for every viewer; acknowledging one is stored, so it stays acknowledged everywhere."""
+    """The alerts this viewer may see; acknowledging one is stored, so it stays acknowledged everywhere."""
     states = st.pills("Show", ["open", "acknowledged", "resolved"], selection_mode="multi",
                       default=["open", "acknowledged"], key="alert_states")
-    alerts = data.alerts(at)
+    alerts = data.visible_alerts(at, viewer=viewer)
     shown = alerts[alerts["state"].isin(states or [])] if not alerts.empty else alerts
     table = alert_table(shown)
     if table.empty:
@@ -123,9 +130,9 @@ def alert_list() -> None:
     event = st.dataframe(table.drop(columns=["key"]), hide_index=True, width="stretch", height=360,
                          on_select="rerun", selection_mode="multi-row", key="alert-table")
     chosen = table.iloc[event.selection.rows] if event and event.selection and event.selection.rows else table.iloc[0:0]
-    name = st.text_input("Acknowledge as", key="ack_name", placeholder="your name and cell, e.g. J3 watch officer")
-    if st.button(f"Acknowledge {len(chosen)} selected", key="ack", disabled=chosen.empty or not name.strip()):
-        done = sum(data.acknowledge(str(k), name.strip()) for k in chosen["key"])
+    if st.button(f"Acknowledge {len(chosen)} selected as {viewer.display_name or viewer.username}", key="ack",
+                 disabled=chosen.empty):
+        done = data.acknowledge([str(k) for k in chosen["key"]], viewer=viewer, at=at)
         st.toast(f"{done} alert(s) acknowledged")
         st.rerun(scope="fragment")
 
@@ -142,8 +149,8 @@ def export_panel() -> None:
     if st.button("Prepare export", key="export_go"):
         start, end = view.span(at)
         try:
-            result = export_bytes(picture, view.with_(layers=layers), fmt=fmt, now=at,
-                                  track_points=data.track_points(start, end))
+            result = export_bytes(picture, view.with_(layers=layers), viewer=viewer, fmt=fmt, now=at,
+                                  track_points=data.track_points(start, end, viewer=viewer))
         except ExportError as exc:
             st.warning(str(exc))
             return
@@ -169,7 +176,7 @@ with tab_map:
     elif mode == "Playback":
         playback(picture, bounds)
     else:
-        st.pydeck_chart(data.deck(view, at, height=640), height=640, key="analyst-map")
+        st.pydeck_chart(data.deck(view, at, viewer=viewer, height=640), height=640, key="analyst-map")
     st.html(ui.legend_html(view.layers))
 
 

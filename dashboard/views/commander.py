@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import auth, data, ui
 from layers.figures import key_figures, screen_marking, ticker
 from layers.table import alert_table
 
@@ -14,13 +14,14 @@ MAX_POINTS = 1_500
 
 ui.css(ui.TOUCH_CSS)
 ui.init_view_state()
+viewer = auth.current_viewer()
 if "cmd_layers_seeded" not in st.session_state:
     st.session_state["cmd_layers_seeded"] = True
     st.session_state["layers"] = [l for l in st.session_state.get("layers", COMMANDER_LAYERS) if l in COMMANDER_LAYERS]
 
 at = data.now()
 view = ui.current_view()
-picture, bounds = data.picture(view, at)
+picture, bounds = data.picture(view, at, viewer=viewer)
 figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
 
 marking = screen_marking(picture)
@@ -41,7 +42,7 @@ with st.popover("Filters and layers", width="stretch"):
     ui.layer_control(COMMANDER_LAYERS)
 ui.sync_url(view)
 
-deck = data.deck(view, at, max_points=MAX_POINTS, height=560)
+deck = data.deck(view, at, viewer=viewer, max_points=MAX_POINTS, height=560)
 st.pydeck_chart(deck, height=560, key="commander-map")
 st.html(ui.legend_html(view.layers))
 ui.banner(marking)

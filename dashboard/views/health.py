@@ -1,22 +1,41 @@
-"""Data health: per layer and feed, when it last updated, how many records, how stale; what was quarantined and why."""
+"""Data health: per layer and feed, when it last updated, how many records, how stale; markings that
+cannot be read; for administrators, what was quarantined and why."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, ui
-from layers.figures import layer_health
+from dashboard import auth, data, ui
+from layers.figures import layer_health, visible_stats
+from layers.filters import View
 
 ui.css(ui.ANALYST_CSS)
+viewer = auth.current_viewer()
 at = data.now()
 v = data.versions()
 
 st.title("Data health")
 st.subheader("Layers")
-health = layer_health(data.layer_stats(v), at)
+stats = data.layer_stats(v)
+if not viewer.is_admin:
+    # Store-wide counts would say how much is hidden from this viewer: count what they may see.
+    stats = visible_stats(stats, data.picture(View(window="7d"), at, viewer=viewer)[0])
+    st.caption("Records you may see in the last 7 days (reference layers: all you may see).")
+health = layer_health(stats, at)
 st.dataframe(health, hide_index=True, width="stretch",
              column_config={"newest": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]"),
                             "last write": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]")})
+
+st.subheader("Markings")
+marks = data.marking_health(v)
+bad = marks[(marks["missing marking"] > 0) | (marks["unreadable marking"] > 0)]
+if bad.empty:
+    st.success("Every stored record carries a readable releasability marking.")
+else:
+    total = int(bad["missing marking"].sum() + bad["unreadable marking"].sum())
+    st.warning(f"{total:,} stored records have a missing or unreadable marking. Nobody but administrators "
+               "sees them until their source marks them (or gives the source a default marking).")
+    st.dataframe(bad, hide_index=True, width="stretch")
 
 st.subheader("Feeds")
 feeds = data.feed_health(v, at.strftime("%H:%M"))
@@ -26,6 +45,9 @@ else:
     st.dataframe(feeds, hide_index=True, width="stretch")
 
 st.subheader("Quarantined records")
+if not viewer.is_admin:
+    st.caption("Quarantined records were never checked for their markings: administrators only.")
+    st.stop()
 q = data.quarantined(v)
 if q.empty:
     st.success("Nothing quarantined: every record read was stored.")

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import data, ui
+from dashboard import auth, data, ui
 from ingest.config import refresh_seconds
 from layers.figures import key_figures, screen_marking, ticker
 
 ui.css(ui.WALL_CSS)
 ui.init_view_state()
+viewer = auth.current_viewer()
 
 
 @st.fragment(run_every=refresh_seconds())
@@ -18,7 +19,7 @@ def live() -> None:
     at = data.now()
     view = ui.current_view()
     ui.sync_url(view)
-    picture, bounds = data.picture(view, at)
+    picture, bounds = data.picture(view, at, viewer=viewer)
     figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
     marking = screen_marking(picture)
     ui.banner(marking)
@@ -27,7 +28,7 @@ def live() -> None:
     clock.metric("UTC", at.strftime("%H:%M"), help=at.strftime("%Y-%m-%d %H:%M:%S UTC"))
     ui.kpi_strip(figures)
     map_col, side = st.columns([4, 1.25])
-    deck = data.deck(view, at, height=820)
+    deck = data.deck(view, at, viewer=viewer, height=820)
     with map_col:
         st.pydeck_chart(deck, height=820, key="ops-map")
     with side:

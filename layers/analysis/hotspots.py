@@ -24,7 +24,6 @@ from layers.analysis.findings import empty_findings, findings_frame, iso, json_c
 # seven low ones, which is roughly how a watch officer ranks them.
 SEVERITY_WEIGHTS: dict[str, float] = {"low": 1.0, "medium": 2.0, "high": 4.0, "critical": 8.0}
 HEX_COLUMNS = ["h3", "count", "score", "first_time", "last_time", "geometry"]
-MAX_SUBJECTS = 200  # a finding's subjects list stops here; details carry the full count
 
 
 def _window(incidents: gpd.GeoDataFrame, start: datetime | None, end: datetime | None) -> gpd.GeoDataFrame:
@@ -125,7 +124,9 @@ def hotspots(incidents: gpd.GeoDataFrame | None, now: datetime, *, window: timed
     near = [f" near {place[c]}" if c in place else "" for c in cells_hot]
     message = [f"Hot spot{w}: {n} incidents (score {s:g}) in one ~{km2:.0f} km2 cell in the last {hours:g} h"
                for w, n, s in zip(near, count.tolist(), score.tolist())]
-    subj_lists = [subjects[c][-MAX_SUBJECTS:] for c in cells_hot]
+    # Every incident counted is named: an alert is shown only to viewers who may see all its
+    # subjects (layers/access.py), so a capped list would let a count include hidden incidents.
+    subj_lists = [subjects[c] for c in cells_hot]
     return findings_frame(
         rule=rule, severity=severity, time=when.reindex(hot.index).reset_index(drop=True),
         key=[f"{rule}|h3/{c}|{bucket}" for c in cells_hot],

@@ -1,5 +1,11 @@
 """Export exactly what is on screen: `export_view` for files, `export_bytes` for download buttons.
 
+Releasability first: both take the signed-in `viewer` (required) and pass the picture and the
+track points through `layers.access.restrict` before anything else, so no caller, careful or
+not, can write a record the viewer may not see. restrict is idempotent, so an already restricted
+picture loses nothing. After it, alerts carry the marking of their subjects, so every layer is
+marked and the export's marking is `ingest.markings.highest_marking` of what was written.
+
 What "on screen" means is decided in one place, `selected_layers`: the picture goes through
 `layers.filters.apply_view` with the same `now` the page used (apply_view is idempotent, so an
 already-filtered picture is fine), and only the view's layers are kept, in the view's order. The
@@ -22,6 +28,8 @@ import pandas as pd
 import shapely
 
 from ingest.errors import WatchfloorError
+from ingest.markings import highest_marking
+from layers.access import Viewer, restrict
 from layers.export.atomic import atomic_output
 from layers.export.constants import MAX_SOURCES_LISTED
 from layers.export.csvfile import write_csv_zip
@@ -31,7 +39,6 @@ from layers.export.geoparquet import write_geoparquet
 from layers.export.html_snapshot import write_html
 from layers.export.job import ExportJob
 from layers.export.kml import write_kml, write_kmz
-from layers.export.marking import highest_marking
 from layers.export.png_snapshot import write_png
 from layers.export.provenance import Provenance
 from layers.export.shapefile import write_shapefile_zip
@@ -145,9 +152,10 @@ def _sources(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, tuple[str, ...
     return out
 
 
-def _markings(layers: Mapping[str, gpd.GeoDataFrame]) -> list[str | None]:
-    """Each distinct marking once; a layer without a marking column counts as unmarked."""
-    out: list[str | None] = []
+def _markings(layers: Mapping[str, gpd.GeoDataFrame]) -> list[object]:
+    """Each layer's distinct markings; a layer without a marking column counts as unmarked.
+    Empty layers hold nothing to protect and add nothing."""
+    out: list[object] = []
     for frame in layers.values():
         if not len(frame):
             continue
@@ -158,21 +166,41 @@ def _markings(layers: Mapping[str, gpd.GeoDataFrame]) -> list[str | None]:
     return out
 
 
-def export_view(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, fmt: str, out: Path | None = None,
-                now: datetime | None = None, track_points: gpd.GeoDataFrame | None = None,
-                csv_geometry: str = "wkt") -> ExportResult:
-    """Write what `view` shows of `picture` at `now` as `fmt`; return where, what and its marking.
+def releasable_to(viewer: Viewer, picture: Mapping[str, gpd.GeoDataFrame],
+                  track_points: gpd.GeoDataFrame | None = None,
+                  extra_subjects: Mapping[str, object] | None = None
+                  ) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame | None]:
+    """The picture and track points as ``viewer`` may see them: the first step of every export.
 
+    Raises ExportError unless ``viewer`` is a `Viewer`: without one nothing can be released."""
+    if not isinstance(viewer, Viewer):
+        raise ExportError(f"export: expected the signed-in viewer (a layers.access.Viewer), "
+                          f"found {type(viewer).__name__}")
+    shown = restrict({k: v for k, v in picture.items() if v is not None}, viewer, extra_subjects=extra_subjects)
+    if track_points is not None:
+        track_points = restrict({"track_points": track_points}, viewer)["track_points"]
+    return shown, track_points
+
+
+def export_view(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, viewer: Viewer, fmt: str,
+                out: Path | None = None, now: datetime | None = None, track_points: gpd.GeoDataFrame | None = None,
+                csv_geometry: str = "wkt", extra_subjects: Mapping[str, object] | None = None) -> ExportResult:
+    """Write what `view` shows `viewer` of `picture` at `now` as `fmt`; return where, what and its marking.
+
+    The picture and `track_points` are restricted to `viewer` first (`releasable_to`);
+    `extra_subjects` ("layer/source/source_id" -> marking, `layers.picture.subject_markings`)
+    lets alerts about records outside the picture through to viewers who may see those records.
     `out`: None writes the provenance-stamped file name into the current folder; an existing
     folder gets that name inside it; anything else is the file path to write. The file appears
     whole or not at all (`atomic_output`). Raises ExportError when the view shows nothing.
     """
+    picture, track_points = releasable_to(viewer, picture, track_points, extra_subjects)
     spec = resolve_format(fmt)
     now = _utc(now or datetime.now(UTC))
     layers = selected_layers(picture, view, now, track_points)
     counts = {name: len(frame) for name, frame in layers.items()}
     if not any(counts.values()):
-        raise ExportError("nothing to export: the view shows no features "
+        raise ExportError("nothing to export: the view shows no features you may see "
                           f"(layers {', '.join(view.layers) or 'none'}; widen the time window or filters)")
     marking = highest_marking(_markings(layers))
     non_empty = sum(1 for n in counts.values() if n)
@@ -197,15 +225,16 @@ def export_view(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, fmt: str
                         mime=spec.mime_for(non_empty), format=spec.name, provenance=provenance.to_dict())
 
 
-def export_bytes(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, fmt: str, now: datetime | None = None,
-                 track_points: gpd.GeoDataFrame | None = None, csv_geometry: str = "wkt") -> ExportResult:
+def export_bytes(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, viewer: Viewer, fmt: str,
+                 now: datetime | None = None, track_points: gpd.GeoDataFrame | None = None,
+                 csv_geometry: str = "wkt", extra_subjects: Mapping[str, object] | None = None) -> ExportResult:
     """`export_view` into a private temporary folder, returning the file's bytes and name (for
-    st.download_button(data=r.data, file_name=r.filename, mime=r.mime)). The temporary file is
-    removed before returning; the bytes are the only copy kept."""
+    st.download_button(data=r.data, file_name=r.filename, mime=r.mime)). Restricted to `viewer`
+    the same way. The temporary file is removed before returning; the bytes are the only copy kept."""
     tmpdir = Path(tempfile.mkdtemp(prefix="watchfloor-export-"))
     try:
-        result = export_view(picture, view, fmt=fmt, out=tmpdir, now=now, track_points=track_points,
-                             csv_geometry=csv_geometry)
+        result = export_view(picture, view, viewer=viewer, fmt=fmt, out=tmpdir, now=now,
+                             track_points=track_points, csv_geometry=csv_geometry, extra_subjects=extra_subjects)
         data = result.path.read_bytes()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

@@ -1,9 +1,15 @@
 """`watchfloor export`: the same export as the dashboard's buttons, from the command line.
 
+Runs as a signed-in user, like the dashboard: ``--user NAME`` is required and the password is
+prompted for, or read from the first line of stdin with ``--password-stdin`` (never an argument:
+it would sit in shell history and the process list). A refused sign-in prints only the public
+message (the same for an unknown user and a wrong password), exits 2 and writes nothing.
+
 Builds a `View` from the arguments, reads the picture from the store the way the dashboard does
 (`layers.picture.load_picture` over the operation's bounds, plus alerts and track points when
-those layers are asked for) and hands both to `export_view`, so a scripted export and a click give
-the same file. Wired into `layers/cli.py` with::
+those layers are asked for) and hands both to `export_view` with the signed-in viewer, which
+restricts them to what that viewer may see, so a scripted export and a click give the same file.
+Wired into `layers/cli.py` with::
 
     e = sub.add_parser("export", help="write what a view shows to GeoPackage, GeoJSON, KML, ...")
     add_export_arguments(e)
@@ -13,19 +19,25 @@ the same file. Wired into `layers/cli.py` with::
 from __future__ import annotations
 
 import argparse
+import getpass
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 import shapely
 
-from ingest.errors import WatchfloorError
-from layers.export.api import ALIASES, FORMATS, export_view
+from ingest.errors import ConfigError, WatchfloorError
 from ingest.schema import LAYERS
+from layers.access import Viewer
+from layers.auth_errors import AuthenticationError
+from layers.export.api import ALIASES, FORMATS, export_view
 from layers.filters import DEFAULT_LAYERS, WINDOWS, View
 
-# Exportable layers: records that carry a marking. Alerts do not (yet): an export holding them
-# would be stamped unmarked, so they are exported only when asked for by name.
+# Layers exported by default: the stored record layers of the default view. Alerts are exported
+# when asked for by name (--layers ...,alerts): after `restrict` each carries the combined marking
+# of its subjects, so an export holding them is marked from them like any layer; they stay out of
+# the default so a scripted export holds source records unless findings are wanted.
 EXPORT_LAYERS = tuple(name for name in DEFAULT_LAYERS if name in LAYERS)
 
 # --filter KEY=V1,V2: KEY -> the View field it sets.
@@ -37,6 +49,11 @@ FILTER_KEYS.update({v: v for v in list(FILTER_KEYS.values())})
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--user", required=True, metavar="NAME",
+                        help="sign in as this account of $WATCHFLOOR_HOME/users.toml; the export holds only "
+                             "what it may see")
+    parser.add_argument("--password-stdin", action="store_true",
+                        help="read the password from the first line of stdin (default: prompt for it)")
     parser.add_argument("--format", "-f", required=True, choices=sorted([*FORMATS, *ALIASES]),
                         help="file format")
     parser.add_argument("-o", "--output", help="file or existing folder (default: a provenance-stamped "
@@ -103,21 +120,49 @@ def view_from_args(args: argparse.Namespace, now: datetime) -> tuple[View, datet
     return View(**changes), now
 
 
-def export_command(args: argparse.Namespace) -> int:
-    from ingest.store import open_store
-    from layers.picture import Window, load_picture, operational_bounds
+def sign_in(username: str, password_stdin: bool) -> Viewer:
+    """The viewer for ``username`` after checking the password against the users file.
 
-    view, now = view_from_args(args, datetime.now(UTC))
+    Raises ConfigError when the users file holds no account (nobody can sign in, so the
+    password is not asked for), else `layers.users.authenticate`'s AuthenticationError."""
+    from layers.users import _read_password, authenticate, load_users, users_path
+
+    users = load_users()
+    if not users:
+        raise ConfigError(f"users file {users_path()}", "at least one account (add one with "
+                          "`watchfloor users add`)", "no accounts")
+    # One line from stdin for scripts; one prompt otherwise (sign-in asks once, unlike `users add`).
+    password = _read_password(True) if password_stdin else getpass.getpass("Password: ")
+    return authenticate(users, username, password)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Sign in, read the picture, export it as the signed-in user may see it; the exit code."""
+    from ingest.store import open_store
+    from layers.picture import Window, load_picture, operational_bounds, subject_markings
+
+    view, now = view_from_args(args, datetime.now(UTC))  # bad arguments fail before the password is asked
+    try:
+        viewer = sign_in(args.user, bool(args.password_stdin))
+    except AuthenticationError as exc:
+        # The public text only: it does not tell an unknown user from a wrong password.
+        print(f"error: {exc.public_message}", file=sys.stderr)
+        return 2
     start, end = view.span(now)
     store = open_store()
     picture = load_picture(store, Window(start, end), operational_bounds(store))
+    extra_subjects = None
     if "alerts" in view.layers:
-        picture["alerts"] = store.alerts(since=start)
+        alerts = store.alerts(since=start)
+        extra_subjects = subject_markings(store, alerts, picture)
+        picture["alerts"] = alerts
     points = None
     if "tracks" in view.layers and not args.no_track_points:
         points = store.read("track_points", start=start, end=end)
-    result = export_view(picture, view, fmt=args.format, out=Path(args.output) if args.output else None, now=now,
-                         track_points=points, csv_geometry=args.csv_geometry)
+    result = export_view(picture, view, viewer=viewer, fmt=args.format,
+                         out=Path(args.output) if args.output else None, now=now, track_points=points,
+                         csv_geometry=args.csv_geometry, extra_subjects=extra_subjects)
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
-    print(f"{result.path}: {result.total:,} features ({counts}); marking {result.marking}")
+    print(f"{result.path}: {result.total:,} features ({counts}); marking {result.marking}; "
+          f"as {viewer.username} ({viewer.nation}, {viewer.clearance})")
     return 0

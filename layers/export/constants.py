@@ -35,7 +35,10 @@ FIELDS_FILE = "FIELDS.txt"
 FILENAME_TIME_FORMAT = "%Y%m%dT%H%MZ"
 # Layer part of a file name: joined with "-" while short, else "picture-<n>layers".
 MAX_LAYER_PART = 60
-MAX_MARKING_PART = 180
+# Marking part: the whole name (watchfloor_<layers <= 60>_<time>_<marking>.geojson.zip) must stay
+# under the 255 bytes file systems allow: 99 characters of other parts leave 156; 150 for margin.
+# NATO's 32 nations spelled out fit (147).
+MAX_MARKING_PART = 150
 STAGING_PREFIX = ".watchfloor-export-"
 MAX_SOURCES_LISTED = 50
 

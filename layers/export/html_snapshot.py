@@ -9,7 +9,7 @@ folium version might add, and `check_no_remote_assets` refuses to write a page t
 script, stylesheet or image by URL.
 
 The marking is shown in a banner at the top and bottom of the page (classification-banner
-practice), with the provenance (window, filters, counts, generation time) in the bottom one.
+practice, coloured by its classification: `Provenance.banner_colours`), with the provenance (window, filters, counts, generation time) in the bottom one.
 Places and alerts are not drawn (the analyst map does not draw them); the banner says so when the
 view holds them. Each layer is capped at SNAPSHOT_MAX_FEATURES (the map notes what was left out).
 """
@@ -25,14 +25,8 @@ from pathlib import Path
 import shapely
 
 from layers import style
-from layers.export.constants import (
-    BANNER_COLOURS,
-    BANNER_DEFAULT,
-    HTML_ASSET_SENTINEL,
-    SNAPSHOT_MAX_FEATURES,
-)
+from layers.export.constants import HTML_ASSET_SENTINEL, SNAPSHOT_MAX_FEATURES
 from layers.export.job import ExportJob
-from layers.export.marking import classification_word
 
 VENDOR_DIR = Path(__file__).resolve().parents[2] / "dashboard" / "static" / "vendor"
 DRAWN_LAYERS = ("borders", "disputed_areas", "imagery", "infrastructure", "deployments", "tracks", "incidents")
@@ -82,7 +76,7 @@ def snapshot_html(job: ExportJob) -> str:
                           name="watchfloor_csp", index=0)
     root.header.add_child(Element(f"<title>{html.escape('watchfloor snapshot - ' + prov.marking)}</title>"),
                           name="watchfloor_title")
-    root.header.add_child(Element(_banner_css(prov.marking)), name="watchfloor_banner_css")
+    root.header.add_child(Element(_banner_css(prov.banner_colours)), name="watchfloor_banner_css")
     details = " · ".join(prov.lines()[2:6])
     if not_drawn:
         details += " · Not drawn on this map: " + ", ".join(not_drawn)
@@ -111,8 +105,8 @@ def _bounds(job: ExportJob) -> tuple[float, float, float, float] | None:
     return None
 
 
-def _banner_css(marking: str) -> str:
-    bg, fg = BANNER_COLOURS.get(classification_word(marking), BANNER_DEFAULT)
+def _banner_css(colours: tuple[str, str]) -> str:
+    bg, fg = colours
     return f"""<style>
 .wf-banner {{ position: fixed; left: 0; right: 0; z-index: 10000; height: {BANNER_PX}px; line-height: {BANNER_PX}px;
   background: {bg}; color: {fg}; font: 600 14px/{BANNER_PX}px system-ui, sans-serif; text-align: center;

@@ -21,9 +21,8 @@ import pandas as pd
 import shapely
 
 from layers import style
-from layers.export.constants import BANNER_COLOURS, BANNER_DEFAULT, PNG_DPI, PNG_SIZE_INCHES
+from layers.export.constants import PNG_DPI, PNG_SIZE_INCHES
 from layers.export.job import ExportJob
-from layers.export.marking import classification_word
 
 CLOUDY_PERCENT = 30
 MARGIN = 0.08  # of the data extent on each side
@@ -171,7 +170,7 @@ def write_png(job: ExportJob, path: Path) -> None:
                             title="Legend", title_fontsize=9)
         legend.get_title().set_color("#e8eef8")
 
-    bg, fg = BANNER_COLOURS.get(classification_word(prov.marking), BANNER_DEFAULT)
+    bg, fg = prov.banner_colours
     for y in (0.965, 0.0):
         fig.add_artist(Rectangle((0, y), 1, 0.035, transform=fig.transFigure, facecolor=bg, edgecolor="none"))
         fig.text(0.5, y + 0.0175, prov.marking, ha="center", va="center", color=fg, fontsize=13,

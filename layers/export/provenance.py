@@ -18,7 +18,10 @@ from urllib.parse import urlencode
 
 import pandas as pd
 
+from ingest.markings import classification_word, filename_tag, parse_marking, render_marking
 from layers.export.constants import (
+    BANNER_COLOURS,
+    BANNER_DEFAULT,
     CRS_TEXT,
     FILENAME_TIME_FORMAT,
     MAX_LAYER_PART,
@@ -115,8 +118,14 @@ class Provenance:
     def text(self) -> str:
         return "\n".join([*self.lines(), f"Marking: {self.marking}", ""])
 
+    @property
+    def banner_colours(self) -> tuple[str, str]:
+        """(background, text) colours of the snapshot banners: those of the marking's classification,
+        the loud unmarked default when it names none ('UNMARKED DATA PRESENT')."""
+        return BANNER_COLOURS.get(classification_word(self.marking) or "", BANNER_DEFAULT)
+
     def filename(self, extension: str) -> str:
-        """`watchfloor_incidents-tracks_20261121T1200Z_UNCLASSIFIED-REL-TO-NATO.gpkg`: safe on
+        """`watchfloor_incidents-tracks_20261121T1200Z_RESTRICTED-REL-TO-FRA-GBR.gpkg`: safe on
         Windows, macOS and Linux (ASCII letters, digits, '-', '_' and '.')."""
         named = [n for n in self.layers if self.counts.get(n)] or list(self.layers)
         layer_part = "-".join(named) or "empty"
@@ -131,8 +140,25 @@ def safe_name(text: str) -> str:
 
 
 def marking_slug(marking: str) -> str:
-    """'UNCLASSIFIED//REL TO USA, GBR' -> 'UNCLASSIFIED-REL-TO-USA-GBR'."""
-    slug = re.sub(r"[^A-Za-z0-9]+", "-", marking.upper()).strip("-") or "UNMARKED"
-    if len(slug) > MAX_MARKING_PART:
-        slug = slug[:MAX_MARKING_PART].rsplit("-", 1)[0] + "-ETC"
-    return slug
+    """'UNCLASSIFIED//REL TO USA, GBR' -> 'UNCLASSIFIED-REL-TO-USA-GBR': `filename_tag` with '-'
+    (the file name's fields are separated by '_').
+
+    At most MAX_MARKING_PART characters, so the whole name stays under the 255 bytes file
+    systems allow. A nation list too long for that is written as its coalition's name where one
+    matches exactly ('REL-TO-NATO'), else cut and ended with '-ETC'; the trailing
+    'UNMARKED-DATA-PRESENT' is never cut off. The file's metadata always has the full text."""
+    body, plus, rest = marking.upper().partition(" + ")
+    tail = "-" + _slug(rest) if plus else ""
+    budget = MAX_MARKING_PART - len(tail)
+    slug = _slug(body)
+    if len(slug) > budget:
+        parsed = parse_marking(body)
+        if parsed is not None:
+            slug = _slug(render_marking(parsed.level, parsed.rel_to, abbreviate=True))
+    if len(slug) > budget:
+        slug = slug[:budget - len("-ETC")].rsplit("-", 1)[0] + "-ETC"
+    return slug + tail
+
+
+def _slug(text: str) -> str:
+    return filename_tag(text).replace("_", "-")
