@@ -5,15 +5,33 @@ Ours: each page run headless through Streamlit's AppTest over a store holding
 infrastructure points and 5,000 imagery footprints. Baseline, measured in the
 same run: the naive build of the same map, every feature as one folium GeoJSON
 layer (what many Streamlit map apps do).
+
+The dashboard shows nothing before sign-in (dashboard/auth.py), so the bench
+home gets a users file with two accounts (`BENCH_USERS`) and every AppTest run
+carries a session in ``st.session_state["wf_session"]``, as the sign-in form
+would leave it. The page timings are the administrator's (GBR SECRET: every
+scenario marking is releasable to GBR, so the whole picture).
+
+Releasability (layers/access.py) is measured on its own too: `restrict` on
+the standing 7-day picture with its alerts, as dashboard/data.py `_restricted`
+calls it, for the administrator and for a FRA RESTRICTED analyst (who sees
+about four records in five of the scenario's varied markings), against
+`apply_view` with the default view on the same picture; and on the 1M track
+points, against reading them. Then the FRA analyst's first Operations run
+after the administrator's: shared raw caches warm, FRA's restriction and map
+not yet built.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import secrets
+import statistics
 import tempfile
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import folium
@@ -23,15 +41,24 @@ import streamlit as st
 
 from bench import scenario
 from bench.common import Row, median_time, table
-from ingest.reference import read_reference, reference_files
+from dashboard.data import STANDING_HOURS
 from ingest.pipeline import ingest
+from ingest.reference import read_reference, reference_files
 from ingest.store.delta import DeltaStore
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
+from layers.access import Viewer
+from layers.users import Session, add_user, load_users, start_session
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"operations": None, "commander": "views/commander.py", "analyst": "views/analyst.py",
          "data health": "views/health.py"}
+# Bench-only accounts. Nobody signs in through the form, so the password is random per run.
+BENCH_USERS: dict[str, dict[str, str]] = {
+    "bench.admin": {"nation": "GBR", "clearance": "SECRET", "role": "administrator"},
+    "bench.fra": {"nation": "FRA", "clearance": "RESTRICTED", "role": "analyst"},
+}
+ADMIN, FRA = "bench.admin", "bench.fra"
 
 
 def build_store(root: Path) -> dict[str, int]:
@@ -56,14 +83,38 @@ def build_store(root: Path) -> dict[str, int]:
     return {"track_points": len(points), "incidents": len(incidents)}
 
 
-def page_run(page: str | None):
+def add_bench_users(home: Path) -> None:
+    """The bench accounts in ``home``/users.toml, added if missing (argon2 hashes only, as always)."""
+    path = home / "users.toml"
+    have = load_users(path)
+    password = secrets.token_urlsafe(24)
+    for name, spec in BENCH_USERS.items():
+        if name not in have:
+            add_user(path, name, password, display_name=f"Bench {name.split('.')[-1]}", **spec)
+
+
+def session_for(home: Path, username: str) -> Session:
+    """A signed-in session for a bench account, as the sign-in form would store it."""
+    return start_session(load_users(home / "users.toml")[username].viewer())
+
+
+def signed_run(at, session: Session):
+    """One script run of ``at`` as the session's viewer (the sign-in gate passes)."""
+    at.session_state["wf_session"] = session
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["wf_viewer"].username == session.viewer.username, "the sign-in gate did not pass"
+    return at
+
+
+def page_run(page: str | None, session: Session):
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=600)
-    at.run()
+    signed_run(at, session)
     if page:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
+        at.switch_page(page)
+        signed_run(at, session)
     return at
 
 
@@ -81,35 +132,118 @@ def naive_folium(picture: dict[str, gpd.GeoDataFrame], points: gpd.GeoDataFrame)
     return m.get_root().render()
 
 
+def releasability_rows(store: DeltaStore, now: datetime, viewers: dict[str, Viewer], repeats: int) -> list[Row]:
+    """`restrict` as dashboard/data.py `_restricted` calls it (the standing 7-day picture, its alerts, the
+    markings of alert subjects outside it), against `apply_view` with the default view on the same
+    picture; then `restrict` on every track point, against reading them. Medians of at least 3."""
+    from layers.access import restrict
+    from layers.filters import View, apply_view
+    from layers.picture import Window, load_picture, operational_bounds, subject_markings
+
+    n = max(3, repeats)
+    end = pd.Timestamp(now).floor("h").to_pydatetime() + timedelta(hours=1)  # as `_standing` reads it
+    frames = load_picture(store, Window(end - timedelta(hours=STANDING_HOURS + 1), end), operational_bounds(store))
+    alerts = store.alerts(limit=5000)
+    picture = {**frames, "alerts": alerts}
+    extra = subject_markings(store, alerts, frames)
+    records = sum(len(f) for f in picture.values())
+    layers = ", ".join(f"{name} {len(f):,}" for name, f in picture.items() if len(f))
+    distinct = len(pd.unique(pd.concat([f["marking"].astype(object) for f in frames.values()
+                                        if "marking" in f.columns and len(f)])))
+    base = median_time(lambda: apply_view(picture, View(), now), n)
+    base_name = "apply_view(picture, View())"
+    rows = [Row(f"releasability baseline: {base_name} on the standing 7-day picture + alerts", base,
+                note=f"{records:,} records ({layers}); {distinct} distinct markings")]
+    subjects = median_time(lambda: subject_markings(store, alerts, frames), n)
+    rows.append(Row("  subject_markings(store, alerts, picture): extra_subjects, shared per picture", subjects,
+                    base_name, base, f"{len(extra):,} alert subjects outside the picture"))
+    for who, viewer in viewers.items():
+        seen = restrict(picture, viewer, extra_subjects=extra)
+        seconds = median_time(lambda v=viewer: restrict(picture, v, extra_subjects=extra), n)
+        kept = sum(len(f) for f in seen.values())
+        rows.append(Row(f"restrict(picture + alerts, extra_subjects): {who}", seconds, base_name, base,
+                        f"sees {kept:,} of {records:,} records ({kept / max(1, records):.0%}); alerts "
+                        f"{len(seen.get('alerts', [])):,} of {len(alerts):,}"))
+    points = store.read("track_points")
+    read = median_time(lambda: store.read("track_points"), n)
+    for who, viewer in viewers.items():
+        seen = restrict({"track_points": points}, viewer)["track_points"]
+        seconds = median_time(lambda v=viewer: restrict({"track_points": points}, v), n)
+        rows.append(Row(f"restrict({{'track_points': {len(points):,} points}}): {who}", seconds,
+                        "store.read of those points", read,
+                        f"sees {len(seen):,} ({len(seen) / max(1, len(points)):.0%})"))
+    return rows
+
+
+def other_viewer_rows(home: Path, repeats: int) -> list[Row]:
+    """The FRA analyst opens Operations after the administrator: the raw picture, the alerts and the
+    subjects' markings are cached and shared; FRA's restricted picture and map are not. Each repeat
+    forgets every per-signature entry, lets the administrator run again, then times FRA's first run."""
+    from dashboard import data as dashboard_data
+
+    admin, fra = session_for(home, ADMIN), session_for(home, FRA)
+    n = max(3, repeats)
+    page_run(None, admin)
+    new_admin = median_time(lambda: page_run(None, admin), n, warmup=0)
+    firsts = []
+    for _ in range(n):
+        for cached in (dashboard_data._restricted, dashboard_data._deck, dashboard_data._layer):
+            cached.clear()
+        page_run(None, admin)
+        gc.collect()
+        t = time.perf_counter()
+        app = page_run(None, fra)
+        firsts.append(time.perf_counter() - t)
+    first = statistics.median(firsts)
+    warm = median_time(lambda: signed_run(app, fra), repeats, warmup=1)
+    admin_app = page_run(None, admin)
+    admin_warm = median_time(lambda: signed_run(admin_app, admin), repeats, warmup=1)
+    return [
+        Row("operations: FRA analyst's first run after the administrator's (own restriction + map)", first,
+            "a new administrator session, every cache warm", new_admin,
+            f"median of {n}; runs {', '.join(f'{x:.2f}' for x in firsts)} s"),
+        Row("operations: FRA analyst, one rerun (server time)", warm, "administrator, one rerun", admin_warm,
+            "target < 1 s"),
+    ]
+
+
 def run(repeats: int = 3) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        old = os.environ.get("WATCHFLOOR_HOME")
+        home = Path(tmp)
+        old = {k: os.environ.get(k) for k in ("WATCHFLOOR_HOME", "WATCHFLOOR_STORE")}
         os.environ["WATCHFLOOR_HOME"] = tmp
+        os.environ.pop("WATCHFLOOR_STORE", None)  # the bench's own embedded store, whatever the shell says
         try:
-            sizes = build_store(Path(tmp) / "store")
+            sizes = build_store(home / "store")
+            add_bench_users(home)
+            admin = session_for(home, ADMIN)
             rows: list[Row] = []
             st.cache_resource.clear()
             t = time.perf_counter()
-            at = page_run(None)
+            at = page_run(None, admin)
             cold = time.perf_counter() - t
             sent = deck_bytes(at)
             for name, page in PAGES.items():
-                session = page_run(page)  # a viewer on the page; caches warm
-                seconds = median_time(lambda: session.run(), repeats, warmup=1)
+                app = page_run(page, admin)  # a viewer on the page; caches warm
+                seconds = median_time(lambda app=app: signed_run(app, admin), repeats, warmup=1)
                 rows.append(Row(f"{name}: one rerun with the map (server time)", seconds,
                                 note="target < 1 s" if name != "data health" else "no map"))
             # A filter change: the map is rebuilt (new view) from the cached picture and re-sent.
-            session = page_run(PAGES["analyst"])
+            app = page_run(PAGES["analyst"], admin)
             combos = iter([["critical"], ["high"], ["medium"], ["low"], ["critical", "high"], ["medium", "low"],
                            ["low", "high"], ["critical", "medium"], ["critical", "low"], ["high", "medium"]])
-            changed = median_time(lambda: session.multiselect(key="severities").set_value(next(combos)).run(),
-                                  repeats, warmup=1)
+
+            def change_filter() -> None:
+                app.multiselect(key="severities").set_value(next(combos))
+                signed_run(app, admin)
+
+            changed = median_time(change_filter, repeats, warmup=1)
             rows.append(Row("analyst: filter change, map rebuilt and re-sent (server time)", changed,
                             note="target < 1 s"))
             # The Analyst table fragment: what a rerun that leaves the map alone costs.
             from layers.filters import View, apply_view
             from layers.table import feature_table
-            store = DeltaStore(Path(tmp) / "store")
+            store = DeltaStore(home / "store")
             now = pd.Timestamp.now(tz="UTC").to_pydatetime()
             from layers.picture import Window, load_picture, operational_bounds
             picture = load_picture(store, Window(now - timedelta(days=7), now), operational_bounds(store))
@@ -135,10 +269,18 @@ def run(repeats: int = 3) -> str:
                     f"({naive_per_feature / max(ours_per_point, 1e-9):.0f}x less); bytes/incident: ours "
                     f"{ours_per_incident:.1f} vs naive {naive_per_feature:.0f}")
             rows.append(Row("map payload sent to the browser", sum(sent.values()) / 1e6, note=f"MB; {note}"))
+            viewers = {"administrator GBR SECRET": load_users(home / "users.toml")[ADMIN].viewer(),
+                       "analyst FRA RESTRICTED": load_users(home / "users.toml")[FRA].viewer()}
+            access_rows = releasability_rows(store, now, viewers, repeats)
+            access_rows += other_viewer_rows(home, repeats)
         finally:
-            if old is None:
-                os.environ.pop("WATCHFLOOR_HOME", None)
-            else:
-                os.environ["WATCHFLOOR_HOME"] = old
-    return table(f"Dashboard on the scale scenario ({sizes['track_points']:,} track points, "
-                 f"{sizes['incidents']:,} incidents; medians of {repeats})", rows)
+            for key, value in old.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+    title = f"{sizes['track_points']:,} track points, {sizes['incidents']:,} incidents"
+    return (table(f"Dashboard on the scale scenario ({title}; medians of {repeats}; signed in as the "
+                  "administrator, GBR SECRET)", rows) + "\n" +
+            table(f"Releasability on the scale scenario ({title}; medians of {max(3, repeats)}, ratios to "
+                  "baselines measured in the same run)", access_rows))

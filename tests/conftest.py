@@ -152,16 +152,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def dashboard_url(demo_home) -> str:
-    """A real Streamlit server over the demo store, on a loopback port."""
+def start_dashboard(home: Path, **env: str) -> tuple[str, subprocess.Popen]:
+    """A real Streamlit server over ``home``'s store, on a loopback port; returns (url, process)."""
     port = free_port()
-    env = {**os.environ, "WATCHFLOOR_HOME": str(demo_home)}
-    log = open(demo_home / "streamlit.log", "w")
+    environ = {**os.environ, "WATCHFLOOR_HOME": str(home), **env}
+    environ.pop("WATCHFLOOR_STORE", None)
+    log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -172,7 +172,14 @@ def dashboard_url(demo_home) -> str:
             time.sleep(0.3)
     else:
         proc.kill()
-        raise RuntimeError(f"dashboard did not start: {(demo_home / 'streamlit.log').read_text()[-2000:]}")
+        raise RuntimeError(f"dashboard did not start: {(home / 'streamlit.log').read_text()[-2000:]}")
+    return url, proc
+
+
+@pytest.fixture(scope="session")
+def dashboard_url(demo_home) -> str:
+    """A real Streamlit server over the demo store, on a loopback port."""
+    url, proc = start_dashboard(demo_home)
     yield url
     proc.terminate()
     proc.wait(10)

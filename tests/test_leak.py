@@ -200,3 +200,54 @@ def test_an_administrator_sees_unmarked_records_and_others_do_not(leak_env):
     text = sent(at)
     assert b"missing or unreadable marking" in text  # counted for everyone ...
     assert b"administrators only" in text and not tokens(text)  # ... but no quarantined raw rows
+
+
+@pytest.fixture(scope="module")
+def leak_url(world):
+    from tests.conftest import start_dashboard
+
+    url, proc = start_dashboard(world.home, WATCHFLOOR_REFRESH_S="3")  # refreshes overlap while both watch
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.mark.browser
+def test_two_nations_at_once_in_real_browsers_share_one_server_and_nothing_crosses(world, browser, leak_url):
+    """Two people of different nations, each in their own browser context, on one server (one
+    set of shared caches), their wall screens refreshing every 3 s at the same time; then one
+    opens the Analyst page and the other the Commander page. Every websocket frame each
+    browser receives is searched for tokens."""
+    from tests.conftest import sign_in
+    from tests.leakworld import PASSWORD
+
+    people = {"usa.analyst": "/analyst", "tur.viewer": "/commander"}
+    frames: dict[str, list[bytes]] = {name: [] for name in people}
+    pages = {}
+    for name in people:
+        context = browser.new_context(viewport={"width": 1600, "height": 1000})
+        page = context.new_page()
+
+        def listen(ws, name=name):
+            ws.on("framereceived", lambda payload: frames[name].append(
+                payload if isinstance(payload, bytes) else payload.encode()))
+
+        page.on("websocket", listen)
+        sign_in(page, leak_url, name, PASSWORD)
+        page.wait_for_selector("text=Partner units", timeout=90_000)
+        pages[name] = page
+    before = {name: len(f) for name, f in frames.items()}
+    pages["usa.analyst"].wait_for_timeout(10_000)  # both wall screens refresh several times, concurrently
+    assert all(len(frames[n]) > before[n] for n in people), "the wall screens did not refresh"
+    for name, path in people.items():
+        sign_in(pages[name], leak_url + path, name, PASSWORD)
+    for name, page in pages.items():
+        page.wait_for_selector("#deckgl-overlay, canvas", timeout=90_000)
+        page.wait_for_timeout(3_000)
+    for page in pages.values():
+        page.context.close()
+    ov = {v.username: v for v in LEAK_VIEWERS}
+    for name in people:
+        got = tokens(b"\n".join(frames[name]))
+        assert not got & world.hidden(ov[name]), (name, sorted(got & world.hidden(ov[name]))[:10])
+        assert world.visible(ov[name], "incidents") <= got, name  # not vacuous: their own picture arrived
