@@ -21,6 +21,7 @@ from layers.access import Viewer
 from layers.auth_errors import AuthenticationError, SessionExpired
 from layers.users import (
     DEFAULT_SESSION_LIFETIME,
+    Session,
     SignInThrottle,
     UserRecord,
     authenticate,
@@ -71,9 +72,53 @@ def current_viewer() -> Viewer:
     return viewer
 
 
+def auth_method() -> str:
+    """'local' (the users file) or 'oidc' (a site identity provider, plus the users file for
+    break-glass accounts): `[auth] method` in watchfloor.toml."""
+    from ingest.config import settings
+
+    return str(settings().get("auth", {}).get("method", "local")).lower()
+
+
+def _oidc_viewer() -> tuple[Viewer | None, str | None]:
+    """The viewer for the identity provider's sign-in, if there is one in this browser.
+
+    Streamlit's `st.login` runs the OIDC code flow (Authlib) and keeps the verified ID-token
+    claims in a signed cookie; `layers.users.oidc_viewer` maps them ([auth.oidc]). The
+    session lifetime applies from the first page this tab showed for that sign-in."""
+    from layers.users import oidc_mapping, oidc_viewer
+
+    if auth_method() != "oidc" or not st.user.is_logged_in:
+        return None, None
+    try:
+        viewer = oidc_viewer(st.user.to_dict(), oidc_mapping())
+    except AuthenticationError as exc:
+        log.info("identity provider sign-in refused: %s", exc)
+        return None, exc.public_message
+    session = st.session_state.get(SESSION_KEY)
+    if not isinstance(session, Session) or session.viewer.username != viewer.username:
+        session = start_session(viewer, lifetime=session_lifetime())
+        st.session_state[SESSION_KEY] = session
+        log.info("signed in through the identity provider: %s (%s, %s, %s)", viewer.username, viewer.nation,
+                 viewer.clearance, viewer.role)
+    try:
+        check_session(session)
+    except AuthenticationError as exc:
+        return None, exc.public_message
+    return viewer, None
+
+
 def require_viewer() -> Viewer | None:
     """The viewer of a valid session, or None after drawing the sign-in form."""
-    notice = None
+    viewer, notice = _oidc_viewer()
+    if viewer is not None:
+        st.session_state["wf_viewer"] = viewer
+        return viewer
+    if notice is not None:
+        st.session_state.pop(SESSION_KEY, None)
+        st.session_state.pop("wf_viewer", None)
+        sign_in_form(notice, provider_signed_in=True)
+        return None
     session = st.session_state.get(SESSION_KEY)
     if session is not None:
         try:
@@ -90,7 +135,7 @@ def require_viewer() -> Viewer | None:
     return None
 
 
-def sign_in_form(notice: str | None = None) -> None:
+def sign_in_form(notice: str | None = None, *, provider_signed_in: bool = False) -> None:
     _, middle, _ = st.columns([1, 1.2, 1])
     with middle:
         st.title("watchfloor")
@@ -98,6 +143,13 @@ def sign_in_form(notice: str | None = None) -> None:
                    "clearance.")
         if notice:
             st.warning(notice)
+        if auth_method() == "oidc":
+            if provider_signed_in:
+                st.button("Sign out of the identity provider", key="oidc_logout", on_click=st.logout)
+            else:
+                st.button("Sign in with the mission identity provider", key="oidc_login", type="primary",
+                          width="stretch", on_click=st.login)
+            st.caption("Or with a local account:")
         if not users():
             st.info("No accounts yet. On the server, run `watchfloor users bootstrap` (done by `make run`) or "
                     "`watchfloor users add NAME --nation XXX --clearance LEVEL`.")
@@ -133,6 +185,8 @@ def attempt(username: str, password: str) -> str | None:
 def sign_out() -> None:
     st.session_state.pop(SESSION_KEY, None)
     st.session_state.pop("wf_viewer", None)
+    if auth_method() == "oidc" and st.user.is_logged_in:
+        st.logout()
 
 
 def account_box(viewer: Viewer) -> None:

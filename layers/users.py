@@ -612,6 +612,8 @@ def oidc_viewer(claims: Mapping[str, Any], mapping: OidcMapping | Mapping[str, A
     clearance, and without a role when no default role is configured. A role claim may be
     text or a list; the highest role it maps to wins."""
     m = mapping if isinstance(mapping, OidcMapping) else oidc_mapping({"auth": {"oidc": dict(mapping or {})}})
+    if m.issuer and str(claims.get("iss", "")).rstrip("/") != m.issuer.rstrip("/"):
+        raise ClaimsRefused(None, f"issuer {str(claims.get('iss'))[:200]!r} is not the configured {m.issuer!r}")
     username = claims.get(m.username_claim)
     if not isinstance(username, str) or not username.strip():
         raise ClaimsRefused(None, f"no {m.username_claim!r} claim")

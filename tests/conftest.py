@@ -152,15 +152,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_dashboard(home: Path, **env: str) -> tuple[str, subprocess.Popen]:
-    """A real Streamlit server over ``home``'s store, on a loopback port; returns (url, process)."""
-    port = free_port()
+def start_dashboard(home: Path, *args: str, port: int | None = None, **env: str) -> tuple[str, subprocess.Popen]:
+    """A real Streamlit server over ``home``'s store, on a loopback port; returns (url, process).
+    ``args`` are more `streamlit run` options (e.g. ``--secrets.files``)."""
+    port = port or free_port()
     environ = {**os.environ, "WATCHFLOOR_HOME": str(home), **env}
     environ.pop("WATCHFLOOR_STORE", None)
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true"],
+         "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true", *args],
         cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60
