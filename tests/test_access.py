@@ -707,8 +707,11 @@ def test_oidc_claims_to_viewer():
     m = oidc_mapping({"auth": {"oidc": {"issuer": "https://idp.example", "client_id": "watchfloor",
                                         "roles": {"wf-admins": "administrator", "wf-analysts": "analyst"}}}})
     claims = {"preferred_username": "g.rossi", "name": "G. Rossi", "nationality": "ITA", "clearance": "SECRET",
-              "roles": ["offline_access", "wf-analysts", "wf-admins"]}
+              "roles": ["offline_access", "wf-analysts", "wf-admins"], "iss": "https://idp.example/"}
     assert oidc_viewer(claims, m) == Viewer("g.rossi", "ITA", "SECRET", "administrator", "G. Rossi")
+    for issuer in ("https://evil.example", None):  # a token from another provider proves nothing here
+        with pytest.raises(ClaimsRefused):
+            oidc_viewer({**claims, "iss": issuer}, m)
     assert oidc_viewer({**claims, "roles": "other"}, m).role == "viewer"  # default role
     strict = OidcMapping(roles={"wf-admins": "administrator"}, default_role=None)
     with pytest.raises(ClaimsRefused):
