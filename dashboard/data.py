@@ -20,6 +20,7 @@ the signature too.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta, timezone
 
 import geopandas as gpd
@@ -98,12 +99,11 @@ def _subjects(source: tuple, v: tuple, alerts_v: tuple, _picture: dict, _alerts:
 
 
 @st.cache_resource(max_entries=24, ttl=900)
-def _restricted(source: tuple, v: tuple, alerts_v: tuple, sig: Signature, at_bucket: str
-                ) -> dict[str, gpd.GeoDataFrame]:
+def _restricted(source: tuple, v: tuple, alerts_v: tuple, sig: Signature) -> dict[str, gpd.GeoDataFrame]:
     """The one place the picture is filtered for a viewer, before any page or per-view cache sees
     it: every layer, and the alerts (shown only if all their subjects are visible)."""
     frames, _ = _raw(source, v)
-    alerts_ = _current_alerts(at_bucket)
+    alerts_ = _read_alerts(alerts_v)
     extra = _subjects(source, v, alerts_v, frames, alerts_)
     return restrict({**frames, "alerts": alerts_}, stand_in(sig), extra_subjects=extra)
 
@@ -113,18 +113,20 @@ def picture(view: View, at: datetime | None = None, *, viewer: Viewer
     """The picture for `view` as `viewer` may see it: the shared raw read, restricted per
     signature, then filtered by the view on each rerun."""
     at = at or now()
+    evaluate_alerts(at)  # first: the keys below must name the alerts after this interval's evaluation
     v = versions()
     source = _source(view, at)
     _, bounds = _raw(source, v)
-    frames = _restricted(source, v, _alerts_version(), signature(viewer), _evaluation_bucket(at))
+    frames = _restricted(source, v, _alerts_version(), signature(viewer))
     return apply_view(frames, view, at), bounds
 
 
 def visible_alerts(at: datetime, *, viewer: Viewer) -> gpd.GeoDataFrame:
     """Every alert `viewer` may see (not narrowed by the view's filters): the alert list."""
     at = at or now()
+    evaluate_alerts(at)
     source = ("standing", at.replace(minute=0, second=0, microsecond=0).isoformat())
-    return _restricted(source, versions(), _alerts_version(), signature(viewer), _evaluation_bucket(at))["alerts"]
+    return _restricted(source, versions(), _alerts_version(), signature(viewer))["alerts"]
 
 
 @st.cache_resource(ttl=15)
@@ -180,13 +182,15 @@ def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int
     picture_, bounds = picture(_view, _at, viewer=_viewer)
     initial = initial_view(_view.viewport, bounds)
     built: list = []
-    v = (*versions(), _alerts_version())
+    v, alerts_v = versions(), _alerts_version()
     source, sig = _source(_view, _at), signature(_viewer)
     for name in MAP_LAYERS:
         origin = LAYER_SOURCE.get(name, name)
         if name in layers and origin in picture_:
             frame = picture_[origin]
-            built += _layer(name, fingerprint(frame), source, sig, v, _at.isoformat(), round(initial.zoom, 1),
+            # a new evaluation changes the alerts, not the other layers: only the rings are rebuilt
+            key_v = (*v, alerts_v) if origin == "alerts" else v
+            built += _layer(name, fingerprint(frame), source, sig, key_v, _at.isoformat(), round(initial.zoom, 1),
                             max_points, frame, _at)
     deck_ = build_deck(built, initial, height=height)
     deck_.to_json()  # encode once, here, not on every rerun that shows it
@@ -198,6 +202,7 @@ def deck(view: View, at: datetime, *, viewer: Viewer, layers: tuple | None = Non
     """The map for `view` as `viewer` may see it, built once per (view, minute, store version,
     viewer signature) and shared by every session with that signature and view."""
     minute = at.replace(second=0, microsecond=0)
+    evaluate_alerts(at)
     layers = tuple(layers if layers is not None else view.layers)
     key = (tuple(sorted(view.to_params().items())), minute.isoformat(), versions(), _alerts_version(),
            signature(viewer))
@@ -240,19 +245,26 @@ def _read_alerts(version_key: tuple) -> gpd.GeoDataFrame:
     return store().alerts(limit=5000)
 
 
-def _evaluation_bucket(at: datetime) -> str:
-    from ingest.config import refresh_seconds
+@st.cache_resource
+def _evaluated() -> dict:
+    """The newest refresh interval evaluated by this process (shared by its sessions)."""
+    return {"bucket": -1, "lock": threading.Lock()}
 
-    return str(int(at.timestamp() // max(30.0, refresh_seconds())))
 
+def evaluate_alerts(at: datetime) -> None:
+    """Evaluate the rules once per refresh interval (if the site lets the dashboard): the first
+    rerun of a new interval does it; an earlier time (a map keyed by the minute) never does."""
+    from ingest.config import refresh_seconds, settings
 
-def _current_alerts(bucket: str) -> gpd.GeoDataFrame:
-    """Every alert, unrestricted: only `_restricted` may call this."""
-    from ingest.config import settings
-
-    if settings().get("alerts", {}).get("evaluate_in_dashboard", True):
-        _evaluate(bucket)
-    return _read_alerts(_alerts_version())
+    if not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
+        return
+    bucket = int(at.timestamp() // max(30.0, refresh_seconds()))
+    state = _evaluated()
+    with state["lock"]:
+        if bucket <= state["bucket"]:
+            return
+        state["bucket"] = bucket
+    _evaluate(str(bucket))
 
 
 def acknowledge(keys: list[str], *, viewer: Viewer, at: datetime) -> int:

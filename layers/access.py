@@ -55,6 +55,7 @@ import pandas as pd
 from ingest.markings import (
     LEVELS,
     Marking,
+    coalitions,
     combine_markings,
     is_nation,
     level_of,
@@ -191,7 +192,8 @@ def _with_marking(alerts: gpd.GeoDataFrame, marks: Mapping[str, object]) -> gpd.
         return alerts
     codes, uniques = pd.factorize(alerts["subjects"].astype(object), use_na_sentinel=True) \
         if "subjects" in alerts.columns and len(alerts) else (np.zeros(0, dtype=np.int64), [])
-    combined = [combine_markings([marks.get(s) for s in (_subject_list(u) or [])]) for u in uniques]
+    co = coalitions()  # once, not per alert: each lookup checks the site file
+    combined = [combine_markings([marks.get(s) for s in (_subject_list(u) or [])], co) for u in uniques]
     values = [combined[c] if c >= 0 else None for c in codes.tolist()]
     out = alerts.copy()
     out["marking"] = pd.array(values, dtype="string")
