@@ -18,7 +18,7 @@ from pathlib import Path
 import streamlit as st
 
 from layers.access import Viewer
-from layers.auth_errors import AuthenticationError, SessionExpired
+from layers.auth_errors import AuthenticationError
 from layers.users import (
     DEFAULT_SESSION_LIFETIME,
     Session,
@@ -199,4 +199,4 @@ def account_box(viewer: Viewer) -> None:
             st.rerun()
 
 
-__all__ = ["SESSION_KEY", "SessionExpired", "account_box", "current_viewer", "require_viewer", "users"]
+__all__ = ["SESSION_KEY", "account_box", "current_viewer", "require_viewer", "users"]

@@ -43,9 +43,16 @@ def store() -> Store:
     return open_store()
 
 
-def versions() -> tuple:
+@st.cache_resource(ttl=1)
+def _table_versions(names: tuple[str, ...]) -> tuple:
+    """Store table versions, looked up at most once a second: a rerun asks for them a few dozen
+    times (every cache key) and each lookup opens a table. Our own writes clear it at once."""
     s = store()
-    return tuple(getattr(s, "version", lambda _l: 0)(name) for name in LAYERS)
+    return tuple(getattr(s, "version", lambda _l: 0)(name) for name in names)
+
+
+def versions() -> tuple:
+    return _table_versions(tuple(LAYERS))
 
 
 @st.cache_resource(max_entries=4, ttl=3600)
@@ -227,8 +234,7 @@ def trips(start: datetime, end: datetime, *, viewer: Viewer) -> list[dict]:
 
 
 def _alerts_version() -> tuple:
-    s = store()
-    return tuple(getattr(s, "version", lambda _l: 0)(t) for t in ("_alerts", "_alert_acks"))
+    return _table_versions(("_alerts", "_alert_acks"))
 
 
 @st.cache_resource(max_entries=2, ttl=600)
@@ -265,6 +271,7 @@ def evaluate_alerts(at: datetime) -> None:
             return
         state["bucket"] = bucket
     _evaluate(str(bucket))
+    _table_versions.clear()  # the evaluation wrote alerts: keys from here on must say so
 
 
 def acknowledge(keys: list[str], *, viewer: Viewer, at: datetime) -> int:
@@ -273,7 +280,9 @@ def acknowledge(keys: list[str], *, viewer: Viewer, at: datetime) -> int:
         return 0
     allowed = set(visible_alerts(at, viewer=viewer)["key"].astype(str))
     by = f"{viewer.display_name or viewer.username} ({viewer.username}, {viewer.nation})"
-    return sum(store().acknowledge(k, by) for k in keys if k in allowed)
+    done = sum(store().acknowledge(k, by) for k in keys if k in allowed)
+    _table_versions.clear()
+    return done
 
 
 def save_zone(name: str, wkt: str, *, viewer: Viewer, marking: str) -> str:

@@ -153,14 +153,14 @@ def restrict(picture: Mapping[str, gpd.GeoDataFrame], viewer: Viewer, *,
     name that are not in the picture (outside the time window or map area); without it
     such alerts are hidden. A key that is in both and hidden in either stays hidden.
     Never mutates the input frames; a layer the viewer sees entirely is returned as is."""
-    alert_layers = [n for n, f in picture.items() if f is not None and _is_alert_like(f)]
-    referenced = _referenced_subjects(picture[n] for n in alert_layers)
+    parsed = {n: _parse_subjects(f) for n, f in picture.items() if f is not None and _is_alert_like(f)}
+    referenced = _referenced_subjects(parsed.values())
     out: dict[str, gpd.GeoDataFrame] = {}
     visible: set[str] = set()
     hidden: set[str] = set()
     marks: dict[str, object] = {}
     for name, frame in picture.items():
-        if frame is None or name in alert_layers:
+        if frame is None or name in parsed:
             continue
         mask = releasable_mask(frame, viewer)
         out[name] = frame if mask.all() else frame[mask]
@@ -181,34 +181,53 @@ def restrict(picture: Mapping[str, gpd.GeoDataFrame], viewer: Viewer, *,
         marks.setdefault(key, render_marking(marking.level, marking.rel_to) if isinstance(marking, Marking)
                          else marking)
     visible -= hidden
-    for name in alert_layers:
-        out[name] = _with_marking(restrict_alerts(picture[name], visible), marks)
+    for name, subjects in parsed.items():
+        out[name] = _filter_alerts(picture[name], subjects, visible, marks)
     return {name: out[name] for name in picture if name in out}
 
 
-def _with_marking(alerts: gpd.GeoDataFrame, marks: Mapping[str, object]) -> gpd.GeoDataFrame:
-    """Visible alerts, each marked with the combination of its subjects' markings."""
-    if alerts is None:
-        return alerts
-    codes, uniques = pd.factorize(alerts["subjects"].astype(object), use_na_sentinel=True) \
-        if "subjects" in alerts.columns and len(alerts) else (np.zeros(0, dtype=np.int64), [])
+@dataclass(frozen=True)
+class _Subjects:
+    """An alert frame's subjects, each distinct value parsed once: ``codes`` per row index
+    ``lists`` (-1: missing); a list is None when it cannot be read."""
+
+    codes: np.ndarray
+    lists: list[list[str] | None]
+
+
+def _parse_subjects(alerts: pd.DataFrame) -> _Subjects:
+    if "subjects" not in alerts.columns or alerts.empty:
+        return _Subjects(np.full(len(alerts), -1, dtype=np.int64), [])
+    codes, uniques = pd.factorize(alerts["subjects"].astype(object), use_na_sentinel=True)
+    return _Subjects(np.asarray(codes, dtype=np.int64), [_subject_list(u) for u in uniques])
+
+
+def _filter_alerts(alerts: gpd.GeoDataFrame, subjects: _Subjects, keys: set[str] | frozenset[str],
+                   marks: Mapping[str, object] | None = None) -> gpd.GeoDataFrame:
+    """Alerts whose every subject is in ``keys`` (and that name at least one). With ``marks``
+    (key -> marking), each kept alert gets a ``marking``: the combination of its subjects'."""
+    ok = np.fromiter((bool(items) and all(s in keys for s in items) for items in subjects.lists),
+                     dtype=bool, count=len(subjects.lists))
+    mask = np.where(subjects.codes >= 0, ok[np.maximum(subjects.codes, 0)] if len(ok) else False, False)
+    kept = alerts if mask.all() else alerts[mask]
+    if marks is None:
+        return kept
     co = coalitions()  # once, not per alert: each lookup checks the site file
-    combined = [combine_markings([marks.get(s) for s in (_subject_list(u) or [])], co) for u in uniques]
-    values = [combined[c] if c >= 0 else None for c in codes.tolist()]
-    out = alerts.copy()
-    out["marking"] = pd.array(values, dtype="string")
+    combined = [combine_markings([marks.get(s) for s in items], co) if good else None
+                for items, good in zip(subjects.lists, ok.tolist())]
+    out = kept.copy()
+    out["marking"] = pd.array([combined[c] for c in subjects.codes[mask].tolist()], dtype="string")
     return out
 
 
-def _referenced_subjects(frames: Iterable[pd.DataFrame]) -> dict[str, set[str]]:
+def _referenced_subjects(parsed: Iterable[_Subjects]) -> dict[str, set[str]]:
     """layer -> every source_id an alert subject could stand for in that layer.
 
     A subject is "layer/source/source_id" and a source may itself hold '/', so every
     split point is a candidate; the exact key is compared afterwards."""
     out: dict[str, set[str]] = {}
-    for frame in frames:
-        for text in pd.unique(frame["subjects"].astype(object)):
-            items = _subject_list(text)
+    for subjects in parsed:
+        for items in subjects.lists:
             for item in items or ():
                 layer, sep, rest = item.partition("/")
                 if not sep:
@@ -243,15 +262,7 @@ def restrict_alerts(alerts: gpd.GeoDataFrame, visible_keys: Iterable[str]) -> gp
     if "subjects" not in alerts.columns:
         return alerts.iloc[0:0]
     keys = visible_keys if isinstance(visible_keys, (set, frozenset)) else set(visible_keys)
-    codes, uniques = pd.factorize(alerts["subjects"].astype(object), use_na_sentinel=True)
-    table = np.fromiter((_all_visible(u, keys) for u in uniques), dtype=bool, count=len(uniques))
-    mask = np.where(codes >= 0, table[np.maximum(codes, 0)] if len(table) else False, False)
-    return alerts if mask.all() else alerts[mask]
-
-
-def _all_visible(subjects: object, keys: set[str] | frozenset[str]) -> bool:
-    items = _subject_list(subjects)
-    return bool(items) and all(s in keys for s in items)
+    return _filter_alerts(alerts, _parse_subjects(alerts), keys)
 
 
 def subject_items(subjects: object) -> list[str]:
