@@ -50,14 +50,14 @@ import streamlit as st
 
 from bench import scenario
 from bench.common import Row, median_time, table
-from dashboard.data import STANDING_HOURS
+from dashboard.loaders import STANDING_HOURS
 from ingest.pipeline import ingest
 from ingest.reference import read_reference, reference_files
 from ingest.store.delta import DeltaStore
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
 from layers.access import Viewer
-from layers.users import Session, add_user, load_users, start_session
+from layers.access import Session, add_user, load_users, start_session
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"operations": None, "commander": "views/commander.py", "analyst": "views/analyst.py",
@@ -189,7 +189,7 @@ def other_viewer_rows(home: Path, repeats: int) -> list[Row]:
     """The FRA analyst opens Operations after the administrator: the raw picture, the alerts and the
     subjects' markings are cached and shared; FRA's restricted picture and map are not. Each repeat
     forgets every per-signature entry, lets the administrator run again, then times FRA's first run."""
-    from dashboard import data as dashboard_data
+    from dashboard import loaders as dashboard_data
 
     admin, fra = session_for(home, ADMIN), session_for(home, FRA)
     n = max(3, repeats)
@@ -220,7 +220,7 @@ def other_viewer_rows(home: Path, repeats: int) -> list[Row]:
 def evaluation_row(store: DeltaStore, repeats: int) -> Row:
     """What the first rerun of each refresh interval pays when the dashboard evaluates the alerts itself
     (`[alerts] evaluate_in_dashboard`, the default): one `refresh_alerts` over the store."""
-    from layers.alerting import refresh_alerts
+    from layers.alerts.refresh import refresh_alerts
 
     n = max(3, repeats)
     last = refresh_alerts(store)

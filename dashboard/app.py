@@ -19,7 +19,7 @@ st.set_page_config(page_title="watchfloor", page_icon="🛰️", layout="wide",
 
 # Not "pages/": Streamlit would also list that folder as a second, legacy navigation.
 PAGES = ROOT / "dashboard" / "views"
-# Roles decide what one may do, never what one may see (layers/access.py): viewers watch,
+# Roles decide what one may do, never what one may see (layers/access/policy.py): viewers watch,
 # analysts also filter deeply, export and acknowledge; administrators also see raw quarantine.
 ANALYST_ROLES = ("analyst", "administrator")
 

@@ -17,19 +17,19 @@ from pathlib import Path
 
 import streamlit as st
 
-from layers.access import Viewer
-from layers.auth_errors import AuthenticationError
-from layers.users import (
-    DEFAULT_SESSION_LIFETIME,
+from layers.access import (
+    AuthenticationError,
     Session,
     SignInThrottle,
     UserRecord,
+    Viewer,
     authenticate,
     check_session,
     load_users,
     start_session,
     users_path,
 )
+from layers.access.sessions import DEFAULT_SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "wf_session"
@@ -86,7 +86,7 @@ def _oidc_viewer() -> tuple[Viewer | None, str | None]:
     Streamlit's `st.login` runs the OIDC code flow (Authlib) and keeps the verified ID-token
     claims in a signed cookie; `layers.users.oidc_viewer` maps them ([auth.oidc]). The
     session lifetime applies from the first page this tab showed for that sign-in."""
-    from layers.users import oidc_mapping, oidc_viewer
+    from layers.access import oidc_mapping, oidc_viewer
 
     if auth_method() != "oidc" or not st.user.is_logged_in:
         return None, None

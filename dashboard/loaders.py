@@ -6,7 +6,7 @@ mutate what they get; `layers.filters.apply_view` only selects. Keys include
 the store tables' versions, so a write by a feed poller shows up on the next
 rerun or refresh without any timer of ours.
 
-Releasability (layers/access.py): the raw store reads (`_standing`, `_custom`,
+Releasability (layers/access/policy.py): the raw store reads (`_standing`, `_custom`,
 `_read_alerts`, ...) are shared by every session and never returned to a page.
 Everything a page gets has been through `layers.access.restrict` for the viewer,
 in `_restricted` (the picture and its alerts), `_trips` and `_track_points`,
@@ -177,14 +177,14 @@ def fingerprint(frame: gpd.GeoDataFrame) -> int:
 @st.cache_resource(max_entries=128, ttl=900)
 def _layer(name: str, rows: int, source: tuple, sig: Signature, versions_key: tuple, minute: str, zoom: float,
            max_points: int, _frame: gpd.GeoDataFrame, _at: datetime) -> list:
-    from layers.map import build_layer
+    from layers.map.deck import build_layer
 
     return build_layer(name, _frame, _at, zoom=zoom, max_points=max_points)
 
 
 @st.cache_resource(max_entries=32, ttl=900)
 def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int, height: int, _viewer: Viewer):
-    from layers.map import LAYER_SOURCE, MAP_LAYERS, build_deck, initial_view
+    from layers.map.deck import LAYER_SOURCE, MAP_LAYERS, build_deck, initial_view
 
     picture_, bounds = picture(_view, _at, viewer=_viewer)
     initial = initial_view(_view.viewport, bounds)
@@ -218,7 +218,7 @@ def deck(view: View, at: datetime, *, viewer: Viewer, layers: tuple | None = Non
 
 @st.cache_resource(max_entries=8, ttl=900)
 def _trips(versions_key: tuple, start: str, end: str, sig: Signature) -> list[dict]:
-    from layers.map.playback import trips
+    from layers.map.deck.playback import trips
 
     points = store().read("track_points", start=pd.Timestamp(start), end=pd.Timestamp(end),
                           columns=["track_id", "time", "marking"])
@@ -241,7 +241,7 @@ def _alerts_version() -> tuple:
 def _evaluate(bucket: str):
     """At most one evaluation per refresh interval per dashboard process (and none when a
     separate `watchfloor alerts run` process does it: `[alerts] evaluate_in_dashboard = false`)."""
-    from layers.alerting import refresh_alerts
+    from layers.alerts.refresh import refresh_alerts
 
     return refresh_alerts(store())
 

@@ -14,7 +14,7 @@ import streamlit as st
 from ingest.schema import INCIDENT_STATUSES, LAYERS, SEVERITIES
 from layers import style
 from layers.filters import ALL_LAYERS, DEFAULT_LAYERS, DEFAULT_WINDOW, WINDOWS, View
-from layers.map.base import escape
+from layers.map.deck.base import escape
 
 LAYER_TITLES = {**{name: spec.title for name, spec in LAYERS.items()}, "alerts": "Alerts",
                 "hotspots": "Hot spots (H3)"}

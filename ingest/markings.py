@@ -3,7 +3,7 @@
 Every record carries a ``marking`` (ingest/schema.py) such as
 ``'UNCLASSIFIED//REL TO USA, GBR, FRA'``. This module turns that text into a
 `Marking` (a classification level and the set of nations it is releasable to)
-and back. It decides nothing about viewers: that is layers/access.py.
+and back. It decides nothing about viewers: that is layers/access/policy.py.
 
 Why strict: a marking we cannot read must never be guessed into a wider
 audience. Anything outside the grammar below parses to ``None`` ("unreadable"),

@@ -40,7 +40,7 @@ TEST_USERS: dict[str, dict[str, str]] = {
 
 
 def add_test_users(home: Path, users: dict[str, dict[str, str]] | None = None) -> None:
-    from layers.users import add_user
+    from layers.access import add_user
 
     for name, spec in (users or TEST_USERS).items():
         add_user(home / "users.toml", name, TEST_PASSWORD, display_name=name.title(), **spec)
@@ -48,7 +48,7 @@ def add_test_users(home: Path, users: dict[str, dict[str, str]] | None = None) -
 
 def session_for(home: Path, username: str):
     """A signed-in session for a test account, as the sign-in form would store it."""
-    from layers.users import load_users, start_session
+    from layers.access import load_users, start_session
 
     return start_session(load_users(home / "users.toml")[username].viewer())
 

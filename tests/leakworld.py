@@ -93,7 +93,7 @@ def build(home: Path, now: datetime, seed: int = 7) -> LeakWorld:
     """Write the world into ``home`` (store, users, coalitions) and return what it means."""
     from ingest.pipeline import ingest_frame
     from ingest.store.delta import DeltaStore
-    from layers.users import add_user
+    from layers.access import add_user
 
     rng = np.random.default_rng(seed)
     home.mkdir(parents=True, exist_ok=True)

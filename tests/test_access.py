@@ -1,4 +1,4 @@
-"""Who sees what (layers/access.py) and who may sign in (layers/users.py).
+"""Who sees what (layers/access/policy.py) and who may sign in (layers/access/).
 
 The leak test follows shared/notes/security.md: many viewers (nations in and out
 of NATO, every clearance, each role, an administrator, one who must see nothing)
@@ -37,7 +37,7 @@ from layers.access import (
     signature,
     visible_keys,
 )
-from layers.auth_errors import (
+from layers.access.errors import (
     AuthenticationError,
     ClaimsRefused,
     DisabledUser,
@@ -478,7 +478,7 @@ PASSWORDS = {"alice": "correct horse battery staple", "bob": "Tr0ub4dor&3-but-lo
 
 @pytest.fixture(scope="module")
 def users_file(tmp_path_factory):
-    from layers.users import add_user
+    from layers.access import add_user
 
     path = tmp_path_factory.mktemp("users") / "users.toml"
     add_user(path, "alice", PASSWORDS["alice"], nation="FRA", clearance="RESTRICTED", role="analyst",
@@ -490,13 +490,13 @@ def users_file(tmp_path_factory):
 
 @pytest.fixture
 def users(users_file):
-    from layers.users import load_users
+    from layers.access import load_users
 
     return load_users(users_file)
 
 
 def test_sign_in_succeeds(users):
-    from layers.users import authenticate
+    from layers.access import authenticate
 
     v = authenticate(users, "alice", PASSWORDS["alice"])
     assert v == Viewer("alice", "FRA", "RESTRICTED", "analyst", 'Capt. Alice "Al" Martin\\')
@@ -515,7 +515,7 @@ def test_sign_in_succeeds(users):
     ("bob", "wrong password here", WrongPassword),           # wrong password: do not reveal "disabled"
 ])
 def test_sign_in_refused_with_specific_error(users, username, password, error, caplog):
-    from layers.users import authenticate
+    from layers.access import authenticate
 
     caplog.set_level(logging.DEBUG)
     with pytest.raises(error) as info:
@@ -532,8 +532,8 @@ def test_sign_in_refused_with_specific_error(users, username, password, error, c
 
 def test_unknown_user_costs_a_real_verification(users, monkeypatch):
     """Timing must not reveal which usernames exist: every path runs one argon2 verify."""
-    import layers.users as mod
-    from layers.users import authenticate
+    import layers.access.passwords as mod
+    from layers.access import authenticate
 
     calls = []
     real = mod._HASHER
@@ -567,7 +567,7 @@ def test_unknown_user_costs_a_real_verification(users, monkeypatch):
 
 
 def test_sessions_expire(users):
-    from layers.users import check_session, start_session
+    from layers.access import check_session, start_session
 
     now = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
     alice = users["alice"].viewer()
@@ -584,7 +584,7 @@ def test_sessions_expire(users):
 
 
 def test_session_rechecks_the_account(users):
-    from layers.users import UserRecord, check_session, start_session
+    from layers.access import UserRecord, check_session, start_session
 
     now = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
     s = start_session(users["alice"].viewer(), now=now)
@@ -601,7 +601,7 @@ def test_session_rechecks_the_account(users):
 
 
 def test_users_file_holds_no_password(users_file, users):
-    from layers.users import start_session
+    from layers.access import start_session
 
     text = users_file.read_text(encoding="utf-8")
     for pw in PASSWORDS.values():
@@ -619,7 +619,7 @@ def test_users_file_holds_no_password(users_file, users):
 
 
 def test_adding_users_and_refusals(tmp_path, caplog):
-    from layers.users import add_user, load_users, set_disabled
+    from layers.access import add_user, load_users, set_disabled
 
     caplog.set_level(logging.DEBUG)
     path = tmp_path / "u" / "users.toml"
@@ -643,7 +643,7 @@ def test_adding_users_and_refusals(tmp_path, caplog):
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
-    import layers.users as mod
+    import layers.access.accounts as mod
 
     path = tmp_path / "w" / "users.toml"
     mod.add_user(path, "dave", "a brand new passphrase", nation="FRA", clearance="SECRET")
@@ -670,7 +670,7 @@ def test_failed_write_keeps_the_old_file(tmp_path, monkeypatch):
     ('[users.X]\nnation = "FRA"\nclearance = "SECRET"\nrole = "viewer"\npassword_hash = "$argon2id$x"\n', None),
 ])
 def test_bad_users_files_are_refused_without_echoing_secrets(tmp_path, body, shown_not):
-    from layers.users import load_users
+    from layers.access import load_users
 
     path = tmp_path / "users.toml"
     path.write_text(body)
@@ -681,7 +681,7 @@ def test_bad_users_files_are_refused_without_echoing_secrets(tmp_path, body, sho
 
 
 def test_cli_users_add_list_disable(tmp_path, monkeypatch, capsys):
-    from layers.users import add_users_arguments, users_command
+    from layers.cli.users import add_users_arguments, users_command
 
     parser = argparse.ArgumentParser(prog="watchfloor users")
     add_users_arguments(parser)
@@ -702,7 +702,7 @@ def test_cli_users_add_list_disable(tmp_path, monkeypatch, capsys):
 
 
 def test_oidc_claims_to_viewer():
-    from layers.users import OidcMapping, oidc_mapping, oidc_viewer
+    from layers.access import OidcMapping, oidc_mapping, oidc_viewer
 
     m = oidc_mapping({"auth": {"oidc": {"issuer": "https://idp.example", "client_id": "watchfloor",
                                         "roles": {"wf-admins": "administrator", "wf-analysts": "analyst"}}}})

@@ -24,6 +24,7 @@ from ingest.config import REFERENCE_DIR
 from ingest.errors import ConfigError
 from ingest.schema import TIME_DTYPE
 from layers import alerts
+from layers.alerts import rules as alert_rules
 from layers.analysis import (
     FINDING_COLUMNS,
     area_entries,
@@ -575,7 +576,7 @@ def test_evaluate_runs_every_enabled_rule_with_stable_keys():
     again = alerts.evaluate(pic, rules, NOW + timedelta(seconds=30), track_points=pts)
     assert again["key"].tolist() == f["key"].tolist()
     # Disabled rules do not run; without track points the geofencing rules cannot.
-    off = alerts.parse_rules(alerts._merge(alerts._read_toml(alerts.DEFAULT_FILE),
+    off = alerts.parse_rules(alert_rules._merge(alert_rules._read_toml(alerts.DEFAULT_FILE),
                                            {"rules": {"coverage_gap": {"enabled": False}}}))
     assert "coverage_gap" not in set(alerts.evaluate(pic, off, NOW)["rule"])
     assert set(alerts.evaluate(pic, rules, NOW)["rule"]) == {"incident_near_infrastructure", "coverage_gap"}

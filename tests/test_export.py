@@ -39,15 +39,14 @@ from layers.access import Viewer
 from layers.export import (
     FORMATS,
     ExportError,
-    add_export_arguments,
     export_bytes,
-    export_command,
     export_view,
     selected_layers,
     shapefile_field_names,
 )
 from layers.export import frames as export_frames
 from layers.export.html_snapshot import remote_asset_references
+from layers.cli.export import add_export_arguments, export_command
 from layers.export.kml import kml_colour
 from layers.export.provenance import marking_slug
 from layers.filters import DEFAULT_LAYERS, View, apply_view
@@ -847,7 +846,7 @@ def test_html_snapshot_draws_with_no_request_at_all(picture, fixes, tmp_path, br
 def test_cli_exports_what_the_same_view_shows(demo_home, tmp_path, monkeypatch, capsys):
     from ingest.store.delta import DeltaStore
     from layers.picture import Window, load_picture, operational_bounds
-    from layers.users import add_user
+    from layers.access import add_user
 
     # The shared demo store, and a home of this test's own for the users file.
     home = tmp_path / "home"
@@ -880,7 +879,7 @@ def test_cli_exports_what_the_same_view_shows(demo_home, tmp_path, monkeypatch, 
 
 def test_cli_rejects_unknown_filters_and_formats():
     from ingest.errors import WatchfloorError
-    from layers.export.cli import view_from_args
+    from layers.cli.export import view_from_args
 
     parser = argparse.ArgumentParser()
     add_export_arguments(parser)

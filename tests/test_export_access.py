@@ -7,7 +7,7 @@ markings. Who may see each record is written down by hand below (`RECORDS`, `ALE
 of layers.access, and every export is compared with it: through `watchfloor export` run as each
 user (a real process, password on stdin) and through `export_bytes` as each viewer.
 
-The rule the table follows (README, layers/access.py): a readable marking is visible when the
+The rule the table follows (README, layers/access/policy.py): a readable marking is visible when the
 viewer's clearance is at least its level and its REL TO list names the viewer's nation (or it is
 releasable to all partners); a missing or unreadable one only to administrators; an alert only
 when every record it names is visible, whoever is asking.
@@ -35,7 +35,7 @@ from ingest.store.delta import DeltaStore
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
 from layers.access import Viewer, restrict
-from layers.auth_errors import GENERIC_REFUSAL
+from layers.access.errors import GENERIC_REFUSAL
 from layers.export import ExportError, export_bytes
 from layers.filters import View
 
@@ -147,7 +147,7 @@ def _valid(layer: str, rows: list[dict]) -> gpd.GeoDataFrame:
 @pytest.fixture(scope="module")
 def home(tmp_path_factory) -> Path:
     """A WATCHFLOOR_HOME holding the store described by RECORDS and ALERTS, and the four users."""
-    from layers.users import add_user
+    from layers.access import add_user
 
     home = tmp_path_factory.mktemp("access-home")
     store = DeltaStore(home / "store")

@@ -33,7 +33,7 @@ import shapely
 from pyproj import Geod
 
 from layers import style
-from layers.folium_map import (
+from layers.map.leaflet import (
     LEAFLET,
     LEAFLET_DRAW,
     LEAFLET_MEASURE,
@@ -51,7 +51,7 @@ from layers.folium_map import (
     tile_settings,
     view_for_bounds,
 )
-from layers.map.base import escape
+from layers.map.deck.base import escape
 from tests.conftest import ARTIFACTS, ROOT, free_port
 
 STATIC = ROOT / "dashboard" / "static"
@@ -196,7 +196,7 @@ def test_check_offline_refuses_a_cdn_plugin():
 
 
 def test_no_streamlit_import():
-    code = "import sys, layers.folium_map; assert 'streamlit' not in sys.modules, 'streamlit imported'"
+    code = "import sys, layers.map.leaflet; assert 'streamlit' not in sys.modules, 'streamlit imported'"
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
 
 
@@ -252,7 +252,7 @@ def test_feed_text_is_escaped_never_markup():
 
     incidents = _geojson_layers(m)["Incidents"]["features"]
     tip = next(f["properties"]["tip"] for f in incidents if "alert(1)" in f["properties"]["tip"])
-    assert escape(HOSTILE) in tip  # title and notes: escaped once, by layers.map.base.escape
+    assert escape(HOSTILE) in tip  # title and notes: escaped once, by layers.map.deck.base.escape
     assert "<img" not in tip and "<script" not in tip
     # Backticks and ${...} only ever travel inside JSON strings, never in a JS template literal.
     for line in html.splitlines():
@@ -456,7 +456,7 @@ import geopandas as gpd
 import streamlit as st
 from streamlit_folium import st_folium
 
-from layers.folium_map import RETURNED_OBJECTS, InvalidAOI, aoi_from_drawing, build_analyst_map, drawing_summary
+from layers.map.leaflet import RETURNED_OBJECTS, InvalidAOI, aoi_from_drawing, build_analyst_map, drawing_summary
 from tests.test_folium_map import NOW, _picture
 
 st.set_page_config(layout="wide")

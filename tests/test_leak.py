@@ -47,7 +47,7 @@ def leak_env(world, monkeypatch):
 
 
 def _session(world: LeakWorld, username: str):
-    from layers.users import load_users, start_session
+    from layers.access import load_users, start_session
 
     return start_session(load_users(world.home / "users.toml")[username].viewer())
 

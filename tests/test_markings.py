@@ -51,7 +51,7 @@ def fs(*codes: str) -> frozenset[str]:
 # -- parsing ---------------------------------------------------------------------------------
 
 GOOD = [
-    # the demo's markings (ingest/demo_scenario.py M_*)
+    # the demo's markings (ingest/demo/ M_*)
     ("UNCLASSIFIED", 0, None),
     ("UNCLASSIFIED//REL TO USA, GBR, FRA, DEU, ITA, TUR, POL", 0, fs(*MISSION)),
     ("UNCLASSIFIED//REL TO NATO", 0, fs(*NATO_2026)),

@@ -13,8 +13,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from layers.auth_errors import GENERIC_REFUSAL as GENERIC
-from layers.users import Session, add_user, load_users, set_disabled, start_session
+from layers.access.errors import GENERIC_REFUSAL as GENERIC
+from layers.access import Session, add_user, load_users, set_disabled, start_session
 from tests.conftest import ROOT, TEST_PASSWORD
 
 
@@ -164,7 +164,7 @@ def test_first_run_creates_one_administrator_with_a_one_time_password(tmp_path):
     import subprocess
     import sys
 
-    from layers.users import authenticate
+    from layers.access import authenticate
 
     env = {**__import__("os").environ, "WATCHFLOOR_HOME": str(tmp_path)}
     cmd = [sys.executable, "-m", "layers.cli", "users", "bootstrap"]
@@ -180,7 +180,7 @@ def test_first_run_creates_one_administrator_with_a_one_time_password(tmp_path):
 
 
 def test_the_throttle_forgets_a_name_after_success_and_waits_double_each_time():
-    from layers.users import SignInThrottle
+    from layers.access import SignInThrottle
 
     t0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
     gate = SignInThrottle(free=2, base=10, cap=35)

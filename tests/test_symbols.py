@@ -28,12 +28,12 @@ from shapely.geometry import Point
 
 from ingest.schema import INFRASTRUCTURE_KINDS, SEVERITIES
 from layers import style
-from layers.map import symbols
-from layers.map.deployments import deployments
+from layers.map.deck import symbols
+from layers.map.deck.deployments import deployments
 from layers.map.icons import KIND_GLYPHS, infrastructure_icon
-from layers.map.legend import legend_items
-from layers.map.points import infrastructure
-from layers.map.symbols import unit_icon, unit_symbol_for
+from layers.map.deck.legend import legend_items
+from layers.map.deck.points import infrastructure
+from layers.map.icons.symbols import unit_icon, unit_symbol_for
 from tests.conftest import ARTIFACTS
 
 FRIEND_FRAME = "M25,50 l150,0 0,100 -150,0 z"

@@ -6,7 +6,8 @@ import altair as alt
 import shapely
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, ui
+from dashboard import loaders as data
 from ingest.schema import LAYERS
 from layers.figures import imagery_timeline, incidents_per_day, screen_marking, track_activity
 from layers.table import alert_table, feature_details, feature_table, quicklook
@@ -43,7 +44,7 @@ def draw_area(picture: dict, bounds) -> None:
     """The folium map (local Leaflet assets) for drawing an area of interest and measuring."""
     from streamlit_folium import st_folium
 
-    from layers.folium_map import RETURNED_OBJECTS, InvalidAOI, aoi_from_drawing, build_analyst_map, view_for_bounds
+    from layers.map.leaflet import RETURNED_OBJECTS, InvalidAOI, aoi_from_drawing, build_analyst_map, view_for_bounds
 
     current = shapely.from_wkt(st.session_state["aoi_wkt"]) if st.session_state.get("aoi_wkt") else None
     center, zoom = view_for_bounds(bounds)
@@ -82,9 +83,9 @@ def playback(picture: dict, bounds) -> None:
     """Replay tracks and incidents through the window; only this fragment reruns while playing."""
     import pandas as pd
 
-    from layers.map import CompactDeck, build_layers, initial_view
-    from layers.map.base import TOOLTIP
-    from layers.map.playback import playback_layers
+    from layers.map.deck import CompactDeck, build_layers, initial_view
+    from layers.map.deck.base import TOOLTIP
+    from layers.map.deck.playback import playback_layers
 
     start, end = view.span(at)
     start = pd.Timestamp(start).floor("min").to_pydatetime()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, ui
+from dashboard import loaders as data
 from layers.figures import layer_health, visible_stats
 from layers.filters import View
 

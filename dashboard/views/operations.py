@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, data, ui
+from dashboard import auth, ui
+from dashboard import loaders as data
 from ingest.config import refresh_seconds
 from layers.figures import key_figures, screen_marking, ticker
 

@@ -1,6 +1,6 @@
 """Load the demo scenario: reference layers, then generated feed files, through the real ingest path.
 
-The generator (`ingest.demo_scenario`) writes files in the formats partners'
+The generator (`ingest.demo.scenario`) writes files in the formats partners'
 systems produce; this module reads them back with the same adapters a real
 deployment uses, so the demo exercises (and proves) the ingest path instead
 of inserting rows behind it.
@@ -39,7 +39,7 @@ def load_reference(store: Store) -> list[IngestSummary]:
 def load_demo(store: Store, *, now: datetime | None = None, workdir: Path | None = None,
               seed: int | None = None) -> list[IngestSummary]:
     """Generate the scenario relative to `now` and ingest it; returns one summary per input."""
-    from ingest.demo_scenario import generate
+    from ingest.demo.scenario import generate
 
     now = now or datetime.now(timezone.utc)
     workdir = workdir or config.home() / "demo" / now.strftime("%Y%m%dT%H%M%SZ")

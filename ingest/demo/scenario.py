@@ -18,10 +18,10 @@ invented; every position is taken from the real reference data in
 
 Usage::
 
-    from ingest.demo_scenario import generate
+    from ingest.demo.scenario import generate
     files = generate(pathlib.Path("var/demo"), datetime.now(timezone.utc))
 
-or ``python -m ingest.demo_scenario OUTDIR [--now 2026-11-21T10:30:00Z] [--seed N]``.
+or ``python -m ingest.demo.scenario OUTDIR [--now 2026-11-21T10:30:00Z] [--seed N]``.
 `describe` lists which real towns, borders and infrastructure the scenario uses.
 
 ``generate(outdir, now, seed=..., reference_dir=...)`` writes the files below

@@ -16,7 +16,7 @@ record the feed as "stopped"; `run` returns. `once=True` polls every HTTP
 feed one time (in parallel) and returns: for cron and tests. Listeners are
 skipped by `--once`: there is nothing to receive in an instant.
 
-CLI wiring (layers/cli.py, not edited here):
+CLI wiring (layers/cli/, not edited here):
 
     from ingest.feeds.runner import add_arguments, feeds_command
     feeds = sub.add_parser("feeds", help="live feeds")

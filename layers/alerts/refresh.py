@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from ingest.store import Store
-from layers.alerts import Rules, evaluate, load_rules
+from layers.alerts.evaluate import evaluate
+from layers.alerts.rules import Rules, load_rules
 from layers.picture import Window, load_picture, operational_bounds
 
 # Track fixes older than this are not geofenced again on every evaluation.

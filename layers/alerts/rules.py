@@ -10,7 +10,7 @@ once into frozen dataclasses, so nothing downstream parses units again; a
 setting that cannot be understood raises ConfigError naming the setting, what
 was expected and what was found, rather than silently switching a rule off.
 
-`evaluate` is pure: the picture in, findings out. Keeping alerts and
+Evaluating the rules is `layers/alerts/evaluate.py`; keeping alerts and
 acknowledgements is the store's job (Store.put_alerts / alerts / acknowledge).
 """
 
@@ -21,23 +21,17 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import geopandas as gpd
 import pandas as pd
 import shapely
 
 from ingest.config import DATA_DIR, home
 from ingest.errors import ConfigError
-from ingest.schema import CRS, INFRASTRUCTURE_KINDS, SEVERITIES
-from layers.analysis.coverage import coverage_gaps
-from layers.analysis.findings import concat_findings, empty_findings
-from layers.analysis.geofence import Fixes, area_entries, border_crossings, loitering, prepare_fixes
-from layers.analysis.hotspots import hotspots
-from layers.analysis.proximity import DEFAULT_KEY, incidents_near
-from layers.analysis.staleness import stale_deployments, stale_tracks
+from ingest.schema import INFRASTRUCTURE_KINDS, SEVERITIES
+from layers.analysis.proximity import DEFAULT_KEY
 
 DEFAULT_FILE = DATA_DIR / "alerts.default.toml"
 FILE_NAME = "alerts.toml"
@@ -386,85 +380,3 @@ class _Parser:
         if minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
             raise self.fail(f"{where}.wkt", expected + " (longitude -180..180, latitude -90..90)", wkt)
         return Zone(name=name.strip(), wkt=geom.wkt, geometry=geom)
-
-
-# -- evaluation --------------------------------------------------------------------------
-
-def zones_frame(zones: tuple[Zone, ...]) -> gpd.GeoDataFrame:
-    """Config and analyst zones as an area layer: source "config", source_id the zone's name."""
-    return gpd.GeoDataFrame({"source": ["config"] * len(zones), "source_id": [z.name for z in zones],
-                             "name": [z.name for z in zones]},
-                            geometry=gpd.GeoSeries([z.geometry for z in zones], crs=CRS), crs=CRS)
-
-
-def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetime, *,
-             track_points: gpd.GeoDataFrame | Fixes | None = None) -> gpd.GeoDataFrame:
-    """Run every enabled rule over the picture; all findings, de-duplicated by key, newest first.
-
-    ``picture`` is `layers.picture.load_picture`'s dict (incidents, tracks,
-    imagery, deployments, borders, disputed_areas, infrastructure). Track fixes
-    are not part of the picture (too many to hold for the map), so the
-    geofencing rules run only when ``track_points`` is given (or the picture
-    has a "track_points" entry); they are sorted once and shared by the three
-    rules. Pure: nothing is read or written, and the same inputs give the same
-    findings with the same keys.
-    """
-    def layer(name: str) -> gpd.GeoDataFrame | None:
-        f = picture.get(name)
-        return f if f is not None and not f.empty else None
-
-    incidents, infra = layer("incidents"), layer("infrastructure")
-    parts: list[gpd.GeoDataFrame] = []
-    r = rules
-    if r.incident_near_infrastructure.enabled and incidents is not None and infra is not None:
-        parts.append(incidents_near(incidents, infra, distances_m=r.incident_near_infrastructure.distances,
-                                    target_layer="infrastructure", rule="incident_near_infrastructure",
-                                    severity=r.incident_near_infrastructure.severity))
-    if r.incident_near_deployment.enabled and incidents is not None and layer("deployments") is not None:
-        parts.append(incidents_near(incidents, layer("deployments"),
-                                    distances_m=r.incident_near_deployment.distance_m, target_layer="deployments",
-                                    rule="incident_near_deployment", severity=r.incident_near_deployment.severity))
-    if r.coverage_gap.enabled and incidents is not None:
-        parts.append(coverage_gaps(incidents, layer("imagery"), max_cloud=r.coverage_gap.max_cloud,
-                                   min_severity=r.coverage_gap.min_severity, severity=r.coverage_gap.severity))
-    if r.stale_track.enabled:
-        parts.append(stale_tracks(layer("tracks"), now, max_age=timedelta(seconds=r.stale_track.max_age_s),
-                                  severity=r.stale_track.severity))
-    if r.stale_deployment.enabled:
-        parts.append(stale_deployments(layer("deployments"), now,
-                                       max_age=timedelta(seconds=r.stale_deployment.max_age_s),
-                                       severity=r.stale_deployment.severity))
-    if r.hotspot.enabled and incidents is not None:
-        h = r.hotspot
-        parts.append(hotspots(incidents, now, window=timedelta(seconds=h.window_s), resolution=h.resolution,
-                              min_score=h.min_score, min_count=h.min_count, severity=h.severity))
-
-    points = track_points if track_points is not None else picture.get("track_points")
-    geofencing = (r.border_crossing.enabled or r.disputed_area_entry.enabled or r.restricted_zone_entry.enabled
-                  or r.loitering.enabled)
-    fixes = prepare_fixes(points) if geofencing and points is not None else None
-    if fixes is not None and len(fixes):
-        if r.border_crossing.enabled:
-            parts.append(border_crossings(fixes, layer("borders"), severity=r.border_crossing.severity))
-        if r.disputed_area_entry.enabled:
-            parts.append(area_entries(fixes, layer("disputed_areas"), rule="disputed_area_entry",
-                                      severity=r.disputed_area_entry.severity, layer="disputed_areas",
-                                      label="disputed area"))
-        if r.restricted_zone_entry.enabled:
-            rz = r.restricted_zone_entry
-            if rz.include_infrastructure and infra is not None and "kind" in infra:
-                zones = infra[(infra["kind"] == "restricted_zone").fillna(False).to_numpy()
-                              & infra.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()]
-                parts.append(area_entries(fixes, zones, rule="restricted_zone_entry", severity=rz.severity,
-                                          layer="infrastructure", label="restricted zone"))
-            if rz.zones:
-                parts.append(area_entries(fixes, zones_frame(rz.zones), rule="restricted_zone_entry",
-                                          severity=rz.severity, layer="zones", label="restricted zone"))
-        if r.loitering.enabled and infra is not None:
-            lt = r.loitering
-            targets = infra
-            if lt.kinds and "kind" in infra:
-                targets = infra[infra["kind"].isin(lt.kinds).fillna(False).to_numpy()]
-            parts.append(loitering(fixes, targets, radius_m=lt.radius_m, min_dwell_s=lt.min_dwell_s,
-                                   max_gap_s=lt.max_gap_s, severity=lt.severity))
-    return concat_findings(parts) if parts else empty_findings()

@@ -9,11 +9,7 @@ Builds a `View` from the arguments, reads the picture from the store the way the
 (`layers.picture.load_picture` over the operation's bounds, plus alerts and track points when
 those layers are asked for) and hands both to `export_view` with the signed-in viewer, which
 restricts them to what that viewer may see, so a scripted export and a click give the same file.
-Wired into `layers/cli.py` with::
-
-    e = sub.add_parser("export", help="write what a view shows to GeoPackage, GeoJSON, KML, ...")
-    add_export_arguments(e)
-    e.set_defaults(func=export_command)
+`add_parsers` adds it to `watchfloor` (layers/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -30,7 +26,7 @@ import shapely
 from ingest.errors import ConfigError, WatchfloorError
 from ingest.schema import LAYERS
 from layers.access import Viewer
-from layers.auth_errors import AuthenticationError
+from layers.access.errors import AuthenticationError
 from layers.export.api import ALIASES, FORMATS, export_view
 from layers.filters import DEFAULT_LAYERS, WINDOWS, View
 
@@ -125,7 +121,8 @@ def sign_in(username: str, password_stdin: bool) -> Viewer:
 
     Raises ConfigError when the users file holds no account (nobody can sign in, so the
     password is not asked for), else `layers.users.authenticate`'s AuthenticationError."""
-    from layers.users import _read_password, authenticate, load_users, users_path
+    from layers.access import authenticate, load_users, users_path
+    from layers.cli.users import _read_password
 
     users = load_users()
     if not users:
@@ -166,3 +163,9 @@ def export_command(args: argparse.Namespace) -> int:
     print(f"{result.path}: {result.total:,} features ({counts}); marking {result.marking}; "
           f"as {viewer.username} ({viewer.nation}, {viewer.clearance})")
     return 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("export", help="export layers, filtered as on screen, in analysts' formats")
+    add_export_arguments(e)
+    e.set_defaults(func=export_command)

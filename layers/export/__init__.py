@@ -29,7 +29,6 @@ from layers.export.api import (
     resolve_format,
     selected_layers,
 )
-from layers.export.cli import add_export_arguments, export_command
 from layers.export.provenance import Provenance
 from layers.export.shapefile import shapefile_field_names
 
@@ -39,9 +38,7 @@ __all__ = [
     "ExportFormat",
     "ExportResult",
     "Provenance",
-    "add_export_arguments",
     "export_bytes",
-    "export_command",
     "export_view",
     "resolve_format",
     "selected_layers",

@@ -60,7 +60,7 @@ def write_html(job: ExportJob, path: Path) -> None:
 def snapshot_html(job: ExportJob) -> str:
     from branca.element import Element
 
-    from layers.folium_map import build_analyst_map, view_for_bounds
+    from layers.map.leaflet import build_analyst_map, view_for_bounds
 
     layers = {n: f for n, f in job.non_empty().items() if n in DRAWN_LAYERS}
     if job.view.viewport is not None:

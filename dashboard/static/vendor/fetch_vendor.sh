@@ -4,14 +4,14 @@
 #
 # Why this exists: the dashboard runs in air-gapped operations centres, so nothing may be fetched
 # from a CDN at run time. Streamlit serves dashboard/static/ at /app/static/ and
-# layers/folium_map.py points every <script>/<link> at /app/static/vendor/<package>@<version>/...
+# layers/map/leaflet/ points every <script>/<link> at /app/static/vendor/<package>@<version>/...
 #
 # Usage:  dashboard/static/vendor/fetch_vendor.sh            # re-fetch, then verify SHA256SUMS
 #         dashboard/static/vendor/fetch_vendor.sh --update   # after a version bump: rewrite SHA256SUMS
 #
 # `npm pack` checks each tarball against the registry's published integrity hash; SHA256SUMS then
 # pins the exact bytes committed here, so a re-fetch that differs fails loudly.
-# After a version bump also update the constants in layers/folium_map.py and README.md here.
+# After a version bump also update the constants in layers/map/leaflet/ and README.md here.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

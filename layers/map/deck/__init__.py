@@ -15,14 +15,14 @@ import geopandas as gpd
 import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
-from layers.map.alerts import alerts as alert_rings
-from layers.map.hotspots import hotspots as hex_layer
-from layers.map.base import TOOLTIP
-from layers.map.borders import borders, disputed
-from layers.map.deployments import deployments
-from layers.map.imagery import imagery
-from layers.map.points import incidents, infrastructure, places
-from layers.map.tracks import tracks
+from layers.map.deck.alerts import alerts as alert_rings
+from layers.map.deck.hotspots import hotspots as hex_layer
+from layers.map.deck.base import TOOLTIP
+from layers.map.deck.borders import borders, disputed
+from layers.map.deck.deployments import deployments
+from layers.map.deck.imagery import imagery
+from layers.map.deck.points import incidents, infrastructure, places
+from layers.map.deck.tracks import tracks
 
 # Draw order, bottom to top, and the toggles the UI offers.
 MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "hotspots", "imagery", "infrastructure",

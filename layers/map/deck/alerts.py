@@ -7,7 +7,7 @@ import pydeck as pdk
 import shapely
 
 from layers import style
-from layers.map.base import tooltips
+from layers.map.deck.base import tooltips
 
 
 def alerts(frame: gpd.GeoDataFrame) -> list[pdk.Layer]:

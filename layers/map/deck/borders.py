@@ -7,7 +7,7 @@ import pydeck as pdk
 import shapely
 
 from layers import style
-from layers.map.base import polygon_rings, tooltips
+from layers.map.deck.base import polygon_rings, tooltips
 
 # Degrees: ~1 km. Plenty for a wall-screen basemap, a fraction of the vertices.
 SIMPLIFY_DEG = 0.01

@@ -1,6 +1,6 @@
 """Partner deployments: APP-6 unit symbols with a nation label, areas of responsibility as outlines.
 
-Units are drawn with their unit symbols (layers.map.symbols) rather than
+Units are drawn with their unit symbols (layers.map.icons.symbols) rather than
 coloured dots, so a watch officer reads affiliation, unit type and echelon off
 the map without hovering. The symbols go to deck.gl as one shared icon atlas
 plus an icon name per unit (see layers.map.icons for why not one data URL per
@@ -15,9 +15,9 @@ import pydeck as pdk
 import shapely
 
 from layers import style
-from layers.map.base import polygon_rings, tooltips
+from layers.map.deck.base import polygon_rings, tooltips
 from layers.map.icons import pack_atlas
-from layers.map.symbols import FRAME_PX, unit_symbol_for
+from layers.map.icons.symbols import FRAME_PX, unit_symbol_for
 
 # Nation code below the symbol: clear of the frame (FRAME_PX / 2 below the anchor) with a small gap.
 LABEL_OFFSET_PX = FRAME_PX // 2 + 11

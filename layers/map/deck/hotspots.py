@@ -7,7 +7,7 @@ import numpy as np
 import pydeck as pdk
 
 from layers.analysis.hotspots import hex_density
-from layers.map.base import polygon_rings, tooltips
+from layers.map.deck.base import polygon_rings, tooltips
 
 RAMP = np.array([[255, 255, 178], [254, 204, 92], [253, 141, 60], [240, 59, 32], [189, 0, 38]])
 

@@ -6,7 +6,7 @@ import geopandas as gpd
 import pydeck as pdk
 
 from layers import style
-from layers.map.base import polygon_rings, tooltips
+from layers.map.deck.base import polygon_rings, tooltips
 
 CLOUDY_PERCENT = 30
 

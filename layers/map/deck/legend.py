@@ -2,13 +2,13 @@
 
 A pure function of the picture, with no Streamlit, so any page (or an export)
 can draw the same legend from the same colours and icons the map layers use:
-`layers.style` for colours, `layers.map.icons` / `layers.map.symbols` for
+`layers.style` for colours, `layers.map.icons` / `layers.map.icons.symbols` for
 icons. Items are built only for what the picture holds (kinds, nations,
 imagery classes), except incident severities, which are a scale and are all
 listed so a reader can place any one of them.
 
 Labels can come from feeds (nation codes): callers must escape them before
-putting them into HTML (e.g. `layers.map.base.escape`). Colours and icon data
+putting them into HTML (e.g. `layers.map.deck.base.escape`). Colours and icon data
 URLs are made here and are safe.
 """
 
@@ -22,8 +22,8 @@ import pandas as pd
 
 from layers import style
 from layers.map.icons import data_url, infrastructure_icon, normalise_kind
-from layers.map.imagery import CLOUDY_PERCENT
-from layers.map.symbols import unit_symbol_for
+from layers.map.deck.imagery import CLOUDY_PERCENT
+from layers.map.icons.symbols import unit_symbol_for
 
 
 class LegendItem(TypedDict, total=False):

@@ -17,7 +17,7 @@ import pydeck as pdk
 import shapely
 
 from layers import style
-from layers.map.base import tooltips
+from layers.map.deck.base import tooltips
 
 MAX_VERTICES = 100_000
 INCIDENT_FADE_S = 6 * 3600

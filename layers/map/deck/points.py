@@ -9,7 +9,7 @@ import pydeck as pdk
 import shapely
 
 from layers import style
-from layers.map.base import tooltips
+from layers.map.deck.base import tooltips
 from layers.map.icons import (
     INFRASTRUCTURE_PX,
     infrastructure_atlas,

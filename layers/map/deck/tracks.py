@@ -13,7 +13,7 @@ import shapely
 from layers import style
 from pyproj import Geod
 
-from layers.map.base import line_paths, tooltips
+from layers.map.deck.base import line_paths, tooltips
 
 HEADING_VECTOR_M = 2_000
 _GEOD = Geod(ellps="WGS84")

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from layers import style
 
-ICON_DIR = Path(__file__).with_suffix("")  # layers/map/icons/
+ICON_DIR = Path(__file__).parent  # layers/map/icons/
 TEXTURE_SCALE = 2
 # On-screen diameter of an infrastructure icon. Smaller than a unit symbol on
 # purpose: infrastructure is context, units and incidents are the news.

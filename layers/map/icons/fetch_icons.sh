@@ -11,7 +11,7 @@ set -euo pipefail
 PACKAGE="@mapbox/maki"
 VERSION="8.2.0"
 INTEGRITY="sha512-sTd/fEBfkBSidVwwtbijHZYJC7NhqvgLrXzSRHgxbLi52x4IciyTVUufqvJr8oIChw7hT7MIBHu5fyqrrpfFdA=="
-# The Maki icon used for each kind is mapped in layers/map/icons.py (KIND_GLYPHS).
+# The Maki icon used for each kind is mapped in layers/map/icons/__init__.py (KIND_GLYPHS).
 ICONS=(airport heliport harbor charging-station hospital dam bridge lift-gate
        communications-tower fuel water town-hall roadblock circle)
 

@@ -1,0 +1,67 @@
+"""`watchfloor alerts run|list|ack`: the alert rules over all feeds (layers/alerts/)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+
+def cmd_alerts_run(args: argparse.Namespace) -> int:
+    """Evaluate the alert rules over the store, now and then every --interval seconds."""
+    import time as _time
+
+    from ingest.store import open_store
+    from layers.alerts import load_rules
+    from layers.alerts.refresh import refresh_alerts
+
+    store, rules = open_store(), load_rules(Path(args.rules) if args.rules else None)
+    while True:
+        run = refresh_alerts(store, rules=rules)
+        print(f"{run.at:%Y-%m-%d %H:%M:%S}Z {run.line()}", flush=True)
+        if args.once:
+            return 0
+        _time.sleep(args.interval)
+
+
+def cmd_alerts_list(args: argparse.Namespace) -> int:
+    from ingest.store import open_store
+    from layers.table import alert_table
+
+    frame = open_store().alerts(states=args.state or None, limit=args.limit)
+    if frame.empty:
+        print("no alerts")
+        return 0
+    with pd.option_context("display.max_colwidth", 90, "display.width", 220):
+        print(alert_table(frame)[["time", "severity", "state", "rule", "message", "key"]].to_string(index=False))
+    return 0
+
+
+def cmd_alerts_ack(args: argparse.Namespace) -> int:
+    from ingest.store import open_store
+
+    store = open_store()
+    missing = [k for k in args.keys if not store.acknowledge(k, args.by)]
+    for k in missing:
+        print(f"error: no alert with key {k!r}", file=sys.stderr)
+    return 1 if missing else 0
+
+
+def add_parsers(sub: argparse._SubParsersAction) -> None:
+    a = sub.add_parser("alerts", help="alert rules over all feeds: evaluate, list, acknowledge")
+    asub = a.add_subparsers(dest="alerts_command", required=True)
+    ar = asub.add_parser("run", help="evaluate the rules now and every --interval seconds")
+    ar.add_argument("--once", action="store_true")
+    ar.add_argument("--interval", type=float, default=60.0)
+    ar.add_argument("--rules", help="rules file (default $WATCHFLOOR_HOME/alerts.toml over the bundled defaults)")
+    ar.set_defaults(func=cmd_alerts_run)
+    al = asub.add_parser("list", help="list alerts")
+    al.add_argument("--state", action="append", choices=["open", "acknowledged", "resolved"])
+    al.add_argument("--limit", type=int, default=50)
+    al.set_defaults(func=cmd_alerts_list)
+    ak = asub.add_parser("ack", help="acknowledge alerts by key")
+    ak.add_argument("keys", nargs="+")
+    ak.add_argument("--by", required=True, help="who acknowledges")
+    ak.set_defaults(func=cmd_alerts_ack)
