@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ingest.demo.scenario import MARKINGS
+from ingest.demo.common import MARKINGS
 from ingest.schema import INCIDENT_STATUSES, LAYERS, SEVERITIES, TIME_DTYPE
 
 SEED = 20261121

@@ -28,7 +28,7 @@ from shapely.geometry import Point
 
 from ingest.schema import INFRASTRUCTURE_KINDS, SEVERITIES
 from layers import style
-from layers.map.deck import symbols
+from layers.map.icons import symbols
 from layers.map.deck.deployments import deployments
 from layers.map.icons import KIND_GLYPHS, infrastructure_icon
 from layers.map.deck.legend import legend_items
