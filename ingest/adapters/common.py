@@ -1,4 +1,4 @@
-"""Helpers every file adapter shares: bounded reads and canonical frames.
+"""Helpers every file adapter shares: bounded reads, canonical frames, refusing a record.
 
 Kept apart from `base.py` (the contract) so that the contract stays small and
 the adapters agree on the few mechanical things that are easy to get subtly
@@ -6,6 +6,11 @@ different: how big an input may be, how a frame's columns are ordered, and how
 a number that does not parse is handed on (as its original text, so that the
 shared validate step can quarantine it with the value in the detail, instead
 of the adapter silently turning it into NaN).
+
+Most adapters read record by record: a function turns one record into
+``(row, geometry, None)`` or, refused, ``(None, None, rejection)`` (`refused`,
+`malformed`), and `read_records` collects those into the `ReadResult`, so an
+adapter is mostly its field mapping.
 """
 
 from __future__ import annotations
@@ -13,15 +18,24 @@ from __future__ import annotations
 import csv
 import io
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import Element
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
+import pyproj
+import shapely
 
+from ingest import reasons
+from ingest.adapters.base import ReadResult, rejection, rejections
 from ingest.errors import UnreadableInputError
 from ingest.schema import CRS, spec
+
+# What an adapter makes of one record: (row, geometry, None), or (None, None, rejection).
+Outcome = tuple[dict[str, Any] | None, Any, dict[str, Any] | None]
 
 # Largest file an adapter loads into memory. Whole-document formats (XML, JSON)
 # need the document in memory to parse it; a cap turns "the process was killed
@@ -192,3 +206,76 @@ def csv_records(path: Path, text: str, *, sep: str = ",", what: str = "records"
             yield fields, problem
 
     return header, records()
+
+
+# -- one record at a time -------------------------------------------------------------------------
+
+def refused(layer: str, source: str, source_id: str | None, reason: str, detail: str, raw: Any) -> Outcome:
+    """A record that cannot become a row, as the (row, geometry, rejection) outcome."""
+    return None, None, rejection(layer, source, source_id, reason, detail, raw)
+
+
+def malformed(layer: str, source: str, source_id: str | None, detail: str, raw: Any) -> Outcome:
+    """`refused` with reason malformed_record: the record is not the shape its format defines."""
+    return refused(layer, source, source_id, reasons.MALFORMED_RECORD, detail, raw)
+
+
+def frame_and_rejections(layer: str, outcomes: Iterable[Outcome]) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """The canonical frame of the rows, and the quarantine frame of the rejections."""
+    rows: list[dict[str, Any]] = []
+    geoms: list[Any] = []
+    rejected: list[dict[str, Any]] = []
+    for row, geom, rej in outcomes:
+        if rej is not None:
+            rejected.append(rej)
+        else:
+            rows.append(row)  # type: ignore[arg-type]
+            geoms.append(geom)
+    return frame_from_rows(layer, rows, geoms), rejections(rejected)
+
+
+def read_records(layer: str, records: Sequence[Any], outcome: Callable[[Any], Outcome],
+                 *, default_marking: str | None = None) -> ReadResult:
+    """Every record through `outcome`, collected into the `ReadResult` (all of them counted as read)."""
+    frame, rejected = frame_and_rejections(layer, map(outcome, records))
+    return ReadResult(layer, frame, rejected, records_read=len(records), default_marking=default_marking)
+
+
+def lat_lon_attributes(el: Element, *, layer: str, source: str, source_id: str | None,
+                       raw: Callable[[], Any], tag: str) -> tuple[float, float] | dict[str, Any]:
+    """(lat, lon) from an XML element's ``lat`` and ``lon`` attributes (GPX points, CoT <point>),
+    or the rejection: malformed_record when one is missing, bad_coordinate_text when one is no number.
+    `raw` makes the quarantine's raw text, only for a refused record (most are not)."""
+    lat_t, lon_t = el.get("lat"), el.get("lon")
+    if lat_t is None or lon_t is None:
+        return rejection(layer, source, source_id, reasons.MALFORMED_RECORD,
+                         f"expected <{tag}> with lat and lon attributes, found attributes {sorted(el.attrib)}",
+                         raw())
+    try:
+        return float(lat_t), float(lon_t)
+    except ValueError:
+        return rejection(layer, source, source_id, reasons.BAD_COORDINATE_TEXT,
+                         f"expected numeric lat/lon, found lat={lat_t!r} lon={lon_t!r}", raw())
+
+
+# -- coordinate reference systems -----------------------------------------------------------------
+
+def wgs84_transformer(crs: Any) -> pyproj.Transformer | None:
+    """A transformer from `crs` to lon/lat (EPSG:4326), or None when `crs` is that already.
+    Raises pyproj.exceptions.CRSError for a CRS PROJ does not know (each adapter says it its way)."""
+    src = pyproj.CRS.from_user_input(crs)
+    if src.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
+        return None
+    return pyproj.Transformer.from_crs(src, "EPSG:4326", always_xy=True)
+
+
+def reproject(geom: Any, t: pyproj.Transformer | None) -> Any:
+    """`geom` through `t` (x, y only); None, or no transformer, leaves it as it is."""
+    if geom is None or t is None:
+        return geom
+
+    def fn(xy: np.ndarray) -> np.ndarray:
+        x, y = t.transform(xy[:, 0], xy[:, 1])
+        return np.column_stack([x, y])
+
+    return shapely.transform(geom, fn)

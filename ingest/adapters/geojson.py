@@ -39,7 +39,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyproj
 import shapely
 from shapely.geometry import shape
@@ -51,7 +50,9 @@ from ingest.adapters.common import (
     frame_from_rows,
     number_or_text,
     read_bytes,
+    reproject,
     text_or_none,
+    wgs84_transformer,
 )
 from ingest.errors import HostileInputError, UnreadableInputError
 from ingest.schema import spec
@@ -186,23 +187,9 @@ def _transformer(name: str | None) -> pyproj.Transformer | None | str:
     if name is None or name.strip().lower() in _CRS84_NAMES:
         return None
     try:
-        crs = pyproj.CRS.from_user_input(name)
+        return wgs84_transformer(name)
     except pyproj.exceptions.CRSError:
         return f"crs {name!r} is not a CRS that PROJ knows; expected CRS84/EPSG:4326 or a known EPSG code"
-    if crs.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
-        return None
-    return pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-
-
-def _reproject(geom: shapely.Geometry | None, t: pyproj.Transformer) -> shapely.Geometry | None:
-    if geom is None:
-        return None
-
-    def fn(xy: np.ndarray) -> np.ndarray:
-        x, y = t.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geom, fn)
 
 
 def _lookup(props: Mapping[str, Any], names: Sequence[str]) -> tuple[bool, Any]:
@@ -352,7 +339,7 @@ def read_geojson(
                     bad_extra = f"{name}: {exc}"
                     break
                 if t is not None:
-                    row[name] = _reproject(row[name], t)
+                    row[name] = reproject(row[name], t)
             else:
                 row[name] = _value(kind, v)
         if bad_extra:
@@ -371,7 +358,7 @@ def read_geojson(
             sid = f"{path.stem}#{n}"
         row["source_id"] = sid  # still None: validate quarantines it (missing source id)
         rows.append(row)
-        geoms.append(_reproject(geom, t) if t is not None else geom)
+        geoms.append(reproject(geom, t) if t is not None else geom)
 
     frame = frame_from_rows(layer, rows, geoms)
     return ReadResult(

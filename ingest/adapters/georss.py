@@ -47,8 +47,14 @@ import shapely
 
 from ingest import reasons
 from ingest.adapters import xmlsafe
-from ingest.adapters.base import ReadResult, rejection, rejections
-from ingest.adapters.common import MAX_INPUT_BYTES, frame_from_rows, text_or_none
+from ingest.adapters.base import ReadResult
+from ingest.adapters.common import (
+    MAX_INPUT_BYTES,
+    malformed,
+    read_records,
+    refused,
+    text_or_none,
+)
 from ingest.errors import UnreadableInputError
 
 LAYER = "incidents"
@@ -137,24 +143,9 @@ def _item_row(item: Element, source: str) -> tuple[dict[str, Any] | None, Any, d
     )
     where = _lon_lat(item)
     if where is None:
-        return (
-            None,
-            None,
-            rejection(
-                LAYER,
-                source,
-                sid,
-                reasons.MALFORMED_RECORD,
-                "expected georss:point or geo:lat/geo:long in <item>, found none",
-                _raw(item),
-            ),
-        )
+        return malformed(LAYER, source, sid, "expected georss:point or geo:lat/geo:long in <item>, found none", _raw(item))
     if isinstance(where, str):
-        return (
-            None,
-            None,
-            rejection(LAYER, source, sid, reasons.BAD_COORDINATE_TEXT, where, _raw(item)),
-        )
+        return refused(LAYER, source, sid, reasons.BAD_COORDINATE_TEXT, where, _raw(item))
     pub = _text(item, None, "pubDate")
     details = [
         _text(item, None, "description"),
@@ -195,16 +186,4 @@ def read_georss(
     channel = root.find("channel")
     if channel is None:
         raise UnreadableInputError(path, "expected a <channel> in the RSS document, found none")
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
-    rejected: list[dict[str, Any]] = []
-    items = channel.findall("item")
-    for item in items:
-        row, geom, rej = _item_row(item, source)
-        if rej is not None:
-            rejected.append(rej)
-        else:
-            rows.append(row)  # type: ignore[arg-type]
-            geoms.append(geom)
-    frame = frame_from_rows(LAYER, rows, geoms)
-    return ReadResult(LAYER, frame, rejections(rejected), records_read=len(items))
+    return read_records(LAYER, channel.findall("item"), lambda item: _item_row(item, source))

@@ -44,7 +44,14 @@ import shapely
 from ingest import reasons
 from ingest.adapters import gdalpath
 from ingest.adapters.base import ReadResult, rejection, rejections
-from ingest.adapters.common import MAX_INPUT_BYTES, check_size, frame_from_rows, text_or_none
+from ingest.adapters.common import (
+    MAX_INPUT_BYTES,
+    check_size,
+    frame_from_rows,
+    reproject,
+    text_or_none,
+    wgs84_transformer,
+)
 from ingest.adapters.layer_csv import RowError, build_row, location, resolve_columns
 from ingest.errors import UnreadableInputError
 from ingest.schema import spec
@@ -86,23 +93,9 @@ def _transformer(crs: str | None) -> pyproj.Transformer | None | str:
     if not crs:
         return "the table has no coordinate reference system; cannot place its features"
     try:
-        src = pyproj.CRS.from_user_input(crs)
+        return wgs84_transformer(crs)
     except pyproj.exceptions.CRSError:
         return f"the table's CRS {crs!r} is not one PROJ knows"
-    if src.equals(pyproj.CRS.from_epsg(4326), ignore_axis_order=True):
-        return None
-    return pyproj.Transformer.from_crs(src, "EPSG:4326", always_xy=True)
-
-
-def _reproject(geom: Any, t: pyproj.Transformer | None) -> Any:
-    if geom is None or t is None:
-        return geom
-
-    def fn(xy: np.ndarray) -> np.ndarray:
-        x, y = t.transform(xy[:, 0], xy[:, 1])
-        return np.column_stack([x, y])
-
-    return shapely.transform(geom, fn)
 
 
 def read_gpkg(
@@ -175,7 +168,7 @@ def read_gpkg(
                         "geometry could not be decoded (GEOS refused the feature's WKB, e.g. a "
                         "ring with fewer than 4 points)",
                     )
-                geom = _reproject(geom, t)
+                geom = reproject(geom, t)
             else:
                 geom = location(get_text)
             row = build_row(
@@ -189,7 +182,7 @@ def read_gpkg(
             rejected.append(rejection(layer, source, sid, exc.reason, exc.detail, raw))
             continue
         for col in spec(layer).extra_geometry_columns:
-            row[col] = _reproject(row.get(col), t)
+            row[col] = reproject(row.get(col), t)
         rows.append(row)
         geoms.append(geom)
     frame = frame_from_rows(layer, rows, geoms)

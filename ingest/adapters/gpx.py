@@ -39,10 +39,15 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from ingest import reasons
 from ingest.adapters import xmlsafe
-from ingest.adapters.base import ReadResult, rejection, rejections
-from ingest.adapters.common import MAX_INPUT_BYTES, frame_from_rows, number_or_text, text_or_none
+from ingest.adapters.base import ReadResult, rejections
+from ingest.adapters.common import (
+    MAX_INPUT_BYTES,
+    frame_from_rows,
+    lat_lon_attributes,
+    number_or_text,
+    text_or_none,
+)
 from ingest.errors import UnreadableInputError
 from ingest.schema import CRS
 
@@ -79,28 +84,11 @@ def _point_row(
 ) -> dict[str, Any]:
     time = _child_text(pt, "time")
     source_id = f"{track_id}@{time or ''}"
-    lat_t, lon_t = pt.get("lat"), pt.get("lon")
-    if lat_t is None or lon_t is None:
-        return rejection(
-            LAYER,
-            source,
-            source_id,
-            reasons.MALFORMED_RECORD,
-            f"expected <{xmlsafe.local_name(pt.tag)}> with lat and lon attributes, "
-            f"found attributes {sorted(pt.attrib)}",
-            tostring(pt, encoding="unicode"),
-        )
-    try:
-        lat, lon = float(lat_t), float(lon_t)
-    except ValueError:
-        return rejection(
-            LAYER,
-            source,
-            source_id,
-            reasons.BAD_COORDINATE_TEXT,
-            f"expected numeric lat/lon, found lat={lat_t!r} lon={lon_t!r}",
-            tostring(pt, encoding="unicode"),
-        )
+    where = lat_lon_attributes(pt, layer=LAYER, source=source, source_id=source_id,
+                               raw=lambda: tostring(pt, encoding="unicode"), tag=xmlsafe.local_name(pt.tag))
+    if isinstance(where, dict):
+        return where
+    lat, lon = where
     speed = _child_text(pt, "speed") or _extension_text(pt, ("speed",))
     course = next((t for n in _COURSE_NAMES if (t := _child_text(pt, n))), None) or _extension_text(
         pt, _COURSE_NAMES

@@ -28,9 +28,14 @@ from typing import Any
 
 import pystac
 
-from ingest import reasons
-from ingest.adapters.base import ReadResult, rejection, rejections
-from ingest.adapters.common import MAX_INPUT_BYTES, frame_from_rows, number_or_text, text_or_none
+from ingest.adapters.base import ReadResult
+from ingest.adapters.common import (
+    MAX_INPUT_BYTES,
+    malformed,
+    number_or_text,
+    read_records,
+    text_or_none,
+)
 from ingest.adapters.geojson import BadGeometryError, build_geometry, load_json, raw_json
 from ingest.errors import UnreadableInputError
 
@@ -92,44 +97,16 @@ def item_row(d: Any, *, source: str) -> tuple[dict[str, Any] | None, Any, dict[s
         else None
     )
     if not isinstance(d, Mapping):
-        return (
-            None,
-            None,
-            rejection(
-                LAYER,
-                source,
-                None,
-                reasons.MALFORMED_RECORD,
-                f"expected a STAC Item object, found {type(d).__name__}",
-                raw_json(d),
-            ),
-        )
+        return malformed(LAYER, source, None, f"expected a STAC Item object, found {type(d).__name__}", raw_json(d))
     try:
         item = pystac.Item.from_dict(dict(d), migrate=True, preserve_dict=True)
     except Exception as exc:  # noqa: BLE001 - pystac raises STACError, STACTypeError, ValueError, KeyError...
         msg = str(exc).strip() or type(exc).__name__
-        return (
-            None,
-            None,
-            rejection(
-                LAYER,
-                source,
-                sid,
-                reasons.MALFORMED_RECORD,
-                f"not a valid STAC Item (pystac: {msg})",
-                raw_json(d),
-            ),
-        )
+        return malformed(LAYER, source, sid, f"not a valid STAC Item (pystac: {msg})", raw_json(d))
     try:
         footprint = build_geometry(item.geometry)
     except BadGeometryError as exc:
-        return (
-            None,
-            None,
-            rejection(
-                LAYER, source, sid, reasons.MALFORMED_RECORD, f"geometry: {exc}", raw_json(d)
-            ),
-        )
+        return malformed(LAYER, source, sid, f"geometry: {exc}", raw_json(d))
     props = item.properties
     acquired = props.get("datetime")
     if acquired is None:
@@ -159,21 +136,5 @@ def read_stac(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_:
     doc = load_json(path, max_bytes)
     features, top = _items(doc, path)
     declared = top.get(MARKING_KEY) if top else None
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
-    rejected: list[dict[str, Any]] = []
-    for d in features:
-        row, footprint, rej = item_row(d, source=source)
-        if rej is not None:
-            rejected.append(rej)
-        else:
-            rows.append(row)  # type: ignore[arg-type]
-            geoms.append(footprint)
-    frame = frame_from_rows(LAYER, rows, geoms)
-    return ReadResult(
-        LAYER,
-        frame,
-        rejections(rejected),
-        records_read=len(features),
-        default_marking=text_or_none(declared) if isinstance(declared, str) else None,
-    )
+    return read_records(LAYER, features, lambda d: item_row(d, source=source),
+                        default_marking=text_or_none(declared) if isinstance(declared, str) else None)

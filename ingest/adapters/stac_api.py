@@ -48,8 +48,8 @@ from pystac_client import Client, ConformanceClasses
 from pystac_client.exceptions import APIError
 from pystac_client.stac_api_io import StacApiIO
 
-from ingest.adapters.base import ReadResult, rejections
-from ingest.adapters.common import frame_from_rows
+from ingest.adapters.base import ReadResult
+from ingest.adapters.common import Outcome, frame_and_rejections
 from ingest.adapters.stac import LAYER, item_row
 from ingest.errors import ConfigError, HostileInputError, UnreadableInputError
 
@@ -207,9 +207,7 @@ def search_stac_api(
     io = GuardedStacApiIO(
         hosts=hosts, timeout=timeout, max_bytes=max_response_bytes, headers=headers
     )
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
-    rejected: list[dict[str, Any]] = []
+    outcomes: list[Outcome] = []
     try:
         client = Client.open(url, stac_io=io, timeout=timeout)
         options: dict[str, Any] = {}
@@ -240,12 +238,7 @@ def search_stac_api(
                 cover = _cloud(d.get("properties")) if isinstance(d, dict) else None
                 if max_cloud is not None and cover is not None and cover > max_cloud:
                     continue
-                row, footprint, rej = item_row(d, source=source)
-                if rej is not None:
-                    rejected.append(rej)
-                else:
-                    rows.append(row)  # type: ignore[arg-type]
-                    geoms.append(footprint)
+                outcomes.append(item_row(d, source=source))
             if pages >= max_pages:
                 break
     except HostileInputError:
@@ -254,11 +247,5 @@ def search_stac_api(
         raise UnreadableInputError(url, f"STAC API error: {exc}") from None
     except (pystac.STACError, pystac.STACTypeError, ValueError, KeyError) as exc:
         raise UnreadableInputError(url, f"not a usable STAC API: {exc}") from None
-    frame = frame_from_rows(LAYER, rows, geoms)
-    return ReadResult(
-        LAYER,
-        frame,
-        rejections(rejected),
-        records_read=len(rows) + len(rejected),
-        default_marking=default_marking,
-    )
+    frame, rejected = frame_and_rejections(LAYER, outcomes)
+    return ReadResult(LAYER, frame, rejected, records_read=len(outcomes), default_marking=default_marking)

@@ -45,9 +45,13 @@ from typing import Any
 
 import shapely
 
-from ingest import reasons
-from ingest.adapters.base import ReadResult, rejection, rejections
-from ingest.adapters.common import MAX_INPUT_BYTES, frame_from_rows, text_or_none
+from ingest.adapters.base import ReadResult
+from ingest.adapters.common import (
+    MAX_INPUT_BYTES,
+    malformed,
+    read_records,
+    text_or_none,
+)
 from ingest.adapters.geojson import BadGeometryError, build_geometry, load_json, raw_json
 from ingest.errors import UnreadableInputError
 
@@ -109,43 +113,15 @@ def _description(props: Mapping[str, Any], depth: float | None) -> str | None:
 def _feature_row(feat: Any, source: str) -> tuple[dict[str, Any] | None, Any, dict | None]:
     if not isinstance(feat, Mapping) or feat.get("type") != "Feature":
         got = feat.get("type") if isinstance(feat, Mapping) else type(feat).__name__
-        return (
-            None,
-            None,
-            rejection(
-                LAYER,
-                source,
-                None,
-                reasons.MALFORMED_RECORD,
-                f"expected a GeoJSON Feature, found {got!r}",
-                raw_json(feat),
-            ),
-        )
+        return malformed(LAYER, source, None, f"expected a GeoJSON Feature, found {got!r}", raw_json(feat))
     sid = text_or_none(feat.get("id")) if isinstance(feat.get("id"), (str, int)) else None
     props = feat.get("properties")
     if not isinstance(props, Mapping):
-        return (
-            None,
-            None,
-            rejection(
-                LAYER,
-                source,
-                sid,
-                reasons.MALFORMED_RECORD,
-                "expected a 'properties' object",
-                raw_json(feat),
-            ),
-        )
+        return malformed(LAYER, source, sid, "expected a 'properties' object", raw_json(feat))
     try:
         geom = build_geometry(feat.get("geometry"))
     except BadGeometryError as exc:
-        return (
-            None,
-            None,
-            rejection(
-                LAYER, source, sid, reasons.MALFORMED_RECORD, f"geometry: {exc}", raw_json(feat)
-            ),
-        )
+        return malformed(LAYER, source, sid, f"geometry: {exc}", raw_json(feat))
     depth = None
     if geom is not None and geom.geom_type == "Point":
         if geom.has_z:
@@ -184,15 +160,4 @@ def read_usgs(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_:
     features = doc.get("features")
     if not isinstance(features, list):
         raise UnreadableInputError(path, "expected a 'features' array in the FeatureCollection")
-    rows: list[dict[str, Any]] = []
-    geoms: list[Any] = []
-    rejected: list[dict[str, Any]] = []
-    for feat in features:
-        row, geom, rej = _feature_row(feat, source)
-        if rej is not None:
-            rejected.append(rej)
-        else:
-            rows.append(row)  # type: ignore[arg-type]
-            geoms.append(geom)
-    frame = frame_from_rows(LAYER, rows, geoms)
-    return ReadResult(LAYER, frame, rejections(rejected), records_read=len(features))
+    return read_records(LAYER, features, lambda feat: _feature_row(feat, source))
