@@ -76,7 +76,7 @@ def chromium_path() -> str | None:
 @pytest.fixture(scope="session")
 def postgres_url() -> str:
     """WATCHFLOOR_TEST_POSTGRES: a PostgreSQL database with PostGIS the tests may create schemas in
-    (`.ci/run` starts a throwaway cluster; see tests/test_postgis.py for a local one)."""
+    (`.ci/run` starts a throwaway cluster; see tests/ingest/store/test_postgis.py for a local one)."""
     url = os.environ.get("WATCHFLOOR_TEST_POSTGRES")
     problem = "WATCHFLOOR_TEST_POSTGRES is not set"
     if url:
@@ -164,17 +164,22 @@ def start_dashboard(home: Path, *args: str, port: int | None = None, **env: str)
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true", *args],
         cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
+    wait_for_streamlit(url, proc, home / "streamlit.log", "dashboard")
+    return url, proc
+
+
+def wait_for_streamlit(url: str, proc: subprocess.Popen, log: Path, what: str) -> None:
+    """Poll Streamlit's health endpoint until it answers, for 60 s at most; then kill the server
+    and raise with the end of its log."""
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
             if requests.get(f"{url}/_stcore/health", timeout=1).ok:
-                break
+                return
         except requests.ConnectionError:
             time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError(f"dashboard did not start: {(home / 'streamlit.log').read_text()[-2000:]}")
-    return url, proc
+    proc.kill()
+    raise RuntimeError(f"{what} did not start: {log.read_text()[-2000:]}")
 
 
 @pytest.fixture(scope="session")

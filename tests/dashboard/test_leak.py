@@ -1,14 +1,14 @@
 """Releasability end to end: every viewer, every page and path, against one shared cache.
 
-Eleven viewer profiles (tests/leakworld.py) sign in to the real dashboard (AppTest, in one
+Eleven viewer profiles (tests/support/leakworld.py) sign in to the real dashboard (AppTest, in one
 process, so every session shares Streamlit's caches exactly as they would on a server)
 over a store of about 300 records, 20+ of them with a missing or unreadable marking.
-Each record's token must reach a viewer only if the oracle (tests/test_access.py's rules
+Each record's token must reach a viewer only if the oracle (tests/support/oracle.py's rules
 over each marking's known meaning) says that viewer may see it. "Reach" means anywhere in
 what Streamlit would send the browser: map layers and their tooltips, tables, metrics,
 ticker, alerts, charts, playback, the export the viewer prepares, the Data health page.
 The viewers run one after another and then again in reverse, so each one's pages are
-served from caches another nation filled. tests/test_browser.py runs two nations at once
+served from caches another nation filled. tests/dashboard/test_browser.py runs two nations at once
 in a real browser against one server.
 """
 
@@ -25,8 +25,8 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import ROOT
-from tests.leakworld import LEAK_VIEWERS, LeakWorld, build, describe
-from tests.test_access import oracle_sees
+from tests.support.leakworld import LEAK_VIEWERS, LeakWorld, build, describe
+from tests.support.oracle import oracle_sees
 
 TOKEN = re.compile(rb"Q[IFDMT]\d{3}Z")
 PAGES = {"operations": None, "commander": "views/commander.py", "analyst": "views/analyst.py",
@@ -219,7 +219,7 @@ def test_two_nations_at_once_in_real_browsers_share_one_server_and_nothing_cross
     opens the Analyst page and the other the Commander page. Every websocket frame each
     browser receives is searched for tokens."""
     from tests.conftest import sign_in
-    from tests.leakworld import PASSWORD
+    from tests.support.leakworld import PASSWORD
 
     people = {"usa.analyst": "/analyst", "tur.viewer": "/commander"}
     frames: dict[str, list[bytes]] = {name: [] for name in people}

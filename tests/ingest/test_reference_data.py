@@ -9,7 +9,7 @@ import pytest
 
 from ingest.schema import INFRASTRUCTURE_KINDS, LAYERS
 
-DATA = Path(__file__).resolve().parents[1] / "data"
+DATA = Path(__file__).resolve().parents[2] / "data"
 REFERENCE = DATA / "reference"
 ATTRIBUTION = DATA / "ATTRIBUTION.md"
 

@@ -1,14 +1,14 @@
 """A small operation whose every record carries a unique token and a marking whose meaning is known.
 
-Used by the end-to-end releasability tests (tests/test_leak.py). Records go in through the
+Used by the end-to-end releasability tests (tests/dashboard/test_leak.py). Records go in through the
 real ingest path into a real embedded store; each record's token (``Q<letter><n>Z``) is
 written into the text a person would see (incident title, unit name, facility name, track
 callsign and id, scene id), so "did this record reach this viewer" becomes "does this token
 appear anywhere in what the dashboard sent them".
 
 The expected visibility is computed from each marking's *meaning* (`Spec`, chosen together
-with its text by tests/test_access.py's generator and hand-written lists) with the oracle
-rules in tests/test_access.py, never by parsing the text with the code under test.
+with its text by tests/support/oracle.py's generator and hand-written lists) with the oracle
+rules in tests/support/oracle.py, never by parsing the text with the code under test.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from tests.test_access import BAD, VIEWERS, OViewer, Spec, gen_marking, oracle_sees
+from tests.support.oracle import BAD, VIEWERS, OViewer, Spec, gen_marking, oracle_sees
 
 # At least 8 profiles: nations in and out of NATO and the EU, Kosovo, every clearance, every role,
 # administrators with high and low clearances, and one who sees only what is released to all.
@@ -48,7 +48,7 @@ class LeakWorld:
     tracks: dict[str, list[str]]    # track token -> its fixes' source_ids
 
     def track_visible(self, v: OViewer, token: str) -> bool:
-        """The documented rule for derived tracks (tests/test_access.py: oracle_track_sees)."""
+        """The documented rule for derived tracks (tests/support/oracle.py: oracle_track_sees)."""
         fixes = [self.fixes[f] for f in self.tracks[token]]
         if all(s.ok for s in fixes):
             return all(oracle_sees(v, s) for s in fixes)

@@ -1,4 +1,4 @@
-"""The PostGIS store beyond the shared contract (tests/test_store.py runs that against it too):
+"""The PostGIS store beyond the shared contract (tests/ingest/store/test_store.py runs that against it too):
 migrations, the schema they make, choosing the store by URL, `watchfloor db`.
 
 These tests need a PostgreSQL server with PostGIS, named by WATCHFLOOR_TEST_POSTGRES; without
@@ -212,6 +212,6 @@ def test_db_command_needs_a_postgresql_url(monkeypatch):
 
 
 def _incidents(n: int = 3, **over):
-    from tests.test_store import incidents
+    from tests.ingest.store.test_store import incidents
 
     return incidents(n, **over)

@@ -23,9 +23,9 @@ from ingest.schema import LAYERS
 from ingest.store import open_store
 from ingest.store.base import ALERT_COLUMNS, AlertWriteReport
 from ingest.validate import validate
-from tests.storeproc import findings
+from tests.support.storeproc import findings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")
 
 
@@ -165,7 +165,7 @@ def test_ingest_accounting_adds_up_and_derives_tracks(store):
 # --- process-level guarantees (every backend: writer and reader processes) ----------------
 
 def _proc(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.storeproc", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "tests.support.storeproc", *args], cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 

@@ -39,7 +39,7 @@ from layers.access.errors import GENERIC_REFUSAL
 from layers.export import ExportError, export_bytes
 from layers.filters import View
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SINCE = NOW - timedelta(hours=24)
 PASSWORD = "Tr0ub4dor&3 staple horse"  # searched for in every output: it must never be printed

@@ -33,6 +33,7 @@ import shapely
 from pyproj import Geod
 
 from layers import style
+from layers.map.deck.base import escape
 from layers.map.leaflet import (
     LEAFLET,
     LEAFLET_DRAW,
@@ -51,8 +52,7 @@ from layers.map.leaflet import (
     tile_settings,
     view_for_bounds,
 )
-from layers.map.deck.base import escape
-from tests.conftest import ARTIFACTS, ROOT, free_port
+from tests.conftest import ARTIFACTS, ROOT, free_port, wait_for_streamlit
 
 STATIC = ROOT / "dashboard" / "static"
 VENDOR = STATIC / "vendor"
@@ -449,7 +449,7 @@ def test_unusable_drawings_are_refused_with_a_reason(drawing, reason):
 # --- in a real browser ---------------------------------------------------------------------------
 
 APP = '''
-"""Throwaway page for tests/test_folium_map.py: the analyst map over a small picture."""
+"""Throwaway page for tests/layers/map/test_leaflet.py: the analyst map over a small picture."""
 import sys
 sys.path.insert(0, {root!r})
 import geopandas as gpd
@@ -457,7 +457,7 @@ import streamlit as st
 from streamlit_folium import st_folium
 
 from layers.map.leaflet import RETURNED_OBJECTS, InvalidAOI, aoi_from_drawing, build_analyst_map, drawing_summary
-from tests.test_folium_map import NOW, _picture
+from tests.layers.map.test_leaflet import NOW, _picture
 
 st.set_page_config(layout="wide")
 picture = _picture(n_incidents=60)
@@ -491,16 +491,7 @@ def analyst_app_url(tmp_path_factory):
             cwd=ROOT,  # the repository's .streamlit/config.toml: enableStaticServing = true
             env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).ok:
-                break
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        raise RuntimeError(f"streamlit did not start: {(folder / 'streamlit.log').read_text()[-2000:]}")
+    wait_for_streamlit(url, proc, folder / "streamlit.log", "streamlit")
     yield url
     proc.terminate()
     proc.wait(10)
