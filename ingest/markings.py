@@ -101,7 +101,7 @@ NO_NATION = "NONE"
 UNMARKED = "UNMARKED DATA PRESENT"
 MAX_MARKING_LENGTH = 4000  # longer text is not a marking; refuse before any work
 
-# NATO members as of 2026 (32; Finland 2023, Sweden 2024). Checked by tests/test_markings.py.
+# NATO members as of 2026 (32; Finland 2023, Sweden 2024). Checked by tests/ingest/test_markings.py.
 NATO_MEMBERS: frozenset[str] = frozenset({
     "ALB", "BEL", "BGR", "CAN", "HRV", "CZE", "DNK", "EST", "FIN", "FRA", "DEU", "GRC", "HUN", "ISL",
     "ITA", "LVA", "LTU", "LUX", "MNE", "NLD", "MKD", "NOR", "POL", "PRT", "ROU", "SVK", "SVN", "ESP",

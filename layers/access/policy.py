@@ -39,7 +39,7 @@ track's marking is at least as restrictive as every fix it was built from:
 its line, first_seen and point_count reveal all of them. ingest/tracks.py
 therefore gives a track `ingest.markings.combine_markings` over its fixes
 (highest level, intersected REL TO; nobody if any fix is unreadable).
-tests/test_access.py checks that invariant.
+tests/layers/access/test_policy.py checks that invariant.
 """
 
 from __future__ import annotations
