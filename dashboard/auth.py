@@ -84,7 +84,7 @@ def _oidc_viewer() -> tuple[Viewer | None, str | None]:
     """The viewer for the identity provider's sign-in, if there is one in this browser.
 
     Streamlit's `st.login` runs the OIDC code flow (Authlib) and keeps the verified ID-token
-    claims in a signed cookie; `layers.users.oidc_viewer` maps them ([auth.oidc]). The
+    claims in a signed cookie; `layers.access.oidc_viewer` maps them ([auth.oidc]). The
     session lifetime applies from the first page this tab showed for that sign-in."""
     from layers.access import oidc_mapping, oidc_viewer
 

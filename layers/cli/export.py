@@ -120,7 +120,7 @@ def sign_in(username: str, password_stdin: bool) -> Viewer:
     """The viewer for ``username`` after checking the password against the users file.
 
     Raises ConfigError when the users file holds no account (nobody can sign in, so the
-    password is not asked for), else `layers.users.authenticate`'s AuthenticationError."""
+    password is not asked for), else `layers.access.authenticate`'s AuthenticationError."""
     from layers.access import authenticate, load_users, users_path
     from layers.cli.users import _read_password
 
