@@ -189,6 +189,13 @@ class Store(ABC):
         newer evaluation) is left live. Resolved alerts stay listed. Returns how
         many were resolved."""
 
+    @abstractmethod
+    def prune_alerts(self, resolved_before: datetime) -> int:
+        """Forget alerts that were resolved and last seen before `resolved_before`
+        (tz-aware), with their acknowledgements: a shift's history stays listed for the
+        retention period, a year of resolved alerts does not slow every read. Open and
+        acknowledged-but-live alerts are never pruned. Returns how many were removed."""
+
     def is_empty(self) -> bool:
         from ingest.schema import LAYERS
 

@@ -415,6 +415,27 @@ class DeltaStore(Store):
             self._maybe_vacuum(ALERTS_TABLE)
         return int(m["num_target_rows_updated"])
 
+    def prune_alerts(self, resolved_before: datetime) -> int:
+        cutoff = _when(resolved_before, "prune_alerts resolved_before")
+        expr = (_sfield("status") == "resolved") & (pds.field("last_seen") < _ts(cutoff))
+        with self._lock:
+            dt = self._open(ALERTS_TABLE)
+            if dt is None:
+                return 0
+            gone = dt.to_pyarrow_dataset().to_table(filter=expr, columns=["key"]).column("key").cast(pa.string())
+            if len(gone) == 0:
+                return 0
+            src = pa.table({"key": gone})
+            # by key, and only if still resolved: an evaluation that re-opened one in between keeps it
+            (dt.merge(src, predicate="t.key = s.key", source_alias="s", target_alias="t")
+             .when_matched_delete(predicate="t.status = 'resolved'").execute())
+            acks = self._open(ACKS_TABLE)
+            if acks is not None:
+                (acks.merge(src, predicate="t.key = s.key", source_alias="s", target_alias="t")
+                 .when_matched_delete().execute())
+            self._maybe_vacuum(ALERTS_TABLE)
+        return len(gone)
+
     def version(self, layer: str) -> int:
         """The table version: changes whenever the layer does (a cheap cache key)."""
         dt = self._open(layer)
