@@ -39,3 +39,4 @@ nav = st.navigation(pages, position="top" if viewer is not None else "hidden")
 if viewer is not None:
     auth.account_box(viewer)
     nav.run()
+    auth.watch(viewer)

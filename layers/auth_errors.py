@@ -79,6 +79,16 @@ class ClaimsRefused(AuthenticationError):
         super().__init__(username, reason)
 
 
+class KioskRefused(AuthenticationError):
+    """A wall display's device token or enrolment code was refused (unknown, used, revoked, expired)."""
+
+    public_message = ("This wall display is not (or no longer) enrolled. An administrator can enrol it with "
+                      "`watchfloor users kiosk add`.")
+
+    def __init__(self, name: object, reason: str) -> None:
+        super().__init__(name, reason)
+
+
 class PasswordPolicyError(WatchfloorError):
     """A new password was refused (too short, blank). Says why, never what the password was."""
 

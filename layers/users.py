@@ -78,6 +78,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 from ingest.config import home, settings
 from ingest.errors import ConfigError
+from ingest.markings import LEVELS, is_nation, level_of
 from layers.access import ADMIN, ROLES, Viewer
 from layers.auth_errors import (
     USERNAME_PATTERN,
@@ -89,7 +90,6 @@ from layers.auth_errors import (
     WrongPassword,
     shown_username,
 )
-from ingest.markings import LEVELS, is_nation, level_of
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,14 @@ def write_users(path: str | Path, records: Mapping[str, UserRecord] | list[UserR
             f"disabled = {'true' if r.disabled else 'false'}",
             "",
         ]
-    data = "\n".join(lines).encode("utf-8")
+    atomic_write(path, "\n".join(lines).encode("utf-8"))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, mode 0600: a crash leaves the old file or the
+    new one, never half of either (temporary file, fsync, os.replace, fsync of the folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
@@ -501,6 +508,9 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     b.add_argument("--username", default="admin")
     b.add_argument("--nation", default="GBR", help="the administrator's nation (default GBR)")
     b.add_argument("--clearance", default="SECRET", help="the administrator's clearance (default SECRET)")
+    from layers.kiosk import add_kiosk_arguments
+
+    add_kiosk_arguments(sub.add_parser("kiosk", help="wall displays that stay signed in (device tokens)"))
     pw = sub.add_parser("passwd", help="set an account's password (prompts for it)")
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true")
@@ -532,6 +542,10 @@ def users_command(args: argparse.Namespace) -> int:
         return 0
     if cmd == "bootstrap":
         return bootstrap(path, args.username, nation=args.nation, clearance=args.clearance)
+    if cmd == "kiosk":
+        from layers.kiosk import kiosk_command
+
+        return kiosk_command(args, path.with_name("kiosks.toml") if getattr(args, "file", None) else None)
     if cmd == "passwd":
         set_password(path, args.username, _read_password(bool(args.password_stdin)))
         print(f"{args.username}: password changed")

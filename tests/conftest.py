@@ -160,7 +160,7 @@ def start_dashboard(home: Path, *args: str, port: int | None = None, **env: str)
     environ.pop("WATCHFLOOR_STORE", None)
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true", *args],
         cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -10,12 +10,13 @@ from layers.figures import key_figures, screen_marking, ticker
 
 ui.css(ui.WALL_CSS)
 ui.init_view_state()
-viewer = auth.current_viewer()
 
 
 @st.fragment(run_every=refresh_seconds())
 def live() -> None:
-    """Only this reruns on each refresh: the page does not reload and the map keeps its key."""
+    """Only this reruns on each refresh: the page does not reload and the map keeps its key.
+    The sign-in is checked again on every refresh, not once at page load."""
+    viewer = auth.current_viewer()
     at = data.now()
     view = ui.current_view()
     ui.sync_url(view)
