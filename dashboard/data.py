@@ -216,6 +216,24 @@ def deck(view: View, at: datetime, *, viewer: Viewer, layers: tuple | None = Non
     return _deck(key, view, minute, layers, max_points, height, viewer)
 
 
+@st.cache_resource(max_entries=32, ttl=900)
+def _cards(rows: int, sig: Signature, alerts_v: tuple, _alerts: gpd.GeoDataFrame) -> pd.DataFrame:
+    from layers.triage import DEFAULT_SETTINGS, triage
+
+    return triage(_alerts, DEFAULT_SETTINGS)
+
+
+def cards(picture: dict[str, gpd.GeoDataFrame], *, viewer: Viewer) -> pd.DataFrame:
+    """The picture's open alerts as triaged cards (layers/triage.py), built once per selection of
+    alerts and viewer signature: what needs a person first, grouped, information after."""
+    alerts = picture.get("alerts")
+    if alerts is None or alerts.empty:
+        from layers.triage import empty_cards
+
+        return empty_cards()
+    return _cards(fingerprint(alerts), signature(viewer), _alerts_version(), alerts)
+
+
 @st.cache_resource(max_entries=8, ttl=900)
 def _trips(versions_key: tuple, start: str, end: str, sig: Signature) -> list[dict]:
     from layers.map.playback import trips

@@ -124,11 +124,17 @@ def triage(alerts: gpd.GeoDataFrame, settings: Mapping[str, RuleTriage], *,
         else:
             title = _group_title(rule, setting.group, n, _details(newest["details"]))
             detail = "Newest: " + str(newest["message"])
+        lon, lat = float(newest["lon"]), float(newest["lat"])
+        if setting.group not in (RULE_GROUP, NO_GROUP):
+            # grouped on what the alerts share (a power plant, a unit): ring that, not the newest incident
+            d = _details(newest["details"])
+            if isinstance(d.get("target_lon"), (int, float)) and isinstance(d.get("target_lat"), (int, float)):
+                lon, lat = float(d["target_lon"]), float(d["target_lat"])
         cards.append({
             "card": gid, "rule": rule, "severity": str(top["severity"]),
             "needs_action": needs_action(str(top["severity"]), setting), "count": n,
             "time": newest["time"], "first_time": members["time"].min(), "title": title, "detail": detail,
-            "keys": tuple(members["key"].tolist()), "lon": float(newest["lon"]), "lat": float(newest["lat"]),
+            "keys": tuple(members["key"].tolist()), "lon": lon, "lat": lat,
         })
     out = pd.DataFrame(cards, columns=CARD_COLUMNS)
     out["_rank"] = out["severity"].map(SEVERITY_RANK).fillna(-1)
@@ -189,3 +195,18 @@ def _group_title(rule: str, group: str, n: int, details: dict) -> str:
     fields = _Blank({k: str(v).replace("_", " ") if k == "target_kind" else v for k, v in details.items()})
     fields["n"] = n
     return template.format_map(fields)
+
+
+# Bundled defaults; alerts.toml overrides them per rule ("attention", "group").
+DEFAULT_SETTINGS: dict[str, RuleTriage] = {
+    "incident_near_infrastructure": RuleTriage("high", "infrastructure"),
+    "incident_near_deployment": RuleTriage("high", "deployments"),
+    "border_crossing": RuleTriage("medium", RULE_GROUP),
+    "disputed_area_entry": RuleTriage("high", "disputed_areas"),
+    "restricted_zone_entry": RuleTriage("high", NO_GROUP),
+    "loitering": RuleTriage("high", "infrastructure"),
+    "coverage_gap": RuleTriage(None, RULE_GROUP),
+    "stale_track": RuleTriage(None, RULE_GROUP),
+    "stale_deployment": RuleTriage("medium", RULE_GROUP),
+    "hotspot": RuleTriage(None, RULE_GROUP),
+}

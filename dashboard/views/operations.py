@@ -21,7 +21,8 @@ def live() -> None:
     view = ui.current_view()
     ui.sync_url(view)
     picture, bounds = data.picture(view, at, viewer=viewer)
-    figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
+    cards = data.cards(picture, viewer=viewer)
+    figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")), cards)
     marking = screen_marking(picture)
     ui.banner(marking)
     head, clock = st.columns([5, 1], vertical_alignment="bottom")
@@ -33,8 +34,10 @@ def live() -> None:
     with map_col:
         st.pydeck_chart(deck, height=820, key="ops-map")
     with side:
-        st.subheader("Newest events")
-        st.html(ui.ticker_html(ticker(picture, at, limit=14), at))
+        st.subheader("Needs action")
+        st.html(ui.action_html(cards, at, limit=10))
+        st.subheader("Latest reports")
+        st.html(ui.latest_html(ticker(picture, at, limit=6, with_alerts=False), at))
         st.html(ui.legend_html(view.layers))
     ui.banner(marking)
 

@@ -68,7 +68,7 @@ def build_layer(name: str, frame: gpd.GeoDataFrame, now: datetime, *, zoom: floa
     if name == "infrastructure":
         return infrastructure(frame)
     if name == "deployments":
-        return deployments(frame)
+        return deployments(frame, zoom=zoom)
     if name == "tracks":
         return tracks(frame, now, tolerance=pixel_degrees(zoom))
     if name == "incidents":

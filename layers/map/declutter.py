@@ -5,7 +5,7 @@ wall screen opens with, that is the same pixel, and one APP-6 frame hides the
 other. deck.gl has no symbol placement of its own for icons that must all stay
 visible (its collision filter hides the losers, which is right for
 infrastructure icons and place names, wrong for partner units), so the symbols
-that would overlap at the map's zoom are spread around their common centre, in
+that would overlap at the map's zoom are pushed apart, just enough, in
 screen pixels (deck.gl's ``getPixelOffset``), each with a dot at its true
 position. Pixel offsets do not grow when someone zooms in, so a group never
 flies apart; it only stops overlapping sooner.
@@ -31,88 +31,50 @@ def world_pixels(lon: np.ndarray, lat: np.ndarray, zoom: float) -> tuple[np.ndar
 
 
 def spread(lon: np.ndarray, lat: np.ndarray, zoom: float, size_px: float, gap_px: float = 4.0,
-           max_rounds: int = 8) -> np.ndarray:
-    """Pixel offsets (n x 2) that keep symbols of ``size_px`` at least ``gap_px`` apart at ``zoom``.
+           max_rounds: int = 200) -> np.ndarray:
+    """Pixel offsets (n x 2) that keep square symbols of ``size_px`` at least ``gap_px`` apart at
+    ``zoom``, moving each as little as it can.
 
-    Symbols closer than that form groups (transitively, so a chain of near neighbours is one
-    group); each group is laid out on a grid around its centre (side by side for two), in
-    west-to-east order so the layout keeps the map's sense of direction. Groups whose layouts then touch are merged and laid
-    out again, for a few rounds. Unmoved symbols get (0, 0)."""
+    Overlapping pairs are pushed apart along the axis where they overlap least, each by half,
+    round after round until none overlaps (symbols at the very same spot start apart on a small
+    circle, in input order, so the result is deterministic). Only symbols that overlap move;
+    a crowded town becomes a tight cluster around its true position, not a grid across the map.
+    Unmoved symbols get (0, 0)."""
     n = len(lon)
-    offsets = np.zeros((n, 2))
     if n < 2:
-        return offsets
+        return np.zeros((n, 2))
     x, y = world_pixels(np.asarray(lon), np.asarray(lat), zoom)
     home = np.column_stack([x, y])
     pitch = size_px + gap_px
-    labels = np.arange(n)
+    pos = home.copy()
+    same = _duplicates(pos)
+    for members in same:  # identical positions: a small circle to give the pushes a direction
+        k = len(members)
+        angles = 2 * math.pi * np.arange(k) / k + math.pi
+        pos[members] += np.column_stack([np.cos(angles), -np.sin(angles)]) * 0.5
     for _ in range(max_rounds):
-        pos = home + offsets
-        labels = _components(pos, pitch, labels)
-        moved = False
-        for group in np.unique(labels):
-            members = np.flatnonzero(labels == group)
-            if len(members) < 2:
-                continue
-            layout = _layout(home[members], pitch)
-            new = layout - home[members]
-            if not np.allclose(new, offsets[members]):
-                offsets[members] = new
-                moved = True
-        if not moved:
+        dx = pos[:, None, 0] - pos[None, :, 0]
+        dy = pos[:, None, 1] - pos[None, :, 1]
+        over_x, over_y = pitch - np.abs(dx), pitch - np.abs(dy)
+        hit = (over_x > 0) & (over_y > 0)
+        np.fill_diagonal(hit, False)
+        if not hit.any():
             break
-    return np.round(offsets, 1)
+        push = np.zeros_like(pos)
+        i, j = np.nonzero(np.triu(hit))
+        along_x = over_x[i, j] <= over_y[i, j]
+        sx = np.where(dx[i, j] >= 0, 1.0, -1.0)
+        sy = np.where(dy[i, j] >= 0, 1.0, -1.0)
+        step = np.where(along_x, over_x[i, j], over_y[i, j]) / 2 + 0.5
+        vec = np.column_stack([np.where(along_x, sx * step, 0.0), np.where(along_x, 0.0, sy * step)])
+        np.add.at(push, i, vec)
+        np.add.at(push, j, -vec)
+        pos += push
+    return np.round(pos - home, 1)
 
 
-def _components(pos: np.ndarray, pitch: float, start: np.ndarray) -> np.ndarray:
-    """Connected groups of points closer than ``pitch`` (in either axis box), merged with the
-    groups of ``start`` so a group never splits between rounds."""
-    n = len(pos)
-    parent = np.arange(n)
-
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    def union(i: int, j: int) -> None:
-        ri, rj = find(i), find(j)
-        if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-
-    for label in np.unique(start):
-        members = np.flatnonzero(start == label)
-        for m in members[1:]:
-            union(int(members[0]), int(m))
-    order = np.argsort(pos[:, 0])
-    xs = pos[order, 0]
-    for a in range(n):
-        i = int(order[a])
-        b = a + 1
-        while b < n and xs[b] - xs[a] < pitch:
-            j = int(order[b])
-            if abs(pos[i, 1] - pos[j, 1]) < pitch:
-                union(i, j)
-            b += 1
-    return np.array([find(i) for i in range(n)])
-
-
-def _layout(points: np.ndarray, pitch: float) -> np.ndarray:
-    """Positions for a group: a grid around its centre, west to east (see `spread`)."""
-    k = len(points)
-    centre = points.mean(axis=0)
-    rel = points - centre
-    # west to east, then north to south: a stable order that keeps relative positions
-    order = np.lexsort((rel[:, 1], np.round(rel[:, 0], 3)))
-    out = np.empty_like(points)
-    # A grid, not a ring: the symbols are square, so only whole cells keep them apart.
-    cols = math.ceil(math.sqrt(k))
-    rows = math.ceil(k / cols)
-    cells = [(c, r) for r in range(rows) for c in range(cols)][:k]
-    last = k - (rows - 1) * cols  # a short last row is centred
-    slots = np.array([[(c - ((cols if r < rows - 1 else last) - 1) / 2) * pitch, (r - (rows - 1) / 2) * pitch]
-                      for c, r in cells])
-    slots = slots[np.lexsort((slots[:, 1], np.round(slots[:, 0], 3)))]
-    out[order] = centre + slots
-    return out
+def _duplicates(pos: np.ndarray) -> list[np.ndarray]:
+    """Groups of indices at (almost) the same pixel."""
+    keys = np.round(pos, 1)
+    _, inverse, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
+    return [np.flatnonzero(inverse.ravel() == g) for g in np.flatnonzero(counts > 1)]
