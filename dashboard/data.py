@@ -176,10 +176,10 @@ def fingerprint(frame: gpd.GeoDataFrame) -> int:
 
 @st.cache_resource(max_entries=128, ttl=900)
 def _layer(name: str, rows: int, source: tuple, sig: Signature, versions_key: tuple, minute: str, zoom: float,
-           max_points: int, _frame: gpd.GeoDataFrame, _at: datetime) -> list:
+           max_points: int, triage: tuple, _frame: gpd.GeoDataFrame, _at: datetime) -> list:
     from layers.map import build_layer
 
-    return build_layer(name, _frame, _at, zoom=zoom, max_points=max_points)
+    return build_layer(name, _frame, _at, zoom=zoom, max_points=max_points, triage=dict(triage))
 
 
 @st.cache_resource(max_entries=32, ttl=900)
@@ -198,7 +198,7 @@ def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int
             # a new evaluation changes the alerts, not the other layers: only the rings are rebuilt
             key_v = (*v, alerts_v) if origin == "alerts" else v
             built += _layer(name, fingerprint(frame), source, sig, key_v, _at.isoformat(), round(initial.zoom, 1),
-                            max_points, frame, _at)
+                            max_points, rules().triage if origin == "alerts" else (), frame, _at)
     deck_ = build_deck(built, initial, height=height)
     deck_.to_json()  # encode once, here, not on every rerun that shows it
     return deck_
@@ -216,11 +216,32 @@ def deck(view: View, at: datetime, *, viewer: Viewer, layers: tuple | None = Non
     return _deck(key, view, minute, layers, max_points, height, viewer)
 
 
-@st.cache_resource(max_entries=32, ttl=900)
-def _cards(rows: int, sig: Signature, alerts_v: tuple, _alerts: gpd.GeoDataFrame) -> pd.DataFrame:
-    from layers.triage import DEFAULT_SETTINGS, triage
+@st.cache_resource(max_entries=2)
+def _rules(stamp: tuple):
+    from layers.alerts import load_rules
 
-    return triage(_alerts, DEFAULT_SETTINGS)
+    return load_rules()
+
+
+def rules():
+    """The alert rules in force (bundled defaults under the site's alerts.toml), read again when
+    the site file changes: a watch officer's new triage settings show on the next refresh."""
+    from ingest.config import home
+    from layers.alerts import FILE_NAME
+
+    try:
+        st_ = (home() / FILE_NAME).stat()
+        stamp = (st_.st_mtime_ns, st_.st_size)
+    except FileNotFoundError:
+        stamp = (0, 0)
+    return _rules(stamp)
+
+
+@st.cache_resource(max_entries=32, ttl=900)
+def _cards(rows: int, sig: Signature, alerts_v: tuple, settings: tuple, _alerts: gpd.GeoDataFrame) -> pd.DataFrame:
+    from layers.triage import triage
+
+    return triage(_alerts, dict(settings))
 
 
 def cards(picture: dict[str, gpd.GeoDataFrame], *, viewer: Viewer) -> pd.DataFrame:
@@ -231,7 +252,7 @@ def cards(picture: dict[str, gpd.GeoDataFrame], *, viewer: Viewer) -> pd.DataFra
         from layers.triage import empty_cards
 
         return empty_cards()
-    return _cards(fingerprint(alerts), signature(viewer), _alerts_version(), alerts)
+    return _cards(fingerprint(alerts), signature(viewer), _alerts_version(), rules().triage, alerts)
 
 
 @st.cache_resource(max_entries=8, ttl=900)

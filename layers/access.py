@@ -28,7 +28,8 @@ Frames (`restrict`):
   ``extra_subjects``), hide the alert from everyone, administrators included:
   an alert has no marking of its own that an administrator could fix;
   A visible alert leaves `restrict` with a ``marking`` column of its own: the
-  `combine_markings` of its subjects' markings (highest level, common REL TO),
+  `derived_text` of its subjects' markings (highest level, common REL TO, and
+  "+ UNMARKED DATA PRESENT" when an administrator sees it over unmarked records),
   so banners and exports can carry it like any record's;
 - any other layer has no marking at all, so it is treated as unmarked:
   administrators only.
@@ -56,7 +57,7 @@ from ingest.markings import (
     LEVELS,
     Marking,
     coalitions,
-    combine_markings,
+    derived_text,
     is_nation,
     level_of,
     parse_column,
@@ -213,7 +214,7 @@ def _filter_alerts(alerts: gpd.GeoDataFrame, subjects: _Subjects, keys: set[str]
     if marks is None:
         return kept
     co = coalitions()  # once, not per alert: each lookup checks the site file
-    combined = [combine_markings([marks.get(s) for s in items], co) if good else None
+    combined = [derived_text([marks.get(s) for s in items], co) if good else None
                 for items, good in zip(subjects.lists, ok.tolist())]
     out = kept.copy()
     out["marking"] = pd.array([combined[c] for c in subjects.codes[mask].tolist()], dtype="string")

@@ -34,6 +34,8 @@ NEVER = "never"
 RULE_GROUP = "rule"   # one card for all open alerts of the rule
 NO_GROUP = "none"     # one card per alert
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+# Layers whose record alerts may share and be grouped on.
+GROUP_LAYERS = ("infrastructure", "deployments", "tracks", "incidents", "disputed_areas", "borders", "zones")
 CARD_COLUMNS = ["card", "rule", "severity", "needs_action", "count", "time", "first_time", "title",
                 "detail", "keys", "lon", "lat"]
 

@@ -240,10 +240,10 @@ def test_cli_exports_only_what_the_user_may_see(home, tmp_path, user):
     assert path.name == ("watchfloor_incidents-deployments-tracks-alerts-track_points_20261121T1200Z_"
                          f"{EXPECTED_SLUG[user]}.gpkg")
     assert f"marking {EXPECTED_MARKING[user]}; as {user} ({USERS[user][0]}, {USERS[user][1]})" in run.stdout
-    # each alert is marked with its records' combined marking
+    # each alert is marked with what its records add up to (an unmarked record: says so, never REL TO NONE)
     alerts = frames["alerts"].set_index("key")["marking"] if len(frames["alerts"]) else pd.Series(dtype=object)
     want = {"a-all": "UNCLASSIFIED", "a-usa": "SECRET//REL TO USA", "a-old": "SECRET//REL TO DEU, USA",
-            "a-missing": None, "a-track-x": "SECRET//REL TO USA"}
+            "a-missing": "UNMARKED DATA PRESENT", "a-track-x": "SECRET//REL TO USA"}
     for key, marking in alerts.items():
         assert (None if pd.isna(marking) else marking) == want[key], key
 

@@ -8,18 +8,20 @@ ringed at what its alerts share (the airport), with the count in the ring.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import geopandas as gpd
 import pydeck as pdk
 
 from layers import style
 from layers.map.base import escape
-from layers.triage import DEFAULT_SETTINGS, triage
+from layers.triage import RuleTriage, triage
 
 
-def alerts(frame: gpd.GeoDataFrame) -> list[pdk.Layer]:
+def alerts(frame: gpd.GeoDataFrame, settings: Mapping[str, RuleTriage]) -> list[pdk.Layer]:
     if frame.empty:
         return []
-    cards = triage(frame, DEFAULT_SETTINGS)
+    cards = triage(frame, settings)
     cards = cards[cards["needs_action"].astype(bool)] if not cards.empty else cards
     if cards.empty:
         return []
