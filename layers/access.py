@@ -68,6 +68,17 @@ from ingest.markings import (
 ROLES: tuple[str, ...] = ("viewer", "analyst", "administrator")
 ADMIN = "administrator"
 
+# What each role may DO (never what it may see: that is the marking's business). Every path that
+# acts asks `require` here: the dashboard's pages and buttons, the CLI, the export API.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "analyse": ("analyst", ADMIN),           # the Analyst page: deep filters, playback, tables
+    "export": ("analyst", ADMIN),            # files leave the dashboard (UI and `watchfloor export`)
+    "acknowledge": ("analyst", ADMIN),       # acknowledge alerts (UI and `watchfloor alerts ack`)
+    "draw_zone": ("analyst", ADMIN),         # store a drawn area as a restricted zone
+    "manage_feeds": (ADMIN,),                # feed configuration and health details
+    "see_quarantine": (ADMIN,),              # raw quarantined records were never checked for markings
+}
+
 
 @dataclass(frozen=True)
 class Viewer:
@@ -105,6 +116,19 @@ class Viewer:
     @property
     def is_admin(self) -> bool:
         return self.role == ADMIN
+
+
+def may(viewer: Viewer, action: str) -> bool:
+    """Whether ``viewer``'s role allows ``action`` (a key of PERMISSIONS; unknown actions: no)."""
+    return isinstance(viewer, Viewer) and viewer.role in PERMISSIONS.get(action, ())
+
+
+def require(viewer: Viewer, action: str) -> None:
+    """Raise NotPermitted unless ``viewer`` may do ``action``."""
+    if not may(viewer, action):
+        from layers.auth_errors import NotPermitted
+
+        raise NotPermitted(getattr(viewer, "username", None), action, PERMISSIONS.get(action, ()))
 
 
 def signature(viewer: Viewer) -> tuple[str, int, bool]:

@@ -35,7 +35,7 @@ from ingest.store.delta import DeltaStore
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
 from layers.access import Viewer, restrict
-from layers.auth_errors import GENERIC_REFUSAL
+from layers.auth_errors import GENERIC_REFUSAL, NotPermitted
 from layers.export import ExportError, export_bytes
 from layers.filters import View
 
@@ -49,11 +49,11 @@ VIEW = View(window="custom", start=SINCE, end=NOW, layers=("incidents", "deploym
 # username -> (nation, clearance, role)
 USERS: dict[str, tuple[str, str, str]] = {
     "usa-analyst": ("USA", "SECRET", "analyst"),
-    "fra-viewer": ("FRA", "RESTRICTED", "viewer"),
+    "fra-analyst": ("FRA", "RESTRICTED", "analyst"),
     "deu-admin": ("DEU", "SECRET", "administrator"),
-    "gbr-viewer": ("GBR", "UNCLASSIFIED", "viewer"),
+    "gbr-analyst": ("GBR", "UNCLASSIFIED", "analyst"),
 }
-U, F, D, G = "usa-analyst", "fra-viewer", "deu-admin", "gbr-viewer"
+U, F, D, G = "usa-analyst", "fra-analyst", "deu-admin", "gbr-analyst"
 EVERYONE = {U, F, D, G}
 NATO_LIST = ("ALB, BEL, BGR, CAN, CZE, DEU, DNK, ESP, EST, FIN, FRA, GBR, GRC, HRV, HUN, ISL, ITA, LTU, LUX, "
              "LVA, MKD, MNE, NLD, NOR, POL, PRT, ROU, SVK, SVN, SWE, TUR, USA")
@@ -176,6 +176,8 @@ def home(tmp_path_factory) -> Path:
         geometry=[shapely.Point(21.0, 42.5)] * len(ALERTS), crs=4326), now=NOW)
     for user, (nation, clearance, role) in USERS.items():
         add_user(home / "users.toml", user, PASSWORD, nation=nation, clearance=clearance, role=role)
+    # roles decide what one may do: a viewer watches, it does not export
+    add_user(home / "users.toml", "usa-viewer", PASSWORD, nation="USA", clearance="SECRET", role="viewer")
     return home
 
 
@@ -251,7 +253,7 @@ def test_cli_exports_only_what_the_user_may_see(home, tmp_path, user):
 @pytest.mark.parametrize(("user", "password"), [
     ("usa-analyst", "wrong password, long enough"),  # a real user, a wrong password
     ("nobody-here", PASSWORD),  # no such user, a password that is someone's
-    ("fra-viewer", ""),  # nothing on stdin
+    ("fra-analyst", ""),  # nothing on stdin
 ])
 def test_cli_refuses_a_failed_sign_in_with_status_2_and_no_file(home, tmp_path, user, password):
     out = tmp_path / "out"
@@ -263,6 +265,17 @@ def test_cli_refuses_a_failed_sign_in_with_status_2_and_no_file(home, tmp_path, 
     assert run.stdout == ""
     if password:
         assert password not in run.stderr
+
+
+def test_a_viewer_role_may_not_export_from_the_cli_or_the_api(home, tmp_path, loaded):
+    out = tmp_path / "out"
+    run = run_export(home, out, "--user", "usa-viewer")
+    assert run.returncode == 2 and list(out.iterdir()) == []
+    assert run.stderr.strip() == "error: Not permitted: export needs the analyst or administrator role."
+    picture, _, points = loaded
+    with pytest.raises(NotPermitted):
+        export_bytes(picture, VIEW, viewer=Viewer("usa-viewer", "USA", "SECRET", "viewer"), fmt="geojson",
+                     now=NOW, track_points=points)
 
 
 def test_cli_without_a_user_or_an_account_exports_nothing(home, tmp_path):

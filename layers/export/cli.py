@@ -29,7 +29,7 @@ import shapely
 
 from ingest.errors import ConfigError, WatchfloorError
 from ingest.schema import LAYERS
-from layers.access import Viewer
+from layers.access import Viewer, require
 from layers.auth_errors import AuthenticationError
 from layers.export.api import ALIASES, FORMATS, export_view
 from layers.filters import DEFAULT_LAYERS, WINDOWS, View
@@ -144,6 +144,7 @@ def export_command(args: argparse.Namespace) -> int:
     view, now = view_from_args(args, datetime.now(UTC))  # bad arguments fail before the password is asked
     try:
         viewer = sign_in(args.user, bool(args.password_stdin))
+        require(viewer, "export")
     except AuthenticationError as exc:
         # The public text only: it does not tell an unknown user from a wrong password.
         print(f"error: {exc.public_message}", file=sys.stderr)
