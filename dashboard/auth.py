@@ -119,6 +119,14 @@ def _identity(viewer: Viewer) -> tuple:
     return (viewer.username, viewer.nation, viewer.clearance, viewer.role)
 
 
+def _client_address() -> str | None:
+    """The browser's network address as the server saw it (the throttle counts failures per client)."""
+    try:
+        return st.context.ip_address
+    except Exception:  # noqa: BLE001 - no request context (AppTest)
+        return None
+
+
 def _kiosk_token() -> str | None:
     try:
         return st.context.cookies.get(COOKIE_NAME)
@@ -235,13 +243,14 @@ def sign_in_form(notice: str | None = None, *, provider_signed_in: bool = False)
 def attempt(username: str, password: str) -> str | None:
     """Try a sign-in; None on success (the session is stored), else the message to show."""
     gate = throttle()
-    wait = gate.wait_seconds(username)
+    client = _client_address()
+    wait = gate.wait_seconds(username, client=client)
     if wait > 0:
         return f"Too many failed sign-ins for this name. Try again in {int(wait) + 1} s."
     try:
         viewer = authenticate(users(), username, password)
     except AuthenticationError as exc:
-        gate.failed(username)
+        gate.failed(username, client=client)
         return exc.public_message
     gate.succeeded(username)
     st.session_state[SESSION_KEY] = start_session(viewer, lifetime=session_lifetime())

@@ -32,7 +32,7 @@ from ingest.schema import LAYERS
 from ingest.store import Store, open_store
 from layers.access import ADMIN, Viewer, restrict, signature
 from layers.filters import View, apply_view
-from layers.picture import Window, load_picture, operational_bounds, subject_markings
+from layers.picture import Window, as_seen_by, load_picture, operational_bounds, subject_markings
 
 # The standing picture covers the widest preset window; narrower windows filter it in memory.
 STANDING_HOURS = 24 * 7
@@ -108,11 +108,12 @@ def _subjects(source: tuple, v: tuple, alerts_v: tuple, _picture: dict, _alerts:
 @st.cache_resource(max_entries=24, ttl=900)
 def _restricted(source: tuple, v: tuple, alerts_v: tuple, sig: Signature) -> dict[str, gpd.GeoDataFrame]:
     """The one place the picture is filtered for a viewer, before any page or per-view cache sees
-    it: every layer, and the alerts (shown only if all their subjects are visible)."""
+    it: every layer, and the alerts (shown only if all their subjects are visible; coverage gaps
+    and hot spots evaluated over what the viewer may see: layers.picture.as_seen_by)."""
     frames, _ = _raw(source, v)
     alerts_ = _read_alerts(alerts_v)
     extra = _subjects(source, v, alerts_v, frames, alerts_)
-    return restrict({**frames, "alerts": alerts_}, stand_in(sig), extra_subjects=extra)
+    return as_seen_by({**frames, "alerts": alerts_}, stand_in(sig), rules=rules(), now=now(), extra_subjects=extra)
 
 
 def picture(view: View, at: datetime | None = None, *, viewer: Viewer
@@ -152,6 +153,12 @@ def feeds(versions_key: tuple, minute: str) -> pd.DataFrame:
 
 
 feed_health = feeds
+
+
+def feeds_for(viewer: Viewer, at: datetime) -> pd.DataFrame:
+    """Feed health as ``viewer`` may see it: a feed is named, and its state counted, only for those
+    its marking (the feed's default marking) is releasable to; undeclared ones for administrators."""
+    return restrict({"feeds": feeds(versions(), at.strftime("%H:%M"))}, viewer)["feeds"]
 
 
 @st.cache_resource(ttl=15)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -156,6 +157,13 @@ class Rules:
     def triage_settings(self) -> dict[str, RuleTriage]:
         return dict(self.triage)
 
+
+# Rules whose findings depend on which records EXIST, not only on the records they name: a
+# coverage gap is the absence of a clear scene, a hot spot is a count. Every other rule's finding
+# is about exactly its subjects, so showing it only to viewers who may see all of them is enough;
+# these are evaluated again over what a viewer may see (layers.picture.as_seen_by), so no answer
+# changes with a record the viewer cannot see.
+AGGREGATE_RULES: tuple[str, ...] = ("coverage_gap", "hotspot")
 
 RULE_NAMES: tuple[str, ...] = ("incident_near_infrastructure", "incident_near_deployment", "border_crossing",
                                "disputed_area_entry", "restricted_zone_entry", "loitering", "coverage_gap",
@@ -437,6 +445,29 @@ def zones_frame(zones: tuple[Zone, ...]) -> gpd.GeoDataFrame:
                             geometry=gpd.GeoSeries([z.geometry for z in zones], crs=CRS), crs=CRS)
 
 
+def findings_as_alerts(findings: gpd.GeoDataFrame, stored: pd.DataFrame, now: datetime) -> gpd.GeoDataFrame:
+    """Findings evaluated for one viewer, as `Store.alerts` rows: live ("open"), or "acknowledged"
+    when someone acknowledged that key; first seen when the store first saw the key, else now."""
+    from ingest.store.base import ALERT_COLUMNS
+
+    out = findings.reset_index(drop=True).copy()
+    known = stored.drop_duplicates("key").set_index("key") if not stored.empty else None
+    keys = out["key"].astype(str)
+
+    def column(name: str, default: object) -> pd.Series:
+        if known is None or name not in known:
+            return pd.Series([default] * len(out), dtype=object)
+        return keys.map(known[name]).astype(object).where(keys.isin(known.index), default)
+
+    stamp = pd.Timestamp(now)
+    out["first_seen"] = pd.to_datetime(column("first_seen", stamp), utc=True)
+    out["last_seen"] = stamp
+    out["acknowledged_by"] = column("acknowledged_by", None)
+    out["acknowledged_at"] = pd.to_datetime(column("acknowledged_at", pd.NaT), utc=True)
+    out["state"] = np.where(out["acknowledged_at"].notna(), "acknowledged", "open")
+    return gpd.GeoDataFrame(out[ALERT_COLUMNS], geometry="geometry", crs=CRS)
+
+
 def _of_categories(incidents: gpd.GeoDataFrame, categories: tuple[str, ...]) -> gpd.GeoDataFrame:
     """The incidents of the listed categories (case-insensitive); all of them when none are listed."""
     if not categories:
@@ -446,7 +477,8 @@ def _of_categories(incidents: gpd.GeoDataFrame, categories: tuple[str, ...]) -> 
 
 
 def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetime, *,
-             track_points: gpd.GeoDataFrame | Fixes | None = None) -> gpd.GeoDataFrame:
+             track_points: gpd.GeoDataFrame | Fixes | None = None,
+             only: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
     """Run every enabled rule over the picture; all findings, de-duplicated by key, newest first.
 
     ``picture`` is `layers.picture.load_picture`'s dict (incidents, tracks,
@@ -455,8 +487,12 @@ def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetim
     geofencing rules run only when ``track_points`` is given (or the picture
     has a "track_points" entry); they are sorted once and shared by the three
     rules. Pure: nothing is read or written, and the same inputs give the same
-    findings with the same keys.
+    findings with the same keys. ``only`` runs just the named rules.
     """
+    if only is not None:
+        rules = replace(rules, **{name: replace(getattr(rules, name), enabled=False)
+                                  for name in RULE_NAMES if name not in only})
+
     def layer(name: str) -> gpd.GeoDataFrame | None:
         f = picture.get(name)
         return f if f is not None and not f.empty else None

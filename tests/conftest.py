@@ -164,12 +164,12 @@ def start_dashboard(home: Path, *args: str, port: int | None = None, **env: str)
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true", *args],
         cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).ok:
+            if requests.get(f"{url}/_stcore/health", timeout=5).ok:
                 break
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
             time.sleep(0.3)
     else:
         proc.kill()

@@ -176,6 +176,9 @@ def home(tmp_path_factory) -> Path:
         geometry=[shapely.Point(21.0, 42.5)] * len(ALERTS), crs=4326), now=NOW)
     for user, (nation, clearance, role) in USERS.items():
         add_user(home / "users.toml", user, PASSWORD, nation=nation, clearance=clearance, role=role)
+    # The alerts here are written by hand to test their releasability; coverage gaps and hot spots
+    # (evaluated per viewer over what they see: tests/layers/test_need_to_know.py) would add their own.
+    (home / "alerts.toml").write_text("[rules.coverage_gap]\nenabled = false\n[rules.hotspot]\nenabled = false\n")
     # roles decide what one may do: a viewer watches, it does not export
     add_user(home / "users.toml", "usa-viewer", PASSWORD, nation="USA", clearance="SECRET", role="viewer")
     return home

@@ -26,7 +26,7 @@ at = data.now()
 view = ui.current_view()
 picture, bounds = data.picture(view, at, viewer=viewer)
 cards = data.cards(picture, viewer=viewer)
-figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")), cards)
+figures = key_figures(picture, at, data.feeds_for(viewer, at), cards)
 
 marking = screen_marking(picture)
 ui.banner(marking)

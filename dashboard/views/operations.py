@@ -22,7 +22,7 @@ def live() -> None:
     ui.sync_url(view)
     picture, bounds = data.picture(view, at, viewer=viewer)
     cards = data.cards(picture, viewer=viewer)
-    figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")), cards)
+    figures = key_figures(picture, at, data.feeds_for(viewer, at), cards)
     marking = screen_marking(picture)
     ui.banner(marking)
     head, clock = st.columns([5, 1], vertical_alignment="bottom")

@@ -56,6 +56,9 @@ class FeedStatus:
     quarantined_last: int = 0
     interval_s: float | None = None
     next_attempt: pd.Timestamp | None = None
+    # The feed's releasability (its default marking): who may know the feed exists and how it
+    # fares. None (not declared): administrators only, like any unmarked record.
+    marking: str | None = None
 
 
 FEED_STATUS_COLUMNS = [f for f in FeedStatus.__dataclass_fields__]

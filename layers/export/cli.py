@@ -139,7 +139,8 @@ def sign_in(username: str, password_stdin: bool) -> Viewer:
 def export_command(args: argparse.Namespace) -> int:
     """Sign in, read the picture, export it as the signed-in user may see it; the exit code."""
     from ingest.store import open_store
-    from layers.picture import Window, load_picture, operational_bounds, subject_markings
+    from layers.alerts import load_rules
+    from layers.picture import Window, as_seen_by, load_picture, operational_bounds, subject_markings
 
     view, now = view_from_args(args, datetime.now(UTC))  # bad arguments fail before the password is asked
     try:
@@ -157,6 +158,8 @@ def export_command(args: argparse.Namespace) -> int:
         alerts = store.alerts(since=start)
         extra_subjects = subject_markings(store, alerts, picture)
         picture["alerts"] = alerts
+        # derived facts (coverage gaps, hot spots) over what this user may see, as on the dashboard
+        picture = as_seen_by(picture, viewer, rules=load_rules(), now=now, extra_subjects=extra_subjects)
     points = None
     if "tracks" in view.layers and not args.no_track_points:
         points = store.read("track_points", start=start, end=end)
