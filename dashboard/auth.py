@@ -42,6 +42,7 @@ from layers.users import (
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "wf_session"
+NOTICE_KEY = "wf_signin_notice"
 
 
 @st.cache_resource(max_entries=4)
@@ -159,6 +160,8 @@ def validate() -> tuple[Viewer | None, str | None]:
             log.info("session ended: %s", exc)
             st.session_state.pop(SESSION_KEY, None)
             notice = exc.public_message
+            # the app reruns to show the form: say why there too
+            st.session_state[NOTICE_KEY] = notice
     return None, notice
 
 
@@ -202,9 +205,11 @@ def require_viewer() -> Viewer | None:
     """The viewer of a valid sign-in, or None after drawing the sign-in form."""
     viewer, notice = validate()
     if viewer is not None:
+        st.session_state.pop(NOTICE_KEY, None)
         st.session_state["wf_viewer"] = viewer
         return viewer
     st.session_state.pop("wf_viewer", None)
+    notice = notice or st.session_state.pop(NOTICE_KEY, None)
     provider_refused = notice is not None and auth_method() == "oidc" and st.user.is_logged_in
     sign_in_form(notice, provider_signed_in=provider_refused)
     return None
