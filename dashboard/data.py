@@ -308,7 +308,10 @@ def evaluate_alerts(at: datetime) -> None:
     rerun of a new interval does it; an earlier time (a map keyed by the minute) never does."""
     from ingest.config import refresh_seconds, settings
 
-    if not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
+    import os
+
+    if os.environ.get("WATCHFLOOR_ALERTS_IN_DASHBOARD") == "0" or \
+            not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
         return
     bucket = int(at.timestamp() // max(30.0, refresh_seconds()))
     state = _evaluated()

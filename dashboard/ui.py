@@ -62,7 +62,7 @@ TOUCH_CSS = """
 """
 ANALYST_CSS = """
 <style>
-  .block-container { padding-top: 2.4rem !important; max-width: 100% !important; }
+  .block-container { padding-top: 4rem !important; max-width: 100% !important; }
   .wf-legend { font-size: .9rem; line-height: 1.7; }
   .wf-swatch { display: inline-block; width: .9em; height: .9em; border-radius: 50%; margin: 0 .35em -.1em .9em; }
 </style>

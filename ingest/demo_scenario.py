@@ -108,7 +108,7 @@ import math
 import pathlib
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -1282,19 +1282,26 @@ def _cot_xml(tracks: list[_Track]) -> str:
     out = io.StringIO()
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n<events>\n')
     for t, _, tr, i in rows:
-        remarks = f"{tr.mission}; phase: {tr.phase[i]}"
-        out.write(
-            f'<event version="2.0" uid={quoteattr(tr.track_id)} type="{tr.cot_type}" how="m-g" '
-            f'time="{_iso_ms(t)}" start="{_iso_ms(t)}" stale="{_iso_ms(t + 60_000)}">'
-            f'<point lat="{_f(tr.lat[i], 6)}" lon="{_f(tr.lon[i], 6)}" hae="{_f(tr.alt[i], 1)}" '
-            f'ce="{_f(tr.ce, 1)}" le="{_f(tr.le, 1)}"/>'
-            f"<detail><contact callsign={quoteattr(tr.callsign)}/>"
-            f'<track course="{_f(tr.heading[i], 1)}" speed="{_f(tr.speed[i], 1)}"/>'
-            f"<remarks>{escape(remarks)}</remarks><marking>{escape(tr.marking)}</marking>"
-            "</detail></event>\n"
-        )
+        out.write(cot_event(tr.track_id, tr.cot_type, t, tr.lat[i], tr.lon[i], tr.alt[i], tr.ce, tr.le,
+                            tr.callsign, tr.heading[i], tr.speed[i], f"{tr.mission}; phase: {tr.phase[i]}",
+                            tr.marking))
     out.write("</events>\n")
     return out.getvalue()
+
+
+def cot_event(uid: str, cot_type: str, t_ms: int, lat: float, lon: float, alt: float, ce: float, le: float,
+              callsign: str, course: float, speed: float, remarks: str, marking: str) -> str:
+    """One Cursor-on-Target position report as a drone's ground station sends it (stale after 60 s)."""
+    return (
+        f'<event version="2.0" uid={quoteattr(uid)} type="{cot_type}" how="m-g" '
+        f'time="{_iso_ms(t_ms)}" start="{_iso_ms(t_ms)}" stale="{_iso_ms(t_ms + 60_000)}">'
+        f'<point lat="{_f(lat, 6)}" lon="{_f(lon, 6)}" hae="{_f(alt, 1)}" '
+        f'ce="{_f(ce, 1)}" le="{_f(le, 1)}"/>'
+        f"<detail><contact callsign={quoteattr(callsign)}/>"
+        f'<track course="{_f(course, 1)}" speed="{_f(speed, 1)}"/>'
+        f"<remarks>{escape(remarks)}</remarks><marking>{escape(marking)}</marking>"
+        "</detail></event>\n"
+    )
 
 
 def _gpx(tracks: list[_Track], now_ms: int) -> str:
@@ -1616,50 +1623,53 @@ def _fatalities(rng: np.random.Generator, p: tuple[float, float, float]) -> int:
     return 0
 
 
+def acled_incident(
+    ref: _Reference, rng: np.random.Generator, hotspots: list[_Town], when: Callable[[], tuple[int, int]]
+) -> _Incident:
+    """One ACLED-style incident; ``when()`` gives (occurred ms, age ms), drawn at its place in the
+    sequence of random draws (so the static scenario and the live demo share one generator)."""
+    etype, _w, where, pfat, subs = _ACLED_TYPES[_weighted(rng, [t[1] for t in _ACLED_TYPES])]
+    sub, _w, a1, a2, sev_w, notes = subs[_weighted(rng, [t[1] for t in subs])]
+    town = _incident_place(ref, rng, where, hotspots)
+    lon, lat = _jitter(rng, town)
+    occurred, age_ms = when()
+    country = ref.country_names.get(town.cc, town.cc)
+    fat = _fatalities(rng, pfat)
+    note = notes[int(rng.integers(0, len(notes)))].format(
+        town=town.name, n=int(rng.integers(2, 40)), d=f"{rng.uniform(0.5, 2.5):.1f}"
+    )
+    if fat:
+        note += f" {fat} fatalit{'y' if fat == 1 else 'ies'} reported."
+    source = _ACLED_SOURCES[int(rng.integers(0, len(_ACLED_SOURCES)))]
+    opts = _SOURCE_MARKINGS.get(source)
+    mark = opts[int(rng.integers(0, len(opts)))] if opts else (M_ALL if rng.random() < 0.85 else M_NATO)
+    return _Incident(
+        occurred,
+        town.cc,
+        town,
+        lon,
+        lat,
+        etype,
+        sub,
+        _severity(rng, sev_w, fat),
+        _status(rng, age_ms / 3.6e6),
+        fat,
+        a1.format(country=country),
+        a2.format(country=country),
+        source,
+        note,
+        marking=mark,
+    )
+
+
 def _acled(
     ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: list[_Town], n: int = 270
 ) -> list[_Incident]:
-    rows: list[_Incident] = []
-    for _ in range(n):
-        etype, _w, where, pfat, subs = _ACLED_TYPES[_weighted(rng, [t[1] for t in _ACLED_TYPES])]
-        sub, _w, a1, a2, sev_w, notes = subs[_weighted(rng, [t[1] for t in subs])]
-        town = _incident_place(ref, rng, where, hotspots)
-        lon, lat = _jitter(rng, town)
+    def when() -> tuple[int, int]:
         age_ms = int(rng.uniform(60, 86_340)) * 1000
-        occurred = (now_ms - age_ms) // 1000 * 1000
-        country = ref.country_names.get(town.cc, town.cc)
-        fat = _fatalities(rng, pfat)
-        note = notes[int(rng.integers(0, len(notes)))].format(
-            town=town.name, n=int(rng.integers(2, 40)), d=f"{rng.uniform(0.5, 2.5):.1f}"
-        )
-        if fat:
-            note += f" {fat} fatalit{'y' if fat == 1 else 'ies'} reported."
-        source = _ACLED_SOURCES[int(rng.integers(0, len(_ACLED_SOURCES)))]
-        opts = _SOURCE_MARKINGS.get(source)
-        mark = (
-            opts[int(rng.integers(0, len(opts)))]
-            if opts
-            else (M_ALL if rng.random() < 0.85 else M_NATO)
-        )
-        rows.append(
-            _Incident(
-                occurred,
-                town.cc,
-                town,
-                lon,
-                lat,
-                etype,
-                sub,
-                _severity(rng, sev_w, fat),
-                _status(rng, age_ms / 3.6e6),
-                fat,
-                a1.format(country=country),
-                a2.format(country=country),
-                source,
-                note,
-                marking=mark,
-            )
-        )
+        return (now_ms - age_ms) // 1000 * 1000, age_ms
+
+    rows = [acled_incident(ref, rng, hotspots, when) for _ in range(n)]
     rows.sort(key=lambda r: (r.occurred_ms, r.cc, r.town.name))
     used: set[int] = set()
     for etype, text in _HOSTILE_NOTES:
@@ -1676,37 +1686,43 @@ def _acled(
     return rows
 
 
+def relief_incident(
+    ref: _Reference, rng: np.random.Generator, hotspots: list[_Town], when: Callable[[], tuple[int, int]]
+) -> _Incident:
+    """One relief consortium field report (see `acled_incident` for ``when``)."""
+    cat, _w, subs, (title, desc) = _RELIEF_TYPES[_weighted(rng, [t[1] for t in _RELIEF_TYPES])]
+    town = _incident_place(ref, rng, "flood", hotspots)
+    lon, lat = _jitter(rng, town)
+    occurred, age_ms = when()
+    sub = subs[int(rng.integers(0, len(subs)))]
+    fat = _fatalities(rng, (0.04, 0.01, 0.0)) if cat in ("Flood", "Landslide") else 0
+    sev = _severity(rng, (0.2, 0.4, 0.3, 0.1), fat)
+    k = int(rng.integers(2, 30))
+    return _Incident(
+        occurred,
+        town.cc,
+        town,
+        lon,
+        lat,
+        cat,
+        sub,
+        sev,
+        _status(rng, age_ms / 3.6e6),
+        fat,
+        title=title.format(sub=sub, town=town.name),
+        notes=desc.format(sub=sub, town=town.name, n=k),
+        marking=M_ALL if rng.random() < 0.8 else M_NATO,
+    )
+
+
 def _relief(
     ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: list[_Town], n: int = 75
 ) -> list[_Incident]:
-    rows: list[_Incident] = []
-    for _ in range(n):
-        cat, _w, subs, (title, desc) = _RELIEF_TYPES[_weighted(rng, [t[1] for t in _RELIEF_TYPES])]
-        town = _incident_place(ref, rng, "flood", hotspots)
-        lon, lat = _jitter(rng, town)
+    def when() -> tuple[int, int]:
         age_ms = int(rng.uniform(300, 86_000)) * 1000
-        occurred = (now_ms - age_ms) // 1000 * 1000
-        sub = subs[int(rng.integers(0, len(subs)))]
-        fat = _fatalities(rng, (0.04, 0.01, 0.0)) if cat in ("Flood", "Landslide") else 0
-        sev = _severity(rng, (0.2, 0.4, 0.3, 0.1), fat)
-        k = int(rng.integers(2, 30))
-        rows.append(
-            _Incident(
-                occurred,
-                town.cc,
-                town,
-                lon,
-                lat,
-                cat,
-                sub,
-                sev,
-                _status(rng, age_ms / 3.6e6),
-                fat,
-                title=title.format(sub=sub, town=town.name),
-                notes=desc.format(sub=sub, town=town.name, n=k),
-                marking=M_ALL if rng.random() < 0.8 else M_NATO,
-            )
-        )
+        return (now_ms - age_ms) // 1000 * 1000, age_ms
+
+    rows = [relief_incident(ref, rng, hotspots, when) for _ in range(n)]
     rows.sort(key=lambda r: (r.occurred_ms, r.cc, r.town.name))
     for (title, desc), r in zip(_HOSTILE_RELIEF, rows[5::20]):
         r.title, r.notes = title, desc

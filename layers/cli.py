@@ -119,6 +119,65 @@ def cmd_demo_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo_live(args: argparse.Namespace) -> int:
+    """Play the demo's outside world in real time: drones over CoT, incident, unit and imagery feeds."""
+    import logging
+    from datetime import UTC, datetime
+
+    from ingest.demo_live import Endpoints, LiveWorld, drone_summary, feeds_config, run
+
+    endpoints = Endpoints(args.host, args.cot_udp, args.cot_tcp, args.http)
+    if args.print_feeds:
+        print(feeds_config(endpoints), end="")
+        return 0
+    world = LiveWorld()
+    if args.list:
+        print("\n".join(drone_summary(world, datetime.now(UTC).timestamp())))
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    print(f"live demo: CoT to udp {args.host}:{args.cot_udp} and tcp {args.host}:{args.cot_tcp}; feeds at "
+          f"http://{args.host}:{args.http}/ (receive them with `watchfloor feeds run --config FILE`, FILE from "
+          "`watchfloor demo live --print-feeds`); Ctrl-C stops", flush=True)
+    try:
+        run(endpoints, world=world)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Run the watch floor's processes together on this machine (layers/services.py)."""
+    import logging
+
+    from ingest.config import home
+    from layers.services import Supervisor, procfile, services
+
+    feeds = Path(args.feeds) if args.feeds else None
+    demo_args: tuple[str, ...] = ()
+    if args.demo:
+        from ingest.demo_live import Endpoints, feeds_config
+
+        base = args.demo_ports
+        endpoints = Endpoints(cot_udp=base, cot_tcp=base + 1, http=base + 2) if base else Endpoints()
+        demo_args = ("--cot-udp", str(endpoints.cot_udp), "--cot-tcp", str(endpoints.cot_tcp),
+                     "--http", str(endpoints.http))
+        if feeds is None:
+            feeds = home() / "demo-feeds.toml"
+            feeds.parent.mkdir(parents=True, exist_ok=True)
+            feeds.write_text(feeds_config(endpoints))
+    elif feeds is None and (home() / "feeds.toml").exists():
+        feeds = home() / "feeds.toml"
+    svcs = services(demo=args.demo, feeds_config=feeds, port=args.port, address=args.address,
+                    demo_args=demo_args)
+    if args.procfile:
+        print(procfile(svcs), end="")
+        return 0
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s watchfloor up: %(message)s")
+    print(f"watchfloor up: {', '.join(s.name for s in svcs)}; dashboard on http://localhost:{args.port} "
+          "(Ctrl-C stops everything)", flush=True)
+    return Supervisor(svcs).run()
+
+
 def cmd_alerts_run(args: argparse.Namespace) -> int:
     """Evaluate the alert rules over the store, now and then every --interval seconds."""
     import time as _time
@@ -218,6 +277,14 @@ def parser() -> argparse.ArgumentParser:
     dg.add_argument("outdir")
     dg.add_argument("--now", help="ISO 8601 time the scenario ends at (default: now)")
     dg.set_defaults(func=cmd_demo_generate)
+    dv = dsub.add_parser("live", help="keep the scenario moving in real time through the real feed paths")
+    dv.add_argument("--host", default="127.0.0.1", help="where to send CoT and serve the feeds (loopback)")
+    dv.add_argument("--cot-udp", type=int, default=16969, help="CoT UDP port of the feed runner's listener")
+    dv.add_argument("--cot-tcp", type=int, default=18087, help="CoT TCP port of the feed runner's listener")
+    dv.add_argument("--http", type=int, default=18765, help="port of the incident, unit and imagery feeds")
+    dv.add_argument("--print-feeds", action="store_true", help="print the feeds.toml that receives it, and exit")
+    dv.add_argument("--list", action="store_true", help="list the drones and where they are, and exit")
+    dv.set_defaults(func=cmd_demo_live)
 
     from ingest.feeds.runner import add_arguments, feeds_command
 
@@ -259,6 +326,16 @@ def parser() -> argparse.ArgumentParser:
 
     u = sub.add_parser("users", help="local sign-in accounts (argon2 hashes in $WATCHFLOOR_HOME/users.toml)")
     add_users_arguments(u)
+
+    up = sub.add_parser("up", help="run feeds, alert evaluation and the dashboard together (make run)")
+    up.add_argument("--demo", action="store_true", help="also play the live demo and receive it")
+    up.add_argument("--port", type=int, default=8501)
+    up.add_argument("--address", help="the dashboard's listening address (Streamlit's default otherwise)")
+    up.add_argument("--feeds", help="feeds file (default $WATCHFLOOR_HOME/feeds.toml if there is one)")
+    up.add_argument("--demo-ports", type=int, metavar="N",
+                    help="the live demo's ports: CoT UDP N, CoT TCP N+1, HTTP N+2 (default 16969, 18087, 18765)")
+    up.add_argument("--procfile", action="store_true", help="print the same processes as a Procfile, and exit")
+    up.set_defaults(func=cmd_up)
 
     s = sub.add_parser("status", help="records per layer")
     s.set_defaults(func=cmd_status)

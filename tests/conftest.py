@@ -61,6 +61,34 @@ def sign_in(page, url: str, user: str = "admin", password: str = TEST_PASSWORD) 
     page.get_by_role("button", name="Sign in").click()
 
 
+def canvas_drawn(png: bytes) -> bool:
+    """More than a flat background: many distinct colours, no single colour covering it all."""
+    import numpy as np
+    from io import BytesIO
+
+    from PIL import Image
+
+    img = np.asarray(Image.open(BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    colours, counts = np.unique(img // 16, axis=0, return_counts=True)
+    return len(colours) > 20 and counts.max() / len(img) < 0.95
+
+
+def wait_until_drawn(page, timeout_s: float = 90.0) -> None:
+    """Until no cached builder is still running (spinner) and the map canvas shows a picture:
+    polled with a deadline, never a fixed sleep."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        running = page.locator("[data-testid='stSpinner']").count()
+        canvas = page.query_selector("#deckgl-overlay, canvas")
+        box = canvas.bounding_box() if canvas is not None else None
+        # a clip of the page, not an element screenshot: a map redrawn by a refresh is never "stable"
+        if not running and box and box["width"] > 10 and box["height"] > 10 and \
+                canvas_drawn(page.screenshot(clip=box)):
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError("the map was not drawn in time")
+
+
 def require_system(what: str, available: bool) -> None:
     if available:
         return

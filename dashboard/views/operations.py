@@ -6,10 +6,18 @@ import streamlit as st
 
 from dashboard import auth, data, ui
 from ingest.config import refresh_seconds
+from layers.filters import DEFAULT_LAYERS
 from layers.figures import key_figures, screen_marking, ticker
+
+# The wall shows what needs attention; imagery footprints (for analysts) would cross out its symbols.
+WALL_LAYERS = tuple(name for name in DEFAULT_LAYERS if name != "imagery")
 
 ui.css(ui.WALL_CSS)
 ui.init_view_state()
+if "ops_layers_seeded" not in st.session_state:
+    st.session_state["ops_layers_seeded"] = True
+    if "lyr" not in st.query_params:
+        st.session_state["layers"] = list(WALL_LAYERS)
 
 
 @st.fragment(run_every=refresh_seconds())
