@@ -30,7 +30,7 @@ import streamlit as st
 from ingest.markings import LEVELS
 from ingest.schema import LAYERS
 from ingest.store import Store, open_store
-from layers.access import ADMIN, Viewer, restrict, signature
+from layers.access import ADMIN, Viewer, may, require, restrict, signature
 from layers.filters import View, apply_view
 from layers.picture import Window, as_seen_by, load_picture, operational_bounds, subject_markings
 
@@ -325,7 +325,7 @@ def evaluate_alerts(at: datetime) -> None:
 
 def acknowledge(keys: list[str], *, viewer: Viewer, at: datetime) -> int:
     """Acknowledge, in the signed-in person's name, those of `keys` they may see and act on."""
-    if viewer.role not in ("analyst", "administrator"):
+    if not may(viewer, "acknowledge"):
         return 0
     allowed = set(visible_alerts(at, viewer=viewer)["key"].astype(str))
     by = f"{viewer.display_name or viewer.username} ({viewer.username}, {viewer.nation})"
@@ -342,6 +342,7 @@ def save_zone(name: str, wkt: str, *, viewer: Viewer, marking: str) -> str:
     from ingest.pipeline import ingest_frame
     from layers.zones import ZONE_SOURCE, zone_frame, zone_marking_error
 
+    require(viewer, "draw_zone")
     problem = zone_marking_error(marking, viewer)
     if problem:
         raise ValueError(problem)

@@ -645,6 +645,20 @@ def bootstrap(path: Path, username: str, *, nation: str, clearance: str) -> int:
     return 0
 
 
+def sign_in_cli(username: str, password_stdin: bool) -> Viewer:
+    """A command-line sign-in (`watchfloor export`, `watchfloor alerts ack`): the viewer for ``username``
+    after checking the password against the users file, asked once (or one line of stdin).
+
+    Raises ConfigError when the users file holds no account (nobody can sign in, so the
+    password is not asked for), else `authenticate`'s AuthenticationError."""
+    users = load_users()
+    if not users:
+        raise ConfigError(f"users file {users_path()}", "at least one account (add one with "
+                          "`watchfloor users add`)", "no accounts")
+    password = _read_password(True) if password_stdin else getpass.getpass("Password: ")
+    return authenticate(users, username, password)
+
+
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         line = sys.stdin.readline()

@@ -26,7 +26,6 @@ from tests.conftest import ARTIFACTS, ROOT, add_test_users, free_port, sign_in, 
 
 pytestmark = pytest.mark.browser
 SIZES = ((1920, 1080), (1024, 768), (768, 1024))
-PAGES = {"operations": "", "commander": "commander", "analyst": "analyst", "data-health": "data-health"}
 INFORMATION = ("lack clear post-event imagery", "tracks stale", "hot spots")
 
 
@@ -104,17 +103,21 @@ def test_live_tracks_reach_the_wall_and_the_ticker_holds_only_actionable_alerts(
 
 @pytest.mark.parametrize("size", SIZES, ids=[f"{w}x{h}" for w, h in SIZES])
 def test_every_page_at_every_size_for_people_to_look_at(browser, live_floor, size):
+    """One sign-in per size, then the navigation (the wall, which hides it, comes last)."""
     url, _, _, _ = live_floor
     w, h = size
     ARTIFACTS.mkdir(exist_ok=True)
-    for name, path in PAGES.items():
-        page = browser.new_page(viewport={"width": w, "height": h}, has_touch=w < 1920)
-        sign_in(page, f"{url}/{path}")
+    page = browser.new_page(viewport={"width": w, "height": h}, has_touch=w < 1920)
+    sign_in(page, f"{url}/commander")
+    for name, title in (("commander", None), ("analyst", "Analyst"), ("data-health", "Data health"),
+                        ("operations", "Operations")):
+        if title:
+            page.get_by_role("link", name=title).first.click()
         page.wait_for_selector("text=Feeds" if name == "data-health" else ".wf-banner", timeout=90_000)
         if name != "data-health":
             wait_until_drawn(page)
         page.screenshot(path=str(ARTIFACTS / f"live-{name}-{w}x{h}.png"))
-        page.close()
+    page.close()
 
 
 def test_stopping_the_supervisor_stops_everything_it_started(live_floor):
