@@ -27,7 +27,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/watchfloor demo load --if-empty
 	$(BIN)/watchfloor users bootstrap
-	$(BIN)/streamlit run dashboard/app.py --server.port $(PORT)
+	$(BIN)/watchfloor up --demo --port $(PORT)
 
 demo: $(VENV)/.installed
 	$(BIN)/watchfloor demo load

@@ -13,22 +13,21 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dashboard import auth
+from layers.access import may
 
 st.set_page_config(page_title="watchfloor", page_icon="🛰️", layout="wide",
                    initial_sidebar_state="collapsed")
 
 # Not "pages/": Streamlit would also list that folder as a second, legacy navigation.
 PAGES = ROOT / "dashboard" / "views"
-# Roles decide what one may do, never what one may see (layers/access/policy.py): viewers watch,
-# analysts also filter deeply, export and acknowledge; administrators also see raw quarantine.
-ANALYST_ROLES = ("analyst", "administrator")
 
 viewer = auth.require_viewer()
 pages = [
     st.Page(str(PAGES / "operations.py"), title="Operations", icon=":material/monitor:", default=True),
     st.Page(str(PAGES / "commander.py"), title="Commander", icon=":material/tablet:", url_path="commander"),
 ]
-if viewer is None or viewer.role in ANALYST_ROLES:
+# Roles decide what one may do, never what one may see (layers.access.PERMISSIONS).
+if viewer is None or may(viewer, "analyse"):
     pages.append(st.Page(str(PAGES / "analyst.py"), title="Analyst", icon=":material/query_stats:",
                          url_path="analyst"))
 pages.append(st.Page(str(PAGES / "health.py"), title="Data health", icon=":material/monitor_heart:",
@@ -39,3 +38,4 @@ nav = st.navigation(pages, position="top" if viewer is not None else "hidden")
 if viewer is not None:
     auth.account_box(viewer)
     nav.run()
+    auth.watch(viewer)

@@ -1,10 +1,18 @@
 """Sign-in gate: nothing of the picture is read or drawn before a valid session exists.
 
-`require_viewer` runs first on every script run (dashboard/app.py). A valid session in
-``st.session_state`` gives the `Viewer`, re-read from the users file each run so a
-disabled account or a lowered clearance takes effect at once; otherwise the sign-in
-form is the only thing on the page. The session is per browser tab (Streamlit's
-session), so a reload asks again: no token is kept in the browser to be stolen.
+`require_viewer` runs first on every script run (dashboard/app.py), and `current_viewer`
+at the start of every page and of every fragment refresh: both go through `validate`,
+which re-reads the account (the users file, re-parsed only when it changes), so a
+disabled account, a lowered clearance, an expired session or a revoked wall display
+takes effect on the next refresh of every open tab; otherwise the sign-in form is the
+only thing on the page.
+
+Two kinds of sign-in:
+- a person: per browser tab (Streamlit's session), so a reload asks again; no token
+  is kept in the browser to be stolen;
+- an enrolled wall display (layers/access/kiosk.py): a device token in an HttpOnly,
+  SameSite=Strict cookie set by dashboard/server.py, so the wall survives reloads and
+  browser restarts; view-only, and refused from the next refresh once revoked.
 The URL's query parameters survive sign-in, so a shared link opens the view it names,
 as the person who opens it sees it.
 """
@@ -29,10 +37,12 @@ from layers.access import (
     start_session,
     users_path,
 )
+from layers.access.kiosk import COOKIE_NAME, Kiosk, check_token, kiosks_path, load_kiosks
 from layers.access.sessions import DEFAULT_SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
 SESSION_KEY = "wf_session"
+NOTICE_KEY = "wf_signin_notice"
 
 
 @st.cache_resource(max_entries=4)
@@ -50,6 +60,21 @@ def users() -> dict[str, UserRecord]:
     return _users(str(path), (st_.st_mtime_ns, st_.st_size))
 
 
+@st.cache_resource(max_entries=4)
+def _kiosks(path: str, stamp: tuple[int, int]) -> dict[str, Kiosk]:
+    return load_kiosks(Path(path))
+
+
+def kiosks() -> dict[str, Kiosk]:
+    """The enrolled wall displays, read again whenever the file changes (enrolment, revocation)."""
+    path = kiosks_path()
+    try:
+        st_ = path.stat()
+    except FileNotFoundError:
+        return {}
+    return _kiosks(str(path), (st_.st_mtime_ns, st_.st_size))
+
+
 @st.cache_resource
 def throttle() -> SignInThrottle:
     """One per dashboard process: guessing from many tabs counts together."""
@@ -64,12 +89,80 @@ def session_lifetime() -> timedelta:
 
 
 def current_viewer() -> Viewer:
-    """The signed-in viewer of this run. Pages call it; app.py has already checked the session,
-    so a page run without one is a programming error and shows nothing."""
-    viewer = st.session_state.get("wf_viewer")
-    if not isinstance(viewer, Viewer):
-        st.stop()
+    """The signed-in viewer, checked again now: pages call it first, and so does every fragment
+    refresh (a wall left open for a shift must lose a disabled account within one refresh).
+    When the sign-in is no longer valid the whole app reruns, which shows the sign-in form."""
+    viewer, _ = validate()
+    if viewer is None:
+        st.session_state.pop("wf_viewer", None)
+        st.rerun()
+    st.session_state["wf_viewer"] = viewer
     return viewer
+
+
+def watch(viewer: Viewer) -> None:
+    """On every page: check the sign-in again every refresh interval, even where nothing else
+    refreshes (Commander, Analyst, Data health). A sign-in that is no longer valid, or an account
+    whose nation, clearance or role changed, reruns the whole app: the sign-in form, or the page
+    drawn again for what the account may now see."""
+    from ingest.config import refresh_seconds
+
+    @st.fragment(run_every=refresh_seconds())
+    def _watchdog(shown: tuple) -> None:
+        now_valid, _ = validate()
+        if now_valid is None or _identity(now_valid) != shown:
+            st.rerun(scope="app")
+
+    _watchdog(_identity(viewer))
+
+
+def _identity(viewer: Viewer) -> tuple:
+    return (viewer.username, viewer.nation, viewer.clearance, viewer.role)
+
+
+def _client_address() -> str | None:
+    """The browser's network address as the server saw it (the throttle counts failures per client)."""
+    try:
+        return st.context.ip_address
+    except Exception:  # noqa: BLE001 - no request context (AppTest)
+        return None
+
+
+def _kiosk_token() -> str | None:
+    try:
+        return st.context.cookies.get(COOKIE_NAME)
+    except Exception:  # noqa: BLE001 - no request context (AppTest): no cookie
+        return None
+
+
+def validate() -> tuple[Viewer | None, str | None]:
+    """The viewer of this browser's valid sign-in, else (None, what to tell them).
+
+    Cheap enough for every refresh: a stat of the users and kiosks files, the rest from
+    memory. Order: a wall display's device token, then the identity provider, then a
+    local account's session."""
+    notice = None
+    token = _kiosk_token()
+    if token:
+        try:
+            return check_token(token, kiosks()).viewer(), None
+        except AuthenticationError as exc:
+            log.info("wall display refused: %s", exc)
+            notice = exc.public_message
+    viewer, oidc_notice = _oidc_viewer()
+    if viewer is not None or oidc_notice is not None:
+        return viewer, oidc_notice
+    session = st.session_state.get(SESSION_KEY)
+    if session is not None:
+        try:
+            return check_session(session, users=users()), None
+        except AuthenticationError as exc:
+            log.info("session ended: %s", exc)
+            st.session_state.pop(SESSION_KEY, None)
+            notice = exc.public_message
+            # the app reruns to show the form: say why there too
+            st.session_state[NOTICE_KEY] = notice
+    return None, notice
 
 
 def auth_method() -> str:
@@ -109,29 +202,16 @@ def _oidc_viewer() -> tuple[Viewer | None, str | None]:
 
 
 def require_viewer() -> Viewer | None:
-    """The viewer of a valid session, or None after drawing the sign-in form."""
-    viewer, notice = _oidc_viewer()
+    """The viewer of a valid sign-in, or None after drawing the sign-in form."""
+    viewer, notice = validate()
     if viewer is not None:
+        st.session_state.pop(NOTICE_KEY, None)
         st.session_state["wf_viewer"] = viewer
         return viewer
-    if notice is not None:
-        st.session_state.pop(SESSION_KEY, None)
-        st.session_state.pop("wf_viewer", None)
-        sign_in_form(notice, provider_signed_in=True)
-        return None
-    session = st.session_state.get(SESSION_KEY)
-    if session is not None:
-        try:
-            viewer = check_session(session, users=users())
-        except AuthenticationError as exc:
-            log.info("session ended: %s", exc)
-            st.session_state.pop(SESSION_KEY, None)
-            notice = exc.public_message
-        else:
-            st.session_state["wf_viewer"] = viewer
-            return viewer
     st.session_state.pop("wf_viewer", None)
-    sign_in_form(notice)
+    notice = notice or st.session_state.pop(NOTICE_KEY, None)
+    provider_refused = notice is not None and auth_method() == "oidc" and st.user.is_logged_in
+    sign_in_form(notice, provider_signed_in=provider_refused)
     return None
 
 
@@ -168,13 +248,14 @@ def sign_in_form(notice: str | None = None, *, provider_signed_in: bool = False)
 def attempt(username: str, password: str) -> str | None:
     """Try a sign-in; None on success (the session is stored), else the message to show."""
     gate = throttle()
-    wait = gate.wait_seconds(username)
+    client = _client_address()
+    wait = gate.wait_seconds(username, client=client)
     if wait > 0:
         return f"Too many failed sign-ins for this name. Try again in {int(wait) + 1} s."
     try:
         viewer = authenticate(users(), username, password)
     except AuthenticationError as exc:
-        gate.failed(username)
+        gate.failed(username, client=client)
         return exc.public_message
     gate.succeeded(username)
     st.session_state[SESSION_KEY] = start_session(viewer, lifetime=session_lifetime())
@@ -189,11 +270,19 @@ def sign_out() -> None:
         st.logout()
 
 
+def is_kiosk(viewer: Viewer) -> bool:
+    return viewer.username.startswith("kiosk:")
+
+
 def account_box(viewer: Viewer) -> None:
     """Who is signed in and what decides what they see; sign out. In the sidebar."""
     with st.sidebar:
         st.caption(f"Signed in as **{viewer.display_name or viewer.username}** · {viewer.nation} · "
                    f"{viewer.clearance} · {viewer.role}")
+        if is_kiosk(viewer):
+            st.caption("This browser is an enrolled wall display; an administrator revokes it with "
+                       "`watchfloor users kiosk revoke`.")
+            return
         if st.button("Sign out", key="sign_out"):
             sign_out()
             st.rerun()

@@ -30,9 +30,9 @@ import streamlit as st
 from ingest.markings import LEVELS
 from ingest.schema import LAYERS
 from ingest.store import Store, open_store
-from layers.access import ADMIN, Viewer, restrict, signature
+from layers.access import ADMIN, Viewer, may, require, restrict, signature
 from layers.filters import View, apply_view
-from layers.picture import Window, load_picture, operational_bounds, subject_markings
+from layers.picture import Window, as_seen_by, load_picture, operational_bounds, subject_markings
 
 # The standing picture covers the widest preset window; narrower windows filter it in memory.
 STANDING_HOURS = 24 * 7
@@ -108,11 +108,12 @@ def _subjects(source: tuple, v: tuple, alerts_v: tuple, _picture: dict, _alerts:
 @st.cache_resource(max_entries=24, ttl=900)
 def _restricted(source: tuple, v: tuple, alerts_v: tuple, sig: Signature) -> dict[str, gpd.GeoDataFrame]:
     """The one place the picture is filtered for a viewer, before any page or per-view cache sees
-    it: every layer, and the alerts (shown only if all their subjects are visible)."""
+    it: every layer, and the alerts (shown only if all their subjects are visible; coverage gaps
+    and hot spots evaluated over what the viewer may see: layers.picture.as_seen_by)."""
     frames, _ = _raw(source, v)
     alerts_ = _read_alerts(alerts_v)
     extra = _subjects(source, v, alerts_v, frames, alerts_)
-    return restrict({**frames, "alerts": alerts_}, stand_in(sig), extra_subjects=extra)
+    return as_seen_by({**frames, "alerts": alerts_}, stand_in(sig), rules=rules(), now=now(), extra_subjects=extra)
 
 
 def picture(view: View, at: datetime | None = None, *, viewer: Viewer
@@ -154,6 +155,12 @@ def feeds(versions_key: tuple, minute: str) -> pd.DataFrame:
 feed_health = feeds
 
 
+def feeds_for(viewer: Viewer, at: datetime) -> pd.DataFrame:
+    """Feed health as ``viewer`` may see it: a feed is named, and its state counted, only for those
+    its marking (the feed's default marking) is releasable to; undeclared ones for administrators."""
+    return restrict({"feeds": feeds(versions(), at.strftime("%H:%M"))}, viewer)["feeds"]
+
+
 @st.cache_resource(ttl=15)
 def quarantined(versions_key: tuple) -> pd.DataFrame:
     """Raw quarantined records (never marked as read: administrators only)."""
@@ -176,10 +183,10 @@ def fingerprint(frame: gpd.GeoDataFrame) -> int:
 
 @st.cache_resource(max_entries=128, ttl=900)
 def _layer(name: str, rows: int, source: tuple, sig: Signature, versions_key: tuple, minute: str, zoom: float,
-           max_points: int, _frame: gpd.GeoDataFrame, _at: datetime) -> list:
+           max_points: int, triage: tuple, _frame: gpd.GeoDataFrame, _at: datetime) -> list:
     from layers.map.deck import build_layer
 
-    return build_layer(name, _frame, _at, zoom=zoom, max_points=max_points)
+    return build_layer(name, _frame, _at, zoom=zoom, max_points=max_points, triage=dict(triage))
 
 
 @st.cache_resource(max_entries=32, ttl=900)
@@ -198,7 +205,7 @@ def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int
             # a new evaluation changes the alerts, not the other layers: only the rings are rebuilt
             key_v = (*v, alerts_v) if origin == "alerts" else v
             built += _layer(name, fingerprint(frame), source, sig, key_v, _at.isoformat(), round(initial.zoom, 1),
-                            max_points, frame, _at)
+                            max_points, rules().triage if origin == "alerts" else (), frame, _at)
     deck_ = build_deck(built, initial, height=height)
     deck_.to_json()  # encode once, here, not on every rerun that shows it
     return deck_
@@ -214,6 +221,45 @@ def deck(view: View, at: datetime, *, viewer: Viewer, layers: tuple | None = Non
     key = (tuple(sorted(view.to_params().items())), minute.isoformat(), versions(), _alerts_version(),
            signature(viewer))
     return _deck(key, view, minute, layers, max_points, height, viewer)
+
+
+@st.cache_resource(max_entries=2)
+def _rules(stamp: tuple):
+    from layers.alerts import load_rules
+
+    return load_rules()
+
+
+def rules():
+    """The alert rules in force (bundled defaults under the site's alerts.toml), read again when
+    the site file changes: a watch officer's new triage settings show on the next refresh."""
+    from ingest.config import home
+    from layers.alerts import FILE_NAME
+
+    try:
+        st_ = (home() / FILE_NAME).stat()
+        stamp = (st_.st_mtime_ns, st_.st_size)
+    except FileNotFoundError:
+        stamp = (0, 0)
+    return _rules(stamp)
+
+
+@st.cache_resource(max_entries=32, ttl=900)
+def _cards(rows: int, sig: Signature, alerts_v: tuple, settings: tuple, _alerts: gpd.GeoDataFrame) -> pd.DataFrame:
+    from layers.triage import triage
+
+    return triage(_alerts, dict(settings))
+
+
+def cards(picture: dict[str, gpd.GeoDataFrame], *, viewer: Viewer) -> pd.DataFrame:
+    """The picture's open alerts as triaged cards (layers/triage.py), built once per selection of
+    alerts and viewer signature: what needs a person first, grouped, information after."""
+    alerts = picture.get("alerts")
+    if alerts is None or alerts.empty:
+        from layers.triage import empty_cards
+
+        return empty_cards()
+    return _cards(fingerprint(alerts), signature(viewer), _alerts_version(), rules().triage, alerts)
 
 
 @st.cache_resource(max_entries=8, ttl=900)
@@ -262,7 +308,10 @@ def evaluate_alerts(at: datetime) -> None:
     rerun of a new interval does it; an earlier time (a map keyed by the minute) never does."""
     from ingest.config import refresh_seconds, settings
 
-    if not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
+    import os
+
+    if os.environ.get("WATCHFLOOR_ALERTS_IN_DASHBOARD") == "0" or \
+            not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
         return
     bucket = int(at.timestamp() // max(30.0, refresh_seconds()))
     state = _evaluated()
@@ -276,7 +325,7 @@ def evaluate_alerts(at: datetime) -> None:
 
 def acknowledge(keys: list[str], *, viewer: Viewer, at: datetime) -> int:
     """Acknowledge, in the signed-in person's name, those of `keys` they may see and act on."""
-    if viewer.role not in ("analyst", "administrator"):
+    if not may(viewer, "acknowledge"):
         return 0
     allowed = set(visible_alerts(at, viewer=viewer)["key"].astype(str))
     by = f"{viewer.display_name or viewer.username} ({viewer.username}, {viewer.nation})"
@@ -293,6 +342,7 @@ def save_zone(name: str, wkt: str, *, viewer: Viewer, marking: str) -> str:
     from ingest.pipeline import ingest_frame
     from layers.zones import ZONE_SOURCE, zone_frame, zone_marking_error
 
+    require(viewer, "draw_zone")
     problem = zone_marking_error(marking, viewer)
     if problem:
         raise ValueError(problem)

@@ -30,6 +30,12 @@ WALL_CSS = """
   [data-testid="stMetricLabel"] p { font-size: clamp(.8rem, 1vw, 1.15rem) !important; }
   .wf-ticker { font-size: clamp(.9rem, 1.05vw, 1.25rem); line-height: 1.5; }
   .wf-ticker .t { color: #9fb3d1; font-variant-numeric: tabular-nums; margin-right: .6em; }
+  .wf-card { border-left: .35em solid; padding: .15em 0 .15em .5em; margin-bottom: .45em; }
+  .wf-card .wf-sub { color: #9fb3d1; font-size: .8em; line-height: 1.3; }
+  .wf-count { font-weight: 700; margin-right: .4em; }
+  .wf-calm { color: #7fd39a; }
+  .wf-latest { font-size: clamp(.8rem, .9vw, 1.05rem); line-height: 1.45; color: #c9d4e6; }
+  .wf-latest .t { color: #9fb3d1; font-variant-numeric: tabular-nums; margin-right: .5em; }
   .wf-sev { display: inline-block; min-width: 5.2em; font-weight: 700; margin-right: .4em; }
   .wf-legend { font-size: 1rem; line-height: 1.7; }
   .wf-swatch { display: inline-block; width: .95em; height: .95em; border-radius: 50%; margin: 0 .35em -.1em .9em; }
@@ -44,11 +50,19 @@ TOUCH_CSS = """
   [data-testid="stMetricValue"] { font-size: 2.3rem !important; }
   .wf-legend { font-size: .95rem; line-height: 1.7; }
   .wf-swatch { display: inline-block; width: .95em; height: .95em; border-radius: 50%; margin: 0 .35em -.1em .9em; }
+  .wf-line { font-size: 1.05rem; line-height: 1.45; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+  .wf-dim { color: #9fb3d1; }
+  .wf-ticker { font-size: 1rem; line-height: 1.4; }
+  .wf-card { border-left: .3em solid; padding: .1em 0 .1em .5em; margin-bottom: .35em; }
+  .wf-ticker .t { color: #9fb3d1; margin-right: .5em; }
+  .wf-sev { display: inline-block; min-width: 4.6em; font-weight: 700; margin-right: .3em; }
+  .wf-count { font-weight: 700; margin-right: .3em; }
+  .wf-calm { color: #7fd39a; }
 </style>
 """
 ANALYST_CSS = """
 <style>
-  .block-container { padding-top: 2.4rem !important; max-width: 100% !important; }
+  .block-container { padding-top: 4rem !important; max-width: 100% !important; }
   .wf-legend { font-size: .9rem; line-height: 1.7; }
   .wf-swatch { display: inline-block; width: .9em; height: .9em; border-radius: 50%; margin: 0 .35em -.1em .9em; }
 </style>
@@ -174,9 +188,62 @@ def kpi_strip(fig: dict) -> None:
     cols[1].metric("Critical / high", f"{sev.get('critical', 0)} / {sev.get('high', 0)}")
     cols[2].metric("Active tracks", f"{fig['tracks_active']:,}", help=f"{fig['tracks_stale']} stale")
     cols[3].metric("Partner units", f"{fig['units']:,}", help=f"{fig['nations']} nations, {fig['personnel']:,} personnel")
-    cols[4].metric("Open alerts", f"{fig.get('alerts_open', 0):,}",
-                   help=f"{fig.get('alerts_critical', 0)} critical; acknowledge them on the Analyst page")
+    cols[4].metric("Needs action", f"{fig.get('action_cards', 0):,}",
+                   help=f"{fig.get('alerts_open', 0):,} open alerts in all ({fig.get('alerts_critical', 0)} critical), "
+                        "grouped; the full list and acknowledgement are on the Analyst page")
     cols[5].metric("Stale feeds", f"{fig['stale_feeds']} / {fig['feeds']}" if fig["feeds"] else "0")
+
+
+def _ago(then: object, now: datetime) -> str:
+    minutes = int((pd.Timestamp(now) - pd.Timestamp(then)).total_seconds() // 60)
+    if minutes < 1:
+        return "now"
+    if minutes < 120:
+        return f"{minutes} min"
+    return f"{minutes // 60} h" if minutes < 48 * 60 else f"{minutes // 1440} d"
+
+
+def action_html(cards: pd.DataFrame, now: datetime, *, limit: int = 10, details: bool = True) -> str:
+    """The alerts that need a person, one card per line (grouped findings count as one), most severe
+    and newest first; the rest is information, counted on Commander and listed on Analyst."""
+    act = cards[cards["needs_action"].astype(bool)].head(limit) if not cards.empty else cards
+    lines = []
+    for c in act.itertuples():
+        colour = style.hex_colour(style.SEVERITY[c.severity]) if c.severity in style.SEVERITY else "#9fb3d1"
+        sub = f'<div class="wf-sub">{escape(c.detail)}</div>' if details and c.detail else ""
+        lines.append(f'<div class="wf-card" style="border-left-color:{colour}"><span class="t">'
+                     f'{escape(_ago(c.time, now))}</span><span class="wf-sev" style="color:{colour}">'
+                     f'{escape(c.severity.upper())}</span>{escape(c.title)}{sub}</div>')
+    empty = '<div class="wf-calm">Nothing needs action.</div>'
+    return '<div class="wf-ticker" data-testid="wf-ticker">' + ("".join(lines) or empty) + "</div>"
+
+
+def attention_line(summary: dict) -> str:
+    """One line: how many alert cards need action, by severity, and how much is information."""
+    sev = summary["action_by_severity"]
+    parts = [f'<b style="color:{style.hex_colour(style.SEVERITY[s])}">{n} {escape(s)}</b>'
+             for s, n in sev.items() if n]
+    head = ("Needs action: " + " · ".join(parts)) if parts else "Nothing needs action"
+    info = summary["info_alerts"]
+    tail = f' <span class="wf-dim">· {info:,} open alerts are information (Analyst)</span>' if info else ""
+    return f'<div class="wf-line">{head}{tail}</div>'
+
+
+def summary_html(fig: dict) -> str:
+    """The key figures as one line of text, for a tablet: the map must stay above the fold."""
+    sev = fig["incidents_by_severity"]
+    crit = style.hex_colour(style.SEVERITY["critical"])
+    stale = f" · <b>{fig['stale_feeds']}</b> stale feeds" if fig.get("stale_feeds") else ""
+    return (f'<div class="wf-line">Incidents 24 h <b>{fig["incidents_24h"]:,}</b> (<b style="color:{crit}">'
+            f'{sev.get("critical", 0)}</b> critical, <b>{sev.get("high", 0)}</b> high) · tracks <b>'
+            f'{fig["tracks_active"]:,}</b> active · <b>{fig["units"]:,}</b> partner units{stale}</div>')
+
+
+def latest_html(rows: pd.DataFrame, now: datetime) -> str:
+    """Newest reports (incidents, tracks, imagery), one short line each: what changed, not what to do."""
+    lines = [f'<div><span class="t">{escape(pd.Timestamp(r.time).strftime("%H:%M"))}Z</span>{escape(r.text)}</div>'
+             for r in rows.itertuples()]
+    return '<div class="wf-latest">' + ("".join(lines) or "<div>No reports in the window.</div>") + "</div>"
 
 
 def ticker_html(rows: pd.DataFrame, now: datetime) -> str:

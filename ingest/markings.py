@@ -447,7 +447,16 @@ def summarise_markings(markings: Iterable[object], coalitions_: Coalitions | Non
     rel_to: frozenset[str] | None = None
     unmarked = False
     readable = 0
+    suffix = f" + {UNMARKED}"
     for value in distinct:
+        if isinstance(value, str) and value.endswith(suffix):
+            # a summary text written here before (an alert over unmarked records): its readable
+            # part still counts, so summarising summaries gives what summarising the records did
+            unmarked = True
+            value = value[: -len(suffix)]
+        elif isinstance(value, str) and value == UNMARKED:
+            unmarked = True
+            continue
         m = parse_marking(value, co)
         if m is None:
             unmarked = True
@@ -496,6 +505,16 @@ def classification_word(text: str) -> str | None:
         return None
     head = text.split(" + ", 1)[0].split("//", 1)[0].strip()
     return head if head in LEVELS else None
+
+
+def derived_text(markings: Iterable[object], coalitions_: Coalitions | None = None) -> str:
+    """The marking shown on something a viewer sees because they may see every record it was
+    derived from (an alert naming an incident and a power plant): highest level, releasable
+    to the nations all the readable ones are, and ``' + UNMARKED DATA PRESENT'`` when some
+    could not be read (only administrators see those). Unlike `combine_markings`, which
+    decides who may see a STORED derived record, this says what a visible one holds: it never
+    reads ``REL TO NONE`` for something an administrator is looking at."""
+    return summarise_markings(markings, coalitions_).text(coalitions_=coalitions_)
 
 
 def combine_markings(markings: Iterable[object], coalitions_: Coalitions | None = None) -> str | None:

@@ -11,8 +11,10 @@ import pandas as pd
 from ingest.schema import SEVERITIES
 
 
-def key_figures(picture: dict[str, gpd.GeoDataFrame], now: datetime, feeds: pd.DataFrame | None = None) -> dict:
-    """Incidents in the last 24 h by severity, active and stale tracks, stale feeds, units deployed."""
+def key_figures(picture: dict[str, gpd.GeoDataFrame], now: datetime, feeds: pd.DataFrame | None = None,
+                cards: pd.DataFrame | None = None) -> dict:
+    """Incidents in the last 24 h by severity, active and stale tracks, stale feeds, units deployed;
+    with triage ``cards`` (layers.triage), how many alert cards need action."""
     inc = picture.get("incidents", gpd.GeoDataFrame())
     recent = inc[inc["occurred_at"] >= pd.Timestamp(now) - pd.Timedelta(hours=24)] if not inc.empty else inc
     by_sev = {s: int((recent["severity"] == s).sum()) if not recent.empty else 0 for s in SEVERITIES}
@@ -40,15 +42,18 @@ def key_figures(picture: dict[str, gpd.GeoDataFrame], now: datetime, feeds: pd.D
         "personnel": int(dep["strength"].fillna(0).sum()) if not dep.empty else 0,
         "stale_feeds": stale_feeds,
         "feeds": 0 if feeds is None else int(len(feeds)),
+        "action_cards": 0 if cards is None or cards.empty else int(cards["needs_action"].astype(bool).sum()),
     }
 
 
-def ticker(picture: dict[str, gpd.GeoDataFrame], now: datetime, limit: int = 12) -> pd.DataFrame:
-    """The newest events across layers as plain text lines (time, kind, severity, text), newest first.
+def ticker(picture: dict[str, gpd.GeoDataFrame], now: datetime, limit: int = 12, *,
+           with_alerts: bool = True) -> pd.DataFrame:
+    """The newest events across layers as plain text lines (time, kind, severity, text), newest first;
+    ``with_alerts=False`` leaves the alerts out (the wall shows them as triaged cards instead).
 
     Text is returned raw; whoever renders it must escape it (it comes from feeds)."""
     rows: list[pd.DataFrame] = []
-    alerts = picture.get("alerts", gpd.GeoDataFrame())
+    alerts = picture.get("alerts", gpd.GeoDataFrame()) if with_alerts else gpd.GeoDataFrame()
     if not alerts.empty:
         # The wall ticker carries what needs a person: medium and above (stale tracks are low).
         open_ = alerts[(alerts["state"] == "open") & alerts["severity"].isin(["medium", "high", "critical"])]

@@ -111,5 +111,32 @@ def subject_markings(store: Store, alerts: pd.DataFrame, picture: dict[str, gpd.
     return out
 
 
+def as_seen_by(picture: dict[str, gpd.GeoDataFrame], viewer, *, rules, now: datetime,
+               extra_subjects: dict[str, object] | None = None) -> dict[str, gpd.GeoDataFrame]:
+    """The picture, its alerts included, as ``viewer`` may see it, with every derived fact
+    computed over only what they may see.
+
+    `layers.access.restrict` filters records, and alerts by their subjects. That suffices for
+    findings about exactly their subjects, not for those about what exists (AGGREGATE_RULES:
+    a coverage gap says no clear scene was found, a hot spot counts incidents): a hidden scene
+    would silence a gap, a hidden incident would raise a count. So when the viewer may not see
+    every incident and scene, those rules are evaluated again over the restricted picture and
+    their findings replace the stored ones (keeping the store's acknowledgements by key)."""
+    from layers.access import restrict
+    from layers.alerts import AGGREGATE_RULES, evaluate, findings_as_alerts
+
+    shown = restrict(picture, viewer, extra_subjects=extra_subjects)
+    alerts = picture.get("alerts")
+    if alerts is None or all(len(shown.get(n, ())) == len(picture.get(n, ())) for n in ("incidents", "imagery")):
+        return shown
+    findings = evaluate({k: v for k, v in shown.items() if k != "alerts"}, rules, now, only=AGGREGATE_RULES)
+    kept = alerts[~alerts["rule"].isin(AGGREGATE_RULES).to_numpy(dtype=bool)]
+    derived = findings_as_alerts(findings, alerts, now)
+    combined = pd.concat([kept, derived], ignore_index=True) if len(derived) else kept
+    combined = gpd.GeoDataFrame(combined, geometry="geometry", crs=alerts.crs)
+    return restrict({**{k: v for k, v in shown.items() if k != "alerts"}, "alerts": combined}, viewer,
+                    extra_subjects=extra_subjects)
+
+
 def _slashes(text: str) -> list[int]:
     return [i for i, c in enumerate(text) if c == "/"]

@@ -44,8 +44,8 @@ NATION_PALETTE: list[RGBA] = [
 ]
 TRACK_ACTIVE: RGBA = [0, 230, 255, 230]
 TRACK_STALE: RGBA = [130, 130, 140, 160]
-IMAGERY_CLEAR: RGBA = [120, 255, 160, 200]
-IMAGERY_CLOUDY: RGBA = [150, 150, 160, 140]
+IMAGERY_CLEAR: RGBA = [120, 255, 160, 110]  # footprints are context: faint, so they never cross out a symbol
+IMAGERY_CLOUDY: RGBA = [150, 150, 160, 70]
 AOR_ALPHA = 28
 
 

@@ -61,6 +61,34 @@ def sign_in(page, url: str, user: str = "admin", password: str = TEST_PASSWORD) 
     page.get_by_role("button", name="Sign in").click()
 
 
+def canvas_drawn(png: bytes) -> bool:
+    """More than a flat background: many distinct colours, no single colour covering it all."""
+    import numpy as np
+    from io import BytesIO
+
+    from PIL import Image
+
+    img = np.asarray(Image.open(BytesIO(png)).convert("RGB")).reshape(-1, 3)
+    colours, counts = np.unique(img // 16, axis=0, return_counts=True)
+    return len(colours) > 20 and counts.max() / len(img) < 0.95
+
+
+def wait_until_drawn(page, timeout_s: float = 90.0) -> None:
+    """Until no cached builder is still running (spinner) and the map canvas shows a picture:
+    polled with a deadline, never a fixed sleep."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        running = page.locator("[data-testid='stSpinner']").count()
+        canvas = page.query_selector("#deckgl-overlay, canvas")
+        box = canvas.bounding_box() if canvas is not None else None
+        # a clip of the page, not an element screenshot: a map redrawn by a refresh is never "stable"
+        if not running and box and box["width"] > 10 and box["height"] > 10 and \
+                canvas_drawn(page.screenshot(clip=box)):
+            return
+        page.wait_for_timeout(500)
+    raise AssertionError("the map was not drawn in time")
+
+
 def require_system(what: str, available: bool) -> None:
     if available:
         return
@@ -160,7 +188,7 @@ def start_dashboard(home: Path, *args: str, port: int | None = None, **env: str)
     environ.pop("WATCHFLOOR_STORE", None)
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true", *args],
         cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -169,14 +197,14 @@ def start_dashboard(home: Path, *args: str, port: int | None = None, **env: str)
 
 
 def wait_for_streamlit(url: str, proc: subprocess.Popen, log: Path, what: str) -> None:
-    """Poll Streamlit's health endpoint until it answers, for 60 s at most; then kill the server
+    """Poll Streamlit's health endpoint until it answers, for 120 s at most; then kill the server
     and raise with the end of its log."""
-    deadline = time.time() + 60
+    deadline = time.time() + 120
     while time.time() < deadline:
         try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).ok:
+            if requests.get(f"{url}/_stcore/health", timeout=5).ok:
                 return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy to answer in time
             time.sleep(0.3)
     proc.kill()
     raise RuntimeError(f"{what} did not start: {log.read_text()[-2000:]}")

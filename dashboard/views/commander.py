@@ -1,4 +1,5 @@
-"""Commander: for a tablet. The summary first, then the map; touch-sized controls, a light payload."""
+"""Commander: for a tablet. The summary in two lines, then the map above the fold; what needs action
+right after; touch-sized controls; a light payload."""
 
 from __future__ import annotations
 
@@ -6,12 +7,14 @@ import streamlit as st
 
 from dashboard import auth, ui
 from dashboard import loaders as data
-from layers.figures import key_figures, screen_marking, ticker
-from layers.table import alert_table
+from layers.figures import key_figures, screen_marking
+from layers.triage import summary
 
 # Fewer, lighter layers: the commander's link may be weak.
 COMMANDER_LAYERS = ("borders", "disputed_areas", "deployments", "tracks", "incidents", "infrastructure", "alerts")
 MAX_POINTS = 1_500
+MAP_HEIGHT = 540  # with the header and two summary lines, the map ends above the fold at 1024x768 and 768x1024
+TOP_CARDS = 5
 
 ui.css(ui.TOUCH_CSS)
 ui.init_view_state()
@@ -23,27 +26,23 @@ if "cmd_layers_seeded" not in st.session_state:
 at = data.now()
 view = ui.current_view()
 picture, bounds = data.picture(view, at, viewer=viewer)
-figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
+cards = data.cards(picture, viewer=viewer)
+figures = key_figures(picture, at, data.feeds_for(viewer, at), cards)
 
 marking = screen_marking(picture)
 ui.banner(marking)
-st.title("Commander")
-ui.kpi_strip(figures)
-open_alerts = picture["alerts"][picture["alerts"]["state"] == "open"] if not picture["alerts"].empty else None
-if open_alerts is not None and not open_alerts.empty:
-    with st.expander(f"Open alerts ({len(open_alerts)})", expanded=True):
-        st.dataframe(alert_table(open_alerts).head(5)[["time", "severity", "message"]], hide_index=True,
-                     width="stretch")
-with st.expander("Newest events", expanded=False):
-    st.html(ui.ticker_html(ticker(picture, at, limit=8), at))
-
-ui.window_control()
-with st.popover("Filters and layers", width="stretch"):
-    ui.filter_controls(ui.filter_options(picture), full=False)
-    ui.layer_control(COMMANDER_LAYERS)
+st.html(ui.summary_html(figures))
+st.html(ui.attention_line(summary(cards)))
 ui.sync_url(view)
 
-deck = data.deck(view, at, viewer=viewer, max_points=MAX_POINTS, height=560)
-st.pydeck_chart(deck, height=560, key="commander-map")
+deck = data.deck(view, at, viewer=viewer, max_points=MAX_POINTS, height=MAP_HEIGHT)
+st.pydeck_chart(deck, height=MAP_HEIGHT, key="commander-map")
+
+st.subheader("Needs action")
+st.html(ui.action_html(cards, at, limit=TOP_CARDS, details=False))
+with st.expander("Time window, filters and layers", expanded=False):
+    ui.window_control()
+    ui.filter_controls(ui.filter_options(picture), full=False)
+    ui.layer_control(COMMANDER_LAYERS)
 st.html(ui.legend_html(view.layers))
 ui.banner(marking)

@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import auth, ui
 from dashboard import loaders as data
+from layers.access import may
 from layers.figures import layer_health, visible_stats
 from layers.filters import View
 
@@ -27,26 +28,32 @@ st.dataframe(health, hide_index=True, width="stretch",
              column_config={"newest": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]"),
                             "last write": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm [UTC]")})
 
-st.subheader("Markings")
-marks = data.marking_health(v)
-bad = marks[(marks["missing marking"] > 0) | (marks["unreadable marking"] > 0)]
-if bad.empty:
-    st.success("Every stored record carries a readable releasability marking.")
-else:
-    total = int(bad["missing marking"].sum() + bad["unreadable marking"].sum())
-    st.warning(f"{total:,} stored records have a missing or unreadable marking. Nobody but administrators "
-               "sees them until their source marks them (or gives the source a default marking).")
-    st.dataframe(bad, hide_index=True, width="stretch")
+if viewer.is_admin:
+    # Counts over records others may not see (how many are unmarked) are for administrators only:
+    # any number computed over hidden records would tell a viewer something about them.
+    st.subheader("Markings")
+    marks = data.marking_health(v)
+    bad = marks[(marks["missing marking"] > 0) | (marks["unreadable marking"] > 0)]
+    if bad.empty:
+        st.success("Every stored record carries a readable releasability marking.")
+    else:
+        total = int(bad["missing marking"].sum() + bad["unreadable marking"].sum())
+        st.warning(f"{total:,} stored records have a missing or unreadable marking. Nobody but administrators "
+                   "sees them until their source marks them (or gives the source a default marking).")
+        st.dataframe(bad, hide_index=True, width="stretch")
 
 st.subheader("Feeds")
-feeds = data.feed_health(v, at.strftime("%H:%M"))
+feeds = data.feeds_for(viewer, at)
 if feeds.empty:
-    st.info("No live feeds have reported yet. Feeds declared in feeds.toml report here once `watchfloor feeds run` is running.")
+    st.info("No live feeds you may see have reported yet. Feeds declared in feeds.toml report here once "
+            "`watchfloor feeds run` is running.")
 else:
     st.dataframe(feeds, hide_index=True, width="stretch")
+    if not may(viewer, "manage_feeds"):
+        st.caption("Feeds whose marking is not releasable to you are not listed.")
 
 st.subheader("Quarantined records")
-if not viewer.is_admin:
+if not may(viewer, "see_quarantine"):
     st.caption("Quarantined records were never checked for their markings: administrators only.")
     st.stop()
 q = data.quarantined(v)

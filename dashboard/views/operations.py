@@ -7,21 +7,31 @@ import streamlit as st
 from dashboard import auth, ui
 from dashboard import loaders as data
 from ingest.config import refresh_seconds
+from layers.filters import DEFAULT_LAYERS
 from layers.figures import key_figures, screen_marking, ticker
+
+# The wall shows what needs attention; imagery footprints (for analysts) would cross out its symbols.
+WALL_LAYERS = tuple(name for name in DEFAULT_LAYERS if name != "imagery")
 
 ui.css(ui.WALL_CSS)
 ui.init_view_state()
-viewer = auth.current_viewer()
+if "ops_layers_seeded" not in st.session_state:
+    st.session_state["ops_layers_seeded"] = True
+    if "lyr" not in st.query_params:
+        st.session_state["layers"] = list(WALL_LAYERS)
 
 
 @st.fragment(run_every=refresh_seconds())
 def live() -> None:
-    """Only this reruns on each refresh: the page does not reload and the map keeps its key."""
+    """Only this reruns on each refresh: the page does not reload and the map keeps its key.
+    The sign-in is checked again on every refresh, not once at page load."""
+    viewer = auth.current_viewer()
     at = data.now()
     view = ui.current_view()
     ui.sync_url(view)
     picture, bounds = data.picture(view, at, viewer=viewer)
-    figures = key_figures(picture, at, data.feeds(data.versions(), at.strftime("%H:%M")))
+    cards = data.cards(picture, viewer=viewer)
+    figures = key_figures(picture, at, data.feeds_for(viewer, at), cards)
     marking = screen_marking(picture)
     ui.banner(marking)
     head, clock = st.columns([5, 1], vertical_alignment="bottom")
@@ -33,8 +43,10 @@ def live() -> None:
     with map_col:
         st.pydeck_chart(deck, height=820, key="ops-map")
     with side:
-        st.subheader("Newest events")
-        st.html(ui.ticker_html(ticker(picture, at, limit=14), at))
+        st.subheader("Needs action")
+        st.html(ui.action_html(cards, at, limit=10))
+        st.subheader("Latest reports")
+        st.html(ui.latest_html(ticker(picture, at, limit=6, with_alerts=False), at))
         st.html(ui.legend_html(view.layers))
     ui.banner(marking)
 

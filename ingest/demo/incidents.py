@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -121,50 +121,53 @@ def _fatalities(rng: np.random.Generator, p: tuple[float, float, float]) -> int:
     return 0
 
 
+def acled_incident(
+    ref: _Reference, rng: np.random.Generator, hotspots: list[_Town], when: Callable[[], tuple[int, int]]
+) -> _Incident:
+    """One ACLED-style incident; ``when()`` gives (occurred ms, age ms), drawn at its place in the
+    sequence of random draws (so the static scenario and the live demo share one generator)."""
+    etype, _w, where, pfat, subs = ACLED_TYPES[_weighted(rng, [t[1] for t in ACLED_TYPES])]
+    sub, _w, a1, a2, sev_w, notes = subs[_weighted(rng, [t[1] for t in subs])]
+    town = _incident_place(ref, rng, where, hotspots)
+    lon, lat = _jitter(rng, town)
+    occurred, age_ms = when()
+    country = ref.country_names.get(town.cc, town.cc)
+    fat = _fatalities(rng, pfat)
+    note = notes[int(rng.integers(0, len(notes)))].format(
+        town=town.name, n=int(rng.integers(2, 40)), d=f"{rng.uniform(0.5, 2.5):.1f}"
+    )
+    if fat:
+        note += f" {fat} fatalit{'y' if fat == 1 else 'ies'} reported."
+    source = ACLED_SOURCES[int(rng.integers(0, len(ACLED_SOURCES)))]
+    opts = SOURCE_MARKINGS.get(source)
+    mark = opts[int(rng.integers(0, len(opts)))] if opts else (M_ALL if rng.random() < 0.85 else M_NATO)
+    return _Incident(
+        occurred,
+        town.cc,
+        town,
+        lon,
+        lat,
+        etype,
+        sub,
+        _severity(rng, sev_w, fat),
+        _status(rng, age_ms / 3.6e6),
+        fat,
+        a1.format(country=country),
+        a2.format(country=country),
+        source,
+        note,
+        marking=mark,
+    )
+
+
 def _acled(
     ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: list[_Town], n: int = 270
 ) -> list[_Incident]:
-    rows: list[_Incident] = []
-    for _ in range(n):
-        etype, _w, where, pfat, subs = ACLED_TYPES[_weighted(rng, [t[1] for t in ACLED_TYPES])]
-        sub, _w, a1, a2, sev_w, notes = subs[_weighted(rng, [t[1] for t in subs])]
-        town = _incident_place(ref, rng, where, hotspots)
-        lon, lat = _jitter(rng, town)
+    def when() -> tuple[int, int]:
         age_ms = int(rng.uniform(60, 86_340)) * 1000
-        occurred = (now_ms - age_ms) // 1000 * 1000
-        country = ref.country_names.get(town.cc, town.cc)
-        fat = _fatalities(rng, pfat)
-        note = notes[int(rng.integers(0, len(notes)))].format(
-            town=town.name, n=int(rng.integers(2, 40)), d=f"{rng.uniform(0.5, 2.5):.1f}"
-        )
-        if fat:
-            note += f" {fat} fatalit{'y' if fat == 1 else 'ies'} reported."
-        source = ACLED_SOURCES[int(rng.integers(0, len(ACLED_SOURCES)))]
-        opts = SOURCE_MARKINGS.get(source)
-        mark = (
-            opts[int(rng.integers(0, len(opts)))]
-            if opts
-            else (M_ALL if rng.random() < 0.85 else M_NATO)
-        )
-        rows.append(
-            _Incident(
-                occurred,
-                town.cc,
-                town,
-                lon,
-                lat,
-                etype,
-                sub,
-                _severity(rng, sev_w, fat),
-                _status(rng, age_ms / 3.6e6),
-                fat,
-                a1.format(country=country),
-                a2.format(country=country),
-                source,
-                note,
-                marking=mark,
-            )
-        )
+        return (now_ms - age_ms) // 1000 * 1000, age_ms
+
+    rows = [acled_incident(ref, rng, hotspots, when) for _ in range(n)]
     rows.sort(key=lambda r: (r.occurred_ms, r.cc, r.town.name))
     used: set[int] = set()
     for etype, text in HOSTILE_NOTES:
@@ -181,37 +184,43 @@ def _acled(
     return rows
 
 
+def relief_incident(
+    ref: _Reference, rng: np.random.Generator, hotspots: list[_Town], when: Callable[[], tuple[int, int]]
+) -> _Incident:
+    """One relief consortium field report (see `acled_incident` for ``when``)."""
+    cat, _w, subs, (title, desc) = RELIEF_TYPES[_weighted(rng, [t[1] for t in RELIEF_TYPES])]
+    town = _incident_place(ref, rng, "flood", hotspots)
+    lon, lat = _jitter(rng, town)
+    occurred, age_ms = when()
+    sub = subs[int(rng.integers(0, len(subs)))]
+    fat = _fatalities(rng, (0.04, 0.01, 0.0)) if cat in ("Flood", "Landslide") else 0
+    sev = _severity(rng, (0.2, 0.4, 0.3, 0.1), fat)
+    k = int(rng.integers(2, 30))
+    return _Incident(
+        occurred,
+        town.cc,
+        town,
+        lon,
+        lat,
+        cat,
+        sub,
+        sev,
+        _status(rng, age_ms / 3.6e6),
+        fat,
+        title=title.format(sub=sub, town=town.name),
+        notes=desc.format(sub=sub, town=town.name, n=k),
+        marking=M_ALL if rng.random() < 0.8 else M_NATO,
+    )
+
+
 def _relief(
     ref: _Reference, rng: np.random.Generator, now_ms: int, hotspots: list[_Town], n: int = 75
 ) -> list[_Incident]:
-    rows: list[_Incident] = []
-    for _ in range(n):
-        cat, _w, subs, (title, desc) = RELIEF_TYPES[_weighted(rng, [t[1] for t in RELIEF_TYPES])]
-        town = _incident_place(ref, rng, "flood", hotspots)
-        lon, lat = _jitter(rng, town)
+    def when() -> tuple[int, int]:
         age_ms = int(rng.uniform(300, 86_000)) * 1000
-        occurred = (now_ms - age_ms) // 1000 * 1000
-        sub = subs[int(rng.integers(0, len(subs)))]
-        fat = _fatalities(rng, (0.04, 0.01, 0.0)) if cat in ("Flood", "Landslide") else 0
-        sev = _severity(rng, (0.2, 0.4, 0.3, 0.1), fat)
-        k = int(rng.integers(2, 30))
-        rows.append(
-            _Incident(
-                occurred,
-                town.cc,
-                town,
-                lon,
-                lat,
-                cat,
-                sub,
-                sev,
-                _status(rng, age_ms / 3.6e6),
-                fat,
-                title=title.format(sub=sub, town=town.name),
-                notes=desc.format(sub=sub, town=town.name, n=k),
-                marking=M_ALL if rng.random() < 0.8 else M_NATO,
-            )
-        )
+        return (now_ms - age_ms) // 1000 * 1000, age_ms
+
+    rows = [relief_incident(ref, rng, hotspots, when) for _ in range(n)]
     rows.sort(key=lambda r: (r.occurred_ms, r.cc, r.town.name))
     for (title, desc), r in zip(HOSTILE_RELIEF, rows[5::20]):
         r.title, r.notes = title, desc

@@ -323,19 +323,26 @@ def _cot_xml(tracks: list[_Track]) -> str:
     out = io.StringIO()
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n<events>\n')
     for t, _, tr, i in rows:
-        remarks = f"{tr.mission}; phase: {tr.phase[i]}"
-        out.write(
-            f'<event version="2.0" uid={quoteattr(tr.track_id)} type="{tr.cot_type}" how="m-g" '
-            f'time="{_iso_ms(t)}" start="{_iso_ms(t)}" stale="{_iso_ms(t + 60_000)}">'
-            f'<point lat="{_f(tr.lat[i], 6)}" lon="{_f(tr.lon[i], 6)}" hae="{_f(tr.alt[i], 1)}" '
-            f'ce="{_f(tr.ce, 1)}" le="{_f(tr.le, 1)}"/>'
-            f"<detail><contact callsign={quoteattr(tr.callsign)}/>"
-            f'<track course="{_f(tr.heading[i], 1)}" speed="{_f(tr.speed[i], 1)}"/>'
-            f"<remarks>{escape(remarks)}</remarks><marking>{escape(tr.marking)}</marking>"
-            "</detail></event>\n"
-        )
+        out.write(cot_event(tr.track_id, tr.cot_type, t, tr.lat[i], tr.lon[i], tr.alt[i], tr.ce, tr.le,
+                            tr.callsign, tr.heading[i], tr.speed[i], f"{tr.mission}; phase: {tr.phase[i]}",
+                            tr.marking))
     out.write("</events>\n")
     return out.getvalue()
+
+
+def cot_event(uid: str, cot_type: str, t_ms: int, lat: float, lon: float, alt: float, ce: float, le: float,
+              callsign: str, course: float, speed: float, remarks: str, marking: str) -> str:
+    """One Cursor-on-Target position report as a drone's ground station sends it (stale after 60 s)."""
+    return (
+        f'<event version="2.0" uid={quoteattr(uid)} type="{cot_type}" how="m-g" '
+        f'time="{_iso_ms(t_ms)}" start="{_iso_ms(t_ms)}" stale="{_iso_ms(t_ms + 60_000)}">'
+        f'<point lat="{_f(lat, 6)}" lon="{_f(lon, 6)}" hae="{_f(alt, 1)}" '
+        f'ce="{_f(ce, 1)}" le="{_f(le, 1)}"/>'
+        f"<detail><contact callsign={quoteattr(callsign)}/>"
+        f'<track course="{_f(course, 1)}" speed="{_f(speed, 1)}"/>'
+        f"<remarks>{escape(remarks)}</remarks><marking>{escape(marking)}</marking>"
+        "</detail></event>\n"
+    )
 
 
 def _gpx(tracks: list[_Track], now_ms: int) -> str:

@@ -399,7 +399,7 @@ class CotListener:
             last_success=to_utc(self.last_success),
             last_error=self.last_error, consecutive_failures=self.consecutive_failures,
             records_last=records, quarantined_last=quarantined,
-            interval_s=self.feed.interval_s, next_attempt=None,
+            interval_s=self.feed.interval_s, next_attempt=None, marking=self.feed.default_marking,
         )
         try:
             with self.write_lock or nullcontext():

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 HEALTH_COLUMNS = [
     "feed", "kind", "state", "age_s", "last_success", "last_attempt", "consecutive_failures",
-    "last_error", "records_last", "quarantined_last", "interval_s", "stale_after_s", "next_attempt",
+    "last_error", "records_last", "quarantined_last", "interval_s", "stale_after_s", "next_attempt", "marking",
 ]
 
 
@@ -117,6 +117,7 @@ def feed_health(store: Store, now: datetime | None = None, *,
             "interval_s": interval,
             "stale_after_s": threshold,
             "next_attempt": to_utc(rec.get("next_attempt")),
+            "marking": rec.get("marking") if isinstance(rec.get("marking"), str) else None,
         })
     seen = {r["feed"] for r in rows}
     for name, feed in configured.items():
@@ -126,7 +127,7 @@ def feed_health(store: Store, now: datetime | None = None, *,
                 "last_success": None, "last_attempt": None, "consecutive_failures": 0,
                 "last_error": "no status recorded: the feed runner has not run this feed",
                 "records_last": 0, "quarantined_last": 0, "interval_s": feed.interval_s,
-                "stale_after_s": feed.stale_after_s, "next_attempt": None,
+                "stale_after_s": feed.stale_after_s, "next_attempt": None, "marking": feed.default_marking,
             })
     out = pd.DataFrame(rows, columns=HEALTH_COLUMNS)
     for col in ("last_success", "last_attempt", "next_attempt"):

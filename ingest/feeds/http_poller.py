@@ -211,6 +211,7 @@ class HttpPoller:
             quarantined_last=s.quarantined if s else 0,
             interval_s=self.feed.interval_s,
             next_attempt=ts + timedelta(seconds=result.delay_s),
+            marking=self.feed.default_marking,
         )
 
     def _put_status(self, status: FeedStatus) -> None:

@@ -161,7 +161,8 @@ def _listen(feed: CotFeed, store: Store, lock: threading.Lock, stop: threading.E
                     store.put_feed_status(FeedStatus(
                         feed=feed.name, kind=feed.kind, state="failing", last_attempt=now,
                         last_error=exc.reason, consecutive_failures=failures,
-                        interval_s=feed.interval_s, next_attempt=now + timedelta(seconds=delay)))
+                        interval_s=feed.interval_s, next_attempt=now + timedelta(seconds=delay),
+                        marking=feed.default_marking))
             except Exception:
                 log.exception("feed %s: could not record the feed status", feed.name)
             stop.wait(delay)

@@ -56,6 +56,9 @@ class FeedStatus:
     quarantined_last: int = 0
     interval_s: float | None = None
     next_attempt: pd.Timestamp | None = None
+    # The feed's releasability (its default marking): who may know the feed exists and how it
+    # fares. None (not declared): administrators only, like any unmarked record.
+    marking: str | None = None
 
 
 FEED_STATUS_COLUMNS = [f for f in FeedStatus.__dataclass_fields__]
@@ -188,6 +191,13 @@ class Store(ABC):
         (default: the current time). An alert last seen at or after `now` (put by a
         newer evaluation) is left live. Resolved alerts stay listed. Returns how
         many were resolved."""
+
+    @abstractmethod
+    def prune_alerts(self, resolved_before: datetime) -> int:
+        """Forget alerts that were resolved and last seen before `resolved_before`
+        (tz-aware), with their acknowledgements: a shift's history stays listed for the
+        retention period, a year of resolved alerts does not slow every read. Open and
+        acknowledged-but-live alerts are never pruned. Returns how many were removed."""
 
     def is_empty(self) -> bool:
         from ingest.schema import LAYERS

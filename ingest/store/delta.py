@@ -95,7 +95,7 @@ FEEDS_SCHEMA = pa.schema([
     pa.field("last_attempt", _TS), pa.field("last_success", _TS), pa.field("last_error", pa.string()),
     pa.field("consecutive_failures", pa.int64()), pa.field("records_last", pa.int64()),
     pa.field("quarantined_last", pa.int64()), pa.field("interval_s", pa.float64()),
-    pa.field("next_attempt", _TS),
+    pa.field("next_attempt", _TS), pa.field("marking", pa.string()),
 ])
 
 # Alerts: see DeltaStore.put_alerts for why alerts and acknowledgements are two tables.
@@ -266,7 +266,8 @@ class DeltaStore(Store):
             if dt is None:
                 write_deltalake(str(self._path(FEEDS_TABLE)), table, mode="append")
                 return
-            (dt.merge(table, predicate="t.feed = s.feed", source_alias="s", target_alias="t")
+            # merge_schema: a feeds table written before a column existed gains it here
+            (dt.merge(table, predicate="t.feed = s.feed", source_alias="s", target_alias="t", merge_schema=True)
              .when_matched_update_all().when_not_matched_insert_all().execute())
             self._maybe_compact(FEEDS_TABLE)
 
@@ -274,7 +275,11 @@ class DeltaStore(Store):
         dt = self._open(FEEDS_TABLE)
         if dt is None:
             return FEEDS_SCHEMA.empty_table().to_pandas()
-        return dt.to_pyarrow_dataset().to_table().to_pandas().sort_values("feed").reset_index(drop=True)
+        frame = dt.to_pyarrow_dataset().to_table().to_pandas()
+        for name in FEEDS_SCHEMA.names:  # a table from before a column existed
+            if name not in frame:
+                frame[name] = None
+        return frame[FEEDS_SCHEMA.names].sort_values("feed").reset_index(drop=True)
 
     # -- alerts -----------------------------------------------------------------
     # Two tables, `_alerts` (one row per key: the finding as last seen, first/last
@@ -414,6 +419,27 @@ class DeltaStore(Store):
             self._maybe_compact(ALERTS_TABLE)
             self._maybe_vacuum(ALERTS_TABLE)
         return int(m["num_target_rows_updated"])
+
+    def prune_alerts(self, resolved_before: datetime) -> int:
+        cutoff = _when(resolved_before, "prune_alerts resolved_before")
+        expr = (_sfield("status") == "resolved") & (pds.field("last_seen") < _ts(cutoff))
+        with self._lock:
+            dt = self._open(ALERTS_TABLE)
+            if dt is None:
+                return 0
+            gone = dt.to_pyarrow_dataset().to_table(filter=expr, columns=["key"]).column("key").cast(pa.string())
+            if len(gone) == 0:
+                return 0
+            src = pa.table({"key": gone})
+            # by key, and only if still resolved: an evaluation that re-opened one in between keeps it
+            (dt.merge(src, predicate="t.key = s.key", source_alias="s", target_alias="t")
+             .when_matched_delete(predicate="t.status = 'resolved'").execute())
+            acks = self._open(ACKS_TABLE)
+            if acks is not None:
+                (acks.merge(src, predicate="t.key = s.key", source_alias="s", target_alias="t")
+                 .when_matched_delete().execute())
+            self._maybe_vacuum(ALERTS_TABLE)
+        return len(gone)
 
     def version(self, layer: str) -> int:
         """The table version: changes whenever the layer does (a cheap cache key)."""

@@ -519,6 +519,21 @@ class PostGISStore(Store):
 
         return self._write(run)
 
+    def prune_alerts(self, resolved_before: datetime) -> int:
+        cutoff = _when(resolved_before, "prune_alerts resolved_before").to_pydatetime()
+
+        def run(conn: psycopg.Connection) -> int:
+            gone = [r[0] for r in conn.execute(
+                "DELETE FROM watchfloor_alerts WHERE status = 'resolved' AND last_seen < %s RETURNING key",
+                (cutoff,)).fetchall()]
+            if gone:
+                conn.execute("DELETE FROM watchfloor_alert_acks WHERE key = ANY(%s::text[])", (gone,))
+                _bump(conn, ALERTS_TABLE)
+                _bump(conn, ACKS_TABLE)
+            return len(gone)
+
+        return self._write(run)
+
     def resolve_missing(self, active_keys: set[str], *, rules: list[str] | None = None,
                         now: datetime | None = None) -> int:
         now_ts = _when(now, "resolve_missing now")

@@ -4,7 +4,8 @@
   gets has been through `restrict`;
 - `errors`: why a sign-in or a session was refused;
 - `passwords` (argon2id hashes, `authenticate`), `sessions`, `throttle` (slowing password
-  guessing), `accounts` (the local users file), `oidc` (a site identity provider's claims).
+  guessing), `accounts` (the local users file), `oidc` (a site identity provider's claims),
+  `kiosk` (wall displays that stay signed in with revocable device tokens).
 
 The `watchfloor users` command is in `layers/cli/users.py`.
 """
@@ -25,6 +26,8 @@ from layers.access.errors import (
     AuthenticationError,
     ClaimsRefused,
     DisabledUser,
+    KioskRefused,
+    NotPermitted,
     PasswordPolicyError,
     SessionExpired,
     UnknownUser,
@@ -34,11 +37,14 @@ from layers.access.oidc import OidcMapping, oidc_mapping, oidc_viewer
 from layers.access.passwords import authenticate, hash_password
 from layers.access.policy import (
     ADMIN,
+    PERMISSIONS,
     ROLES,
     Viewer,
+    may,
     may_see,
     record_keys,
     releasable_mask,
+    require,
     restrict,
     restrict_alerts,
     signature,
@@ -51,10 +57,13 @@ from layers.access.throttle import SignInThrottle
 __all__ = [
     "ADMIN",
     "GENERIC_REFUSAL",
+    "PERMISSIONS",
     "ROLES",
     "AuthenticationError",
     "ClaimsRefused",
     "DisabledUser",
+    "KioskRefused",
+    "NotPermitted",
     "OidcMapping",
     "PasswordPolicyError",
     "Session",
@@ -69,11 +78,13 @@ __all__ = [
     "check_session",
     "hash_password",
     "load_users",
+    "may",
     "may_see",
     "oidc_mapping",
     "oidc_viewer",
     "record_keys",
     "releasable_mask",
+    "require",
     "restrict",
     "restrict_alerts",
     "set_disabled",

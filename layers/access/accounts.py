@@ -133,7 +133,14 @@ def write_users(path: str | Path, records: Mapping[str, UserRecord] | list[UserR
             f"disabled = {'true' if r.disabled else 'false'}",
             "",
         ]
-    data = "\n".join(lines).encode("utf-8")
+    atomic_write(path, "\n".join(lines).encode("utf-8"))
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically, mode 0600: a crash leaves the old file or the
+    new one, never half of either (temporary file, fsync, os.replace, fsync of the folder)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)

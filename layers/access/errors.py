@@ -79,6 +79,25 @@ class ClaimsRefused(AuthenticationError):
         super().__init__(username, reason)
 
 
+class KioskRefused(AuthenticationError):
+    """A wall display's device token or enrolment code was refused (unknown, used, revoked, expired)."""
+
+    public_message = ("This wall display is not (or no longer) enrolled. An administrator can enrol it with "
+                      "`watchfloor users kiosk add`.")
+
+    def __init__(self, name: object, reason: str) -> None:
+        super().__init__(name, reason)
+
+
+class NotPermitted(AuthenticationError):
+    """Signed in, but the account's role does not allow this action."""
+
+    def __init__(self, username: object, action: str, roles: tuple[str, ...]) -> None:
+        allowed = " or ".join(roles) or "no role"
+        self.public_message = f"Not permitted: {action.replace('_', ' ')} needs the {allowed} role."
+        super().__init__(username, f"{action} needs the role {allowed}")
+
+
 class PasswordPolicyError(WatchfloorError):
     """A new password was refused (too short, blank). Says why, never what the password was."""
 

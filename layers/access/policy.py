@@ -28,7 +28,8 @@ Frames (`restrict`):
   ``extra_subjects``), hide the alert from everyone, administrators included:
   an alert has no marking of its own that an administrator could fix;
   A visible alert leaves `restrict` with a ``marking`` column of its own: the
-  `combine_markings` of its subjects' markings (highest level, common REL TO),
+  `derived_text` of its subjects' markings (highest level, common REL TO, and
+  "+ UNMARKED DATA PRESENT" when an administrator sees it over unmarked records),
   so banners and exports can carry it like any record's;
 - any other layer has no marking at all, so it is treated as unmarked:
   administrators only.
@@ -56,7 +57,7 @@ from ingest.markings import (
     LEVELS,
     Marking,
     coalitions,
-    combine_markings,
+    derived_text,
     is_nation,
     level_of,
     parse_column,
@@ -66,6 +67,17 @@ from ingest.markings import (
 
 ROLES: tuple[str, ...] = ("viewer", "analyst", "administrator")
 ADMIN = "administrator"
+
+# What each role may DO (never what it may see: that is the marking's business). Every path that
+# acts asks `require` here: the dashboard's pages and buttons, the CLI, the export API.
+PERMISSIONS: dict[str, tuple[str, ...]] = {
+    "analyse": ("analyst", ADMIN),           # the Analyst page: deep filters, playback, tables
+    "export": ("analyst", ADMIN),            # files leave the dashboard (UI and `watchfloor export`)
+    "acknowledge": ("analyst", ADMIN),       # acknowledge alerts (UI and `watchfloor alerts ack`)
+    "draw_zone": ("analyst", ADMIN),         # store a drawn area as a restricted zone
+    "manage_feeds": (ADMIN,),                # feed configuration and health details
+    "see_quarantine": (ADMIN,),              # raw quarantined records were never checked for markings
+}
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,19 @@ class Viewer:
     @property
     def is_admin(self) -> bool:
         return self.role == ADMIN
+
+
+def may(viewer: Viewer, action: str) -> bool:
+    """Whether ``viewer``'s role allows ``action`` (a key of PERMISSIONS; unknown actions: no)."""
+    return isinstance(viewer, Viewer) and viewer.role in PERMISSIONS.get(action, ())
+
+
+def require(viewer: Viewer, action: str) -> None:
+    """Raise NotPermitted unless ``viewer`` may do ``action``."""
+    if not may(viewer, action):
+        from layers.access.errors import NotPermitted
+
+        raise NotPermitted(getattr(viewer, "username", None), action, PERMISSIONS.get(action, ()))
 
 
 def signature(viewer: Viewer) -> tuple[str, int, bool]:
@@ -213,7 +238,7 @@ def _filter_alerts(alerts: gpd.GeoDataFrame, subjects: _Subjects, keys: set[str]
     if marks is None:
         return kept
     co = coalitions()  # once, not per alert: each lookup checks the site file
-    combined = [combine_markings([marks.get(s) for s in items], co) if good else None
+    combined = [derived_text([marks.get(s) for s in items], co) if good else None
                 for items, good in zip(subjects.lists, ok.tolist())]
     out = kept.copy()
     out["marking"] = pd.array([combined[c] for c in subjects.codes[mask].tolist()], dtype="string")

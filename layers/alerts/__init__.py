@@ -1,7 +1,8 @@
 """Alerts: the rules (a TOML file), their evaluation over the picture, and keeping the results.
 
 - `rules`: the rules file read and normalised once (`load_rules`, `parse_rules`, `with_zone`);
-- `evaluate`: the rules run over the picture, pure (`evaluate`, `zones_frame`);
+- `evaluate`: the rules run over the picture, pure (`evaluate`, `zones_frame`), and findings
+  evaluated for one viewer shaped as stored alerts (`findings_as_alerts`);
 - `refresh`: evaluation over the store, results kept there (`refresh_alerts`, `AlertRun`), as
   `watchfloor alerts run` and the dashboard do.
 
@@ -11,11 +12,13 @@ A new rule: its analysis function in `layers/analysis/`, its settings in `rules.
 
 from __future__ import annotations
 
-from layers.alerts.evaluate import evaluate, zones_frame
+from layers.alerts.evaluate import evaluate, findings_as_alerts, zones_frame
 from layers.alerts.refresh import AlertRun, refresh_alerts
 from layers.alerts.rules import (
+    AGGREGATE_RULES,
     DEFAULT_FILE,
     FILE_NAME,
+    RULE_NAMES,
     CoverageRule,
     DeploymentProximityRule,
     HotspotRule,
@@ -32,6 +35,7 @@ from layers.alerts.rules import (
 )
 
 __all__ = [
+    "AGGREGATE_RULES",
     "DEFAULT_FILE",
     "FILE_NAME",
     "AlertRun",
@@ -40,12 +44,14 @@ __all__ = [
     "HotspotRule",
     "LoiteringRule",
     "ProximityRule",
+    "RULE_NAMES",
     "RestrictedZoneRule",
     "Rules",
     "SimpleRule",
     "StaleRule",
     "Zone",
     "evaluate",
+    "findings_as_alerts",
     "load_rules",
     "parse_rules",
     "refresh_alerts",

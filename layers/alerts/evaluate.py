@@ -1,4 +1,5 @@
-"""Run the alert rules over the picture: `evaluate` is pure, the picture in, findings out.
+"""Run the alert rules over the picture: `evaluate` is pure, the picture in, findings out;
+`findings_as_alerts` gives findings evaluated for one viewer the shape of stored alerts.
 
 The rules come normalised from `layers.alerts.rules`; each rule is one function of
 `layers.analysis`. Keeping alerts and acknowledgements is the store's job
@@ -8,12 +9,15 @@ The rules come normalised from `layers.alerts.rules`; each rule is one function 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 
 from ingest.schema import CRS
-from layers.alerts.rules import Rules, Zone
+from layers.alerts.rules import RULE_NAMES, Rules, Zone
 from layers.analysis.coverage import coverage_gaps
 from layers.analysis.findings import concat_findings, empty_findings
 from layers.analysis.geofence import Fixes, area_entries, border_crossings, loitering, prepare_fixes
@@ -29,8 +33,40 @@ def zones_frame(zones: tuple[Zone, ...]) -> gpd.GeoDataFrame:
                             geometry=gpd.GeoSeries([z.geometry for z in zones], crs=CRS), crs=CRS)
 
 
+def findings_as_alerts(findings: gpd.GeoDataFrame, stored: pd.DataFrame, now: datetime) -> gpd.GeoDataFrame:
+    """Findings evaluated for one viewer, as `Store.alerts` rows: live ("open"), or "acknowledged"
+    when someone acknowledged that key; first seen when the store first saw the key, else now."""
+    from ingest.store.base import ALERT_COLUMNS
+
+    out = findings.reset_index(drop=True).copy()
+    known = stored.drop_duplicates("key").set_index("key") if not stored.empty else None
+    keys = out["key"].astype(str)
+
+    def column(name: str, default: object) -> pd.Series:
+        if known is None or name not in known:
+            return pd.Series([default] * len(out), dtype=object)
+        return keys.map(known[name]).astype(object).where(keys.isin(known.index), default)
+
+    stamp = pd.Timestamp(now)
+    out["first_seen"] = pd.to_datetime(column("first_seen", stamp), utc=True)
+    out["last_seen"] = stamp
+    out["acknowledged_by"] = column("acknowledged_by", None)
+    out["acknowledged_at"] = pd.to_datetime(column("acknowledged_at", pd.NaT), utc=True)
+    out["state"] = np.where(out["acknowledged_at"].notna(), "acknowledged", "open")
+    return gpd.GeoDataFrame(out[ALERT_COLUMNS], geometry="geometry", crs=CRS)
+
+
+def _of_categories(incidents: gpd.GeoDataFrame, categories: tuple[str, ...]) -> gpd.GeoDataFrame:
+    """The incidents of the listed categories (case-insensitive); all of them when none are listed."""
+    if not categories:
+        return incidents
+    wanted = {c.lower() for c in categories}
+    return incidents[incidents["category"].astype("string").str.lower().isin(wanted).fillna(False).to_numpy()]
+
+
 def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetime, *,
-             track_points: gpd.GeoDataFrame | Fixes | None = None) -> gpd.GeoDataFrame:
+             track_points: gpd.GeoDataFrame | Fixes | None = None,
+             only: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
     """Run every enabled rule over the picture; all findings, de-duplicated by key, newest first.
 
     ``picture`` is `layers.picture.load_picture`'s dict (incidents, tracks,
@@ -39,8 +75,12 @@ def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetim
     geofencing rules run only when ``track_points`` is given (or the picture
     has a "track_points" entry); they are sorted once and shared by the three
     rules. Pure: nothing is read or written, and the same inputs give the same
-    findings with the same keys.
+    findings with the same keys. ``only`` runs just the named rules.
     """
+    if only is not None:
+        rules = replace(rules, **{name: replace(getattr(rules, name), enabled=False)
+                                  for name in RULE_NAMES if name not in only})
+
     def layer(name: str) -> gpd.GeoDataFrame | None:
         f = picture.get(name)
         return f if f is not None and not f.empty else None
@@ -49,11 +89,13 @@ def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetim
     parts: list[gpd.GeoDataFrame] = []
     r = rules
     if r.incident_near_infrastructure.enabled and incidents is not None and infra is not None:
-        parts.append(incidents_near(incidents, infra, distances_m=r.incident_near_infrastructure.distances,
+        watched = _of_categories(incidents, r.incident_near_infrastructure.categories)
+        parts.append(incidents_near(watched, infra, distances_m=r.incident_near_infrastructure.distances,
                                     target_layer="infrastructure", rule="incident_near_infrastructure",
                                     severity=r.incident_near_infrastructure.severity))
     if r.incident_near_deployment.enabled and incidents is not None and layer("deployments") is not None:
-        parts.append(incidents_near(incidents, layer("deployments"),
+        parts.append(incidents_near(_of_categories(incidents, r.incident_near_deployment.categories),
+                                    layer("deployments"),
                                     distances_m=r.incident_near_deployment.distance_m, target_layer="deployments",
                                     rule="incident_near_deployment", severity=r.incident_near_deployment.severity))
     if r.coverage_gap.enabled and incidents is not None:

@@ -30,10 +30,11 @@ class AlertRun:
     updated: int
     resolved: int
     at: datetime
+    pruned: int = 0
 
     def line(self) -> str:
         return (f"{self.findings} findings: {self.new} new alerts, {self.updated} updated, "
-                f"{self.resolved} resolved")
+                f"{self.resolved} resolved" + (f", {self.pruned} old resolved forgotten" if self.pruned else ""))
 
 
 def refresh_alerts(store: Store, *, now: datetime | None = None, rules: Rules | None = None) -> AlertRun:
@@ -45,4 +46,5 @@ def refresh_alerts(store: Store, *, now: datetime | None = None, rules: Rules | 
     findings = evaluate(picture, rules, now, track_points=points)
     report = store.put_alerts(findings, now=now)
     resolved = store.resolve_missing(set(findings["key"].astype(str)), now=now)
-    return AlertRun(len(findings), report.new, report.updated, resolved, now)
+    pruned = store.prune_alerts(now - timedelta(seconds=rules.retention_s))
+    return AlertRun(len(findings), report.new, report.updated, resolved, now, pruned)

@@ -32,6 +32,8 @@ from ingest.config import DATA_DIR, home
 from ingest.errors import ConfigError
 from ingest.schema import INFRASTRUCTURE_KINDS, SEVERITIES
 from layers.analysis.proximity import DEFAULT_KEY
+from layers.triage import DEFAULT_SETTINGS as DEFAULT_TRIAGE
+from layers.triage import GROUP_LAYERS, NEVER, NO_GROUP, RULE_GROUP, RuleTriage
 
 DEFAULT_FILE = DATA_DIR / "alerts.default.toml"
 FILE_NAME = "alerts.toml"
@@ -46,6 +48,7 @@ class ProximityRule:
     enabled: bool = True
     severity: str | None = None  # None: the incident's own severity
     distances_m: tuple[tuple[str, float], ...] = ()  # (kind, metres); kind "*" for the rest
+    categories: tuple[str, ...] = ()  # incident categories the rule watches; () = all
 
     @property
     def distances(self) -> dict[str, float]:
@@ -57,6 +60,7 @@ class DeploymentProximityRule:
     enabled: bool = True
     severity: str | None = None
     distance_m: float = 5000.0
+    categories: tuple[str, ...] = ()  # incident categories the rule watches; () = all
 
 
 @dataclass(frozen=True)
@@ -132,12 +136,27 @@ class Rules:
     stale_track: StaleRule = StaleRule(severity="low", max_age_s=300.0)
     stale_deployment: StaleRule = StaleRule(severity="medium", max_age_s=48 * 3600.0)
     hotspot: HotspotRule = HotspotRule()
+    # Per rule: which alerts need a person and how repeated findings are grouped (layers/triage.py).
+    triage: tuple[tuple[str, RuleTriage], ...] = tuple(sorted(DEFAULT_TRIAGE.items()))
+    # Resolved alerts are forgotten this long after they were last seen.
+    retention_s: float = 7 * 86_400.0
     origin: str = field(default="defaults", compare=False)
 
     @property
     def enabled(self) -> list[str]:
         return [name for name in RULE_NAMES if getattr(self, name).enabled]
 
+    @property
+    def triage_settings(self) -> dict[str, RuleTriage]:
+        return dict(self.triage)
+
+
+# Rules whose findings depend on which records EXIST, not only on the records they name: a
+# coverage gap is the absence of a clear scene, a hot spot is a count. Every other rule's finding
+# is about exactly its subjects, so showing it only to viewers who may see all of them is enough;
+# these are evaluated again over what a viewer may see (layers.picture.as_seen_by), so no answer
+# changes with a record the viewer cannot see.
+AGGREGATE_RULES: tuple[str, ...] = ("coverage_gap", "hotspot")
 
 RULE_NAMES: tuple[str, ...] = ("incident_near_infrastructure", "incident_near_deployment", "border_crossing",
                                "disputed_area_entry", "restricted_zone_entry", "loitering", "coverage_gap",
@@ -178,27 +197,32 @@ def _merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict:
 def parse_rules(data: Mapping[str, Any], *, origin: str = "alerts.toml") -> Rules:
     """Normalise a loose mapping (as read from TOML) into `Rules`; raise ConfigError on anything unclear."""
     p = _Parser(origin)
-    top = p.table(data, "", {"rules"})
+    top = p.table(data, "", {"rules", "retention"})
     rules = p.table(top.get("rules", {}), "rules", set(RULE_NAMES))
     d = Rules()
+    triage: dict[str, RuleTriage] = {}
 
     def section(name: str, keys: set[str]) -> dict:
-        return p.table(rules.get(name, {}), f"rules.{name}", keys | {"enabled", "severity"})
+        table = p.table(rules.get(name, {}), f"rules.{name}", keys | {"enabled", "severity", "attention", "group"})
+        triage[name] = p.triage(table, f"rules.{name}", DEFAULT_TRIAGE.get(name, RuleTriage()))
+        return table
 
-    s = section("incident_near_infrastructure", {"distances"})
+    s = section("incident_near_infrastructure", {"distances", "categories"})
     dist = p.table(s.get("distances", {}), "rules.incident_near_infrastructure.distances",
                    set(INFRASTRUCTURE_KINDS) | {DEFAULT_KEY})
     near_infra = ProximityRule(
         enabled=p.boolean(s, "rules.incident_near_infrastructure", d.incident_near_infrastructure.enabled),
         severity=p.severity(s, "rules.incident_near_infrastructure", None, inherit=True),
         distances_m=tuple(sorted((k, p.distance(v, f"rules.incident_near_infrastructure.distances.{k}"))
-                                 for k, v in dist.items())))
-    s = section("incident_near_deployment", {"distance"})
+                                 for k, v in dist.items())),
+        categories=p.texts(s.get("categories", []), "rules.incident_near_infrastructure.categories"))
+    s = section("incident_near_deployment", {"distance", "categories"})
     near_dep = DeploymentProximityRule(
         enabled=p.boolean(s, "rules.incident_near_deployment", True),
         severity=p.severity(s, "rules.incident_near_deployment", None, inherit=True),
         distance_m=p.distance(s.get("distance", d.incident_near_deployment.distance_m),
-                              "rules.incident_near_deployment.distance"))
+                              "rules.incident_near_deployment.distance"),
+        categories=p.texts(s.get("categories", []), "rules.incident_near_deployment.categories"))
     simple = {}
     for name in ("border_crossing", "disputed_area_entry"):
         s = section(name, set())
@@ -251,10 +275,13 @@ def parse_rules(data: Mapping[str, Any], *, origin: str = "alerts.toml") -> Rule
         min_score=p.number(s.get("min_score", d.hotspot.min_score), "rules.hotspot.min_score", 0, None),
         min_count=int(p.number(s.get("min_count", d.hotspot.min_count), "rules.hotspot.min_count", 1, None,
                                integer=True)))
+    retention = p.table(top.get("retention", {}), "retention", {"resolved"})
     return Rules(incident_near_infrastructure=near_infra, incident_near_deployment=near_dep,
                  border_crossing=simple["border_crossing"], disputed_area_entry=simple["disputed_area_entry"],
                  restricted_zone_entry=restricted, loitering=loiter, coverage_gap=coverage,
                  stale_track=stale["stale_track"], stale_deployment=stale["stale_deployment"], hotspot=hot,
+                 triage=tuple(sorted(triage.items())),
+                 retention_s=p.duration(retention.get("resolved", d.retention_s), "retention.resolved"),
                  origin=origin)
 
 
@@ -343,7 +370,8 @@ class _Parser:
             seconds = float(v)
         elif isinstance(v, str):
             try:
-                seconds = pd.Timedelta(v.strip().replace(" ", "")).total_seconds()
+                # pandas 3 deprecates "d" for days; people write "3 d"
+                seconds = pd.Timedelta(re.sub(r"(?<=\d)d\b", "D", v.strip().replace(" ", ""))).total_seconds()
             except ValueError:
                 raise self.fail(where, expected, v) from None
         elif isinstance(v, timedelta):
@@ -353,6 +381,25 @@ class _Parser:
         if not (seconds > 0 and math.isfinite(seconds)):
             raise self.fail(where, expected + " (positive)", v)
         return seconds
+
+    def texts(self, v: object, where: str) -> tuple[str, ...]:
+        items = [v] if isinstance(v, str) else v
+        if not isinstance(items, list) or not all(isinstance(t, str) and t.strip() for t in items):
+            raise self.fail(where, "a list of names", v)
+        return tuple(dict.fromkeys(t.strip() for t in items))
+
+    def triage(self, table: Mapping, where: str, default: RuleTriage) -> RuleTriage:
+        """`attention` (the least severity that needs a person, or "never") and `group` ("rule",
+        "none", or a layer whose record the alerts share)."""
+        raw = table.get("attention", default.attention if default.attention is not None else NEVER)
+        text = raw.strip().lower() if isinstance(raw, str) else raw
+        if text not in (*SEVERITIES, NEVER):
+            raise self.fail(f"{where}.attention", f"one of {', '.join((*SEVERITIES, NEVER))}", raw)
+        group = table.get("group", default.group)
+        allowed = (RULE_GROUP, NO_GROUP, *GROUP_LAYERS)
+        if group not in allowed:
+            raise self.fail(f"{where}.group", f"one of {', '.join(allowed)}", group)
+        return RuleTriage(None if text == NEVER else text, group)
 
     def kinds(self, v: object, where: str) -> tuple[str, ...]:
         items = [s.strip() for s in v.split(",") if s.strip()] if isinstance(v, str) else v

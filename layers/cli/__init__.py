@@ -16,11 +16,11 @@ from ingest.errors import WatchfloorError
 
 
 def parser() -> argparse.ArgumentParser:
-    from layers.cli import alerts, db, demo, export, feeds, ingest, status, users
+    from layers.cli import alerts, db, demo, export, feeds, ingest, status, up, users
 
     p = argparse.ArgumentParser(prog="watchfloor", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for group in (ingest, demo, feeds, export, alerts, db, users, status):  # ingest: also stac-search
+    for group in (ingest, demo, feeds, export, alerts, db, users, up, status):  # ingest: also stac-search
         group.add_parsers(sub)
     return p
 

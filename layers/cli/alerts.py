@@ -40,14 +40,29 @@ def cmd_alerts_list(args: argparse.Namespace) -> int:
 
 
 def cmd_alerts_ack(args: argparse.Namespace) -> int:
+    """Acknowledge alerts as a signed-in analyst: only alerts that person may see (an unknown key and
+    one they may not see get the same answer)."""
     from ingest.store import open_store
+    from layers.access import require, restrict
+    from layers.access.errors import AuthenticationError
+    from layers.cli.users import sign_in_cli
+    from layers.picture import subject_markings
 
+    try:
+        viewer = sign_in_cli(args.user, bool(args.password_stdin))
+        require(viewer, "acknowledge")
+    except AuthenticationError as exc:
+        print(f"error: {exc.public_message}", file=sys.stderr)
+        return 2
     store = open_store()
-    missing = [k for k in args.keys if not store.acknowledge(k, args.by)]
+    alerts = store.alerts()
+    visible = restrict({"alerts": alerts}, viewer, extra_subjects=subject_markings(store, alerts))["alerts"]
+    allowed = set(visible["key"].astype(str))
+    by = f"{viewer.display_name or viewer.username} ({viewer.username}, {viewer.nation})"
+    missing = [k for k in args.keys if k not in allowed or not store.acknowledge(k, by)]
     for k in missing:
         print(f"error: no alert with key {k!r}", file=sys.stderr)
     return 1 if missing else 0
-
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("alerts", help="alert rules over all feeds: evaluate, list, acknowledge")
@@ -63,5 +78,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     al.set_defaults(func=cmd_alerts_list)
     ak = asub.add_parser("ack", help="acknowledge alerts by key")
     ak.add_argument("keys", nargs="+")
-    ak.add_argument("--by", required=True, help="who acknowledges")
+    ak.add_argument("--user", required=True, help="sign in as this analyst (the acknowledgement is theirs)")
+    ak.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     ak.set_defaults(func=cmd_alerts_ack)

@@ -15,7 +15,6 @@ restricts them to what that viewer may see, so a scripted export and a click giv
 from __future__ import annotations
 
 import argparse
-import getpass
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,9 +22,9 @@ from pathlib import Path
 import pandas as pd
 import shapely
 
-from ingest.errors import ConfigError, WatchfloorError
+from ingest.errors import WatchfloorError
 from ingest.schema import LAYERS
-from layers.access import Viewer
+from layers.access import require
 from layers.access.errors import AuthenticationError
 from layers.export.api import ALIASES, FORMATS, export_view
 from layers.filters import DEFAULT_LAYERS, WINDOWS, View
@@ -116,31 +115,24 @@ def view_from_args(args: argparse.Namespace, now: datetime) -> tuple[View, datet
     return View(**changes), now
 
 
-def sign_in(username: str, password_stdin: bool) -> Viewer:
-    """The viewer for ``username`` after checking the password against the users file.
-
-    Raises ConfigError when the users file holds no account (nobody can sign in, so the
-    password is not asked for), else `layers.access.authenticate`'s AuthenticationError."""
-    from layers.access import authenticate, load_users, users_path
-    from layers.cli.users import _read_password
-
-    users = load_users()
-    if not users:
-        raise ConfigError(f"users file {users_path()}", "at least one account (add one with "
-                          "`watchfloor users add`)", "no accounts")
-    # One line from stdin for scripts; one prompt otherwise (sign-in asks once, unlike `users add`).
-    password = _read_password(True) if password_stdin else getpass.getpass("Password: ")
-    return authenticate(users, username, password)
-
-
 def export_command(args: argparse.Namespace) -> int:
     """Sign in, read the picture, export it as the signed-in user may see it; the exit code."""
     from ingest.store import open_store
-    from layers.picture import Window, load_picture, operational_bounds, subject_markings
+    from layers.alerts import load_rules
+    from layers.picture import (
+        Window,
+        as_seen_by,
+        load_picture,
+        operational_bounds,
+        subject_markings,
+    )
 
     view, now = view_from_args(args, datetime.now(UTC))  # bad arguments fail before the password is asked
     try:
-        viewer = sign_in(args.user, bool(args.password_stdin))
+        from layers.cli.users import sign_in_cli
+
+        viewer = sign_in_cli(args.user, bool(args.password_stdin))
+        require(viewer, "export")
     except AuthenticationError as exc:
         # The public text only: it does not tell an unknown user from a wrong password.
         print(f"error: {exc.public_message}", file=sys.stderr)
@@ -153,6 +145,8 @@ def export_command(args: argparse.Namespace) -> int:
         alerts = store.alerts(since=start)
         extra_subjects = subject_markings(store, alerts, picture)
         picture["alerts"] = alerts
+        # derived facts (coverage gaps, hot spots) over what this user may see, as on the dashboard
+        picture = as_seen_by(picture, viewer, rules=load_rules(), now=now, extra_subjects=extra_subjects)
     points = None
     if "tracks" in view.layers and not args.no_track_points:
         points = store.read("track_points", start=start, end=end)

@@ -12,7 +12,8 @@ from ingest.errors import ConfigError
 from ingest.markings import LEVELS
 from layers.access.accounts import add_user, load_users, set_disabled, set_password, users_path
 from layers.access.errors import PasswordPolicyError
-from layers.access.policy import ADMIN, ROLES
+from layers.access.passwords import authenticate
+from layers.access.policy import ADMIN, ROLES, Viewer
 
 
 def add_users_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -40,6 +41,9 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     b.add_argument("--username", default="admin")
     b.add_argument("--nation", default="GBR", help="the administrator's nation (default GBR)")
     b.add_argument("--clearance", default="SECRET", help="the administrator's clearance (default SECRET)")
+    from layers.access.kiosk import add_kiosk_arguments
+
+    add_kiosk_arguments(sub.add_parser("kiosk", help="wall displays that stay signed in (device tokens)"))
     pw = sub.add_parser("passwd", help="set an account's password (prompts for it)")
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true")
@@ -71,6 +75,10 @@ def users_command(args: argparse.Namespace) -> int:
         return 0
     if cmd == "bootstrap":
         return bootstrap(path, args.username, nation=args.nation, clearance=args.clearance)
+    if cmd == "kiosk":
+        from layers.access.kiosk import kiosk_command
+
+        return kiosk_command(args, path.with_name("kiosks.toml") if getattr(args, "file", None) else None)
     if cmd == "passwd":
         set_password(path, args.username, _read_password(bool(args.password_stdin)))
         print(f"{args.username}: password changed")
@@ -96,6 +104,20 @@ def bootstrap(path: Path, username: str, *, nation: str, clearance: str) -> int:
         print(f"  one-time password: {password}\n  sign in, then change it: watchfloor users passwd {r.username}; "
               f"add people with: watchfloor users add NAME --nation XXX --clearance LEVEL --role analyst")
     return 0
+
+
+def sign_in_cli(username: str, password_stdin: bool) -> Viewer:
+    """A command-line sign-in (`watchfloor export`, `watchfloor alerts ack`): the viewer for ``username``
+    after checking the password against the users file, asked once (or one line of stdin).
+
+    Raises ConfigError when the users file holds no account (nobody can sign in, so the
+    password is not asked for), else `authenticate`'s AuthenticationError."""
+    users = load_users()
+    if not users:
+        raise ConfigError(f"users file {users_path()}", "at least one account (add one with "
+                          "`watchfloor users add`)", "no accounts")
+    password = _read_password(True) if password_stdin else getpass.getpass("Password: ")
+    return authenticate(users, username, password)
 
 
 def _read_password(from_stdin: bool) -> str:

@@ -29,7 +29,7 @@ import shapely
 
 from ingest.errors import WatchfloorError
 from ingest.markings import highest_marking
-from layers.access import Viewer, restrict
+from layers.access import Viewer, require, restrict
 from layers.export.atomic import atomic_output
 from layers.export.constants import MAX_SOURCES_LISTED
 from layers.export.csvfile import write_csv_zip
@@ -172,10 +172,12 @@ def releasable_to(viewer: Viewer, picture: Mapping[str, gpd.GeoDataFrame],
                   ) -> tuple[dict[str, gpd.GeoDataFrame], gpd.GeoDataFrame | None]:
     """The picture and track points as ``viewer`` may see them: the first step of every export.
 
-    Raises ExportError unless ``viewer`` is a `Viewer`: without one nothing can be released."""
+    Raises ExportError unless ``viewer`` is a `Viewer`: without one nothing can be released;
+    NotPermitted unless the viewer's role may export (layers.access.PERMISSIONS)."""
     if not isinstance(viewer, Viewer):
         raise ExportError(f"export: expected the signed-in viewer (a layers.access.Viewer), "
                           f"found {type(viewer).__name__}")
+    require(viewer, "export")
     shown = restrict({k: v for k, v in picture.items() if v is not None}, viewer, extra_subjects=extra_subjects)
     if track_points is not None:
         track_points = restrict({"track_points": track_points}, viewer)["track_points"]

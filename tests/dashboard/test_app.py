@@ -47,11 +47,15 @@ def test_every_page_runs_without_exception(open_page, page):
 def test_operations_draws_every_layer_and_the_key_figures(open_page):
     at = open_page("operations")
     layers = deck_layers(at)
-    for layer in ("borders", "disputed_areas", "infrastructure", "deployments", "tracks", "incidents", "imagery"):
+    for layer in ("borders", "disputed_areas", "infrastructure", "deployments", "tracks", "incidents"):
         assert layers.get(layer, 0) > 0, f"{layer} missing from the map"
+    assert "imagery" not in layers  # footprints are for analysts: on the wall they cross out symbols
     labels = {m.label: m.value for m in at.metric}
-    assert int(labels["Partner units"]) >= 15 and int(labels["Open alerts"].replace(",", "")) > 0
+    assert int(labels["Partner units"]) >= 15 and 0 < int(labels["Needs action"]) <= 12
     assert int(labels["Incidents, 24 h"].replace(",", "")) > 0
+    ticker = next(h.proto.body for h in at.get("html") if 'data-testid="wf-ticker"' in h.proto.body)
+    cards = ticker.count('class="wf-card"')
+    assert 0 < cards <= 10  # what needs a person, grouped: not a line per alert
 
 
 def test_analyst_filters_change_what_is_shown(open_page):
@@ -81,7 +85,9 @@ def test_a_shared_link_reopens_the_same_view(open_page):
 
 def test_commander_shows_the_summary_and_a_light_map(open_page):
     at = open_page("commander")
-    assert at.metric and "places" not in deck_layers(at)
+    lines = [h.proto.body for h in at.get("html") if 'class="wf-line"' in h.proto.body]
+    assert len(lines) == 2 and "partner units" in lines[0] and "Needs action" in lines[1]
+    assert "places" not in deck_layers(at)
 
 
 def test_data_health_lists_every_layer(open_page):

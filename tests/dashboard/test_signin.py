@@ -13,8 +13,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from layers.access.errors import GENERIC_REFUSAL as GENERIC
 from layers.access import Session, add_user, load_users, set_disabled, start_session
+from layers.access.errors import GENERIC_REFUSAL as GENERIC
 from tests.conftest import ROOT, TEST_PASSWORD
 
 
@@ -46,7 +46,8 @@ def submit(at: AppTest, username: str, password: str) -> AppTest:
 
 
 def shows_picture(at: AppTest) -> bool:
-    return bool(at.get("deck_gl_json_chart")) or bool(at.metric) or bool(at.dataframe)
+    return bool(at.get("deck_gl_json_chart")) or bool(at.metric) or bool(at.dataframe) or \
+        any("wf-line" in h.proto.body for h in at.get("html"))
 
 
 def test_nothing_of_the_picture_is_sent_before_sign_in(home):
@@ -196,3 +197,44 @@ def test_the_throttle_forgets_a_name_after_success_and_waits_double_each_time():
     assert gate.wait_seconds("b", t0) == 0  # other names are not slowed
     gate.succeeded("a")
     assert gate.wait_seconds("a", t0) == 0
+
+
+def test_a_flood_of_made_up_names_cannot_reset_a_locked_name():
+    """More failures than the throttle can remember, with fresh names: the locked name stays locked,
+    memory stays bounded, and the flood itself is slowed down."""
+    from layers.access import SignInThrottle
+
+    t0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    gate = SignInThrottle(free=5, base=30, cap=900, max_entries=1_000)
+    for _ in range(8):
+        gate.failed("target", t0)
+    locked = gate.wait_seconds("target", t0)
+    assert locked == 30 * 2 ** 3
+    for i in range(5_000):  # each made-up name fails once, from many clients
+        gate.failed(f"made-up-{i}", t0 + timedelta(seconds=1), client=f"10.0.{i // 250}.{i % 250}")
+    assert gate.wait_seconds("target", t0 + timedelta(seconds=1)) == locked - 1
+    assert max(gate.sizes()) <= 1_000
+    # a table full of LOCKED names makes no room by forgetting one: new names share one entry,
+    # so a flood of them is throttled together
+    small = SignInThrottle(free=5, base=30, cap=900, max_entries=50)
+    for i in range(50):
+        for _ in range(6):
+            small.failed(f"locked-{i}", t0)
+    for i in range(5):
+        small.failed(f"fresh-{i}", t0)
+    assert small.wait_seconds("fresh-99", t0) == 30
+    assert all(small.wait_seconds(f"locked-{i}", t0) == 60 for i in range(50))
+
+
+def test_one_client_trying_many_names_is_slowed_per_client():
+    from layers.access import SignInThrottle
+
+    t0 = datetime(2026, 11, 21, 12, 0, tzinfo=timezone.utc)
+    gate = SignInThrottle(free=5, base=30, cap=900, client_free=20)
+    for i in range(20):
+        assert gate.wait_seconds(f"name-{i}", t0, client="192.0.2.7") == 0
+        gate.failed(f"name-{i}", t0, client="192.0.2.7")
+    assert gate.wait_seconds("a-fresh-name", t0, client="192.0.2.7") == 30
+    assert gate.wait_seconds("a-fresh-name", t0, client="192.0.2.8") == 0  # another client is not slowed
+    gate.succeeded("name-3")  # a success clears the account, not the client
+    assert gate.wait_seconds("name-3", t0, client="192.0.2.7") == 30

@@ -49,7 +49,7 @@ KML_NS = {"k": "http://www.opengis.net/kml/2.2", "gx": "http://www.google.com/km
 
 # Every record here is releasable to GBR (the demo's too), and an administrator also sees unmarked
 # ones: this viewer sees the whole picture, so these tests are about formats, not releasability
-# (tests/test_export_access.py is).
+# (tests/layers/export/test_export_access.py is).
 ALL_SEEING = Viewer("exporter", "GBR", "TOP SECRET", "administrator")
 
 

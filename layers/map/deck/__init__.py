@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 import geopandas as gpd
@@ -23,6 +23,8 @@ from layers.map.deck.deployments import deployments
 from layers.map.deck.imagery import imagery
 from layers.map.deck.points import incidents, infrastructure, places
 from layers.map.deck.tracks import tracks
+from layers.triage import DEFAULT_SETTINGS as DEFAULT_TRIAGE
+from layers.triage import RuleTriage
 
 # Draw order, bottom to top, and the toggles the UI offers.
 MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "hotspots", "imagery", "infrastructure",
@@ -53,10 +55,11 @@ def pixel_degrees(zoom: float) -> float:
 
 
 def build_layer(name: str, frame: gpd.GeoDataFrame, now: datetime, *, zoom: float = 7.0,
-                max_points: int = 5_000) -> list[pdk.Layer]:
+                max_points: int = 5_000, triage: Mapping[str, RuleTriage] | None = None) -> list[pdk.Layer]:
     """The deck.gl layers for one of MAP_LAYERS, thinned to what the screen can show at `zoom`:
     paths simplified to about a pixel, point layers capped at `max_points` with the rest
-    aggregated (see the layer modules)."""
+    aggregated (see the layer modules). ``triage`` (per rule, from the alert rules) decides which
+    alerts are ringed; the bundled defaults without it."""
     if name == "borders":
         return borders(frame)
     if name == "disputed_areas":
@@ -68,13 +71,13 @@ def build_layer(name: str, frame: gpd.GeoDataFrame, now: datetime, *, zoom: floa
     if name == "infrastructure":
         return infrastructure(frame)
     if name == "deployments":
-        return deployments(frame)
+        return deployments(frame, zoom=zoom)
     if name == "tracks":
         return tracks(frame, now, tolerance=pixel_degrees(zoom))
     if name == "incidents":
         return incidents(frame, max_points=max_points)
     if name == "alerts":
-        return alert_rings(frame)
+        return alert_rings(frame, triage or DEFAULT_TRIAGE)
     if name == "hotspots":
         return hex_layer(frame)
     raise KeyError(name)

@@ -7,13 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import TEST_PASSWORD, add_test_users
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def run(home: Path, *args: str) -> subprocess.CompletedProcess:
+def run(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "WATCHFLOOR_HOME": str(home)}
     env.pop("WATCHFLOOR_STORE", None)
-    return subprocess.run([sys.executable, "-m", "layers.cli", *args], cwd=ROOT, env=env,
+    return subprocess.run([sys.executable, "-m", "layers.cli", *args], cwd=ROOT, env=env, input=stdin,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -68,6 +70,16 @@ def test_alerts_run_list_and_acknowledge(tmp_path):
     assert r.returncode == 0 and " new alerts" in r.stdout, r.stderr
     listed = run(tmp_path, "alerts", "list", "--state", "open", "--limit", "5")
     key = listed.stdout.strip().splitlines()[-1].split()[-1]
-    assert run(tmp_path, "alerts", "ack", key, "--by", "watch officer").returncode == 0
+    add_test_users(tmp_path)
+    ack = ["alerts", "ack", "--user", "gbr.analyst", "--password-stdin"]
+    assert run(tmp_path, *ack, key, stdin=TEST_PASSWORD + "\n").returncode == 0
     assert key in run(tmp_path, "alerts", "list", "--state", "acknowledged").stdout
-    assert run(tmp_path, "alerts", "ack", "no-such-key", "--by", "x").returncode == 1
+    from ingest.store.delta import DeltaStore
+
+    acked = DeltaStore(tmp_path / "store").alerts(states=["acknowledged"]).set_index("key")
+    assert acked.loc[key, "acknowledged_by"] == "Gbr.Analyst (gbr.analyst, GBR)"  # the signed-in person
+    assert run(tmp_path, *ack, "no-such-key", stdin=TEST_PASSWORD + "\n").returncode == 1
+    # a viewer watches; acknowledging needs an analyst
+    refused = run(tmp_path, "alerts", "ack", "--user", "usa.viewer", "--password-stdin", key,
+                  stdin=TEST_PASSWORD + "\n")
+    assert refused.returncode == 2 and "Not permitted" in refused.stderr

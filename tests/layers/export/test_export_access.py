@@ -35,7 +35,7 @@ from ingest.store.delta import DeltaStore
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
 from layers.access import Viewer, restrict
-from layers.access.errors import GENERIC_REFUSAL
+from layers.access.errors import GENERIC_REFUSAL, NotPermitted
 from layers.export import ExportError, export_bytes
 from layers.filters import View
 
@@ -49,11 +49,11 @@ VIEW = View(window="custom", start=SINCE, end=NOW, layers=("incidents", "deploym
 # username -> (nation, clearance, role)
 USERS: dict[str, tuple[str, str, str]] = {
     "usa-analyst": ("USA", "SECRET", "analyst"),
-    "fra-viewer": ("FRA", "RESTRICTED", "viewer"),
+    "fra-analyst": ("FRA", "RESTRICTED", "analyst"),
     "deu-admin": ("DEU", "SECRET", "administrator"),
-    "gbr-viewer": ("GBR", "UNCLASSIFIED", "viewer"),
+    "gbr-analyst": ("GBR", "UNCLASSIFIED", "analyst"),
 }
-U, F, D, G = "usa-analyst", "fra-viewer", "deu-admin", "gbr-viewer"
+U, F, D, G = "usa-analyst", "fra-analyst", "deu-admin", "gbr-analyst"
 EVERYONE = {U, F, D, G}
 NATO_LIST = ("ALB, BEL, BGR, CAN, CZE, DEU, DNK, ESP, EST, FIN, FRA, GBR, GRC, HRV, HUN, ISL, ITA, LTU, LUX, "
              "LVA, MKD, MNE, NLD, NOR, POL, PRT, ROU, SVK, SVN, SWE, TUR, USA")
@@ -176,6 +176,11 @@ def home(tmp_path_factory) -> Path:
         geometry=[shapely.Point(21.0, 42.5)] * len(ALERTS), crs=4326), now=NOW)
     for user, (nation, clearance, role) in USERS.items():
         add_user(home / "users.toml", user, PASSWORD, nation=nation, clearance=clearance, role=role)
+    # The alerts here are written by hand to test their releasability; coverage gaps and hot spots
+    # (evaluated per viewer over what they see: tests/layers/test_need_to_know.py) would add their own.
+    (home / "alerts.toml").write_text("[rules.coverage_gap]\nenabled = false\n[rules.hotspot]\nenabled = false\n")
+    # roles decide what one may do: a viewer watches, it does not export
+    add_user(home / "users.toml", "usa-viewer", PASSWORD, nation="USA", clearance="SECRET", role="viewer")
     return home
 
 
@@ -240,10 +245,10 @@ def test_cli_exports_only_what_the_user_may_see(home, tmp_path, user):
     assert path.name == ("watchfloor_incidents-deployments-tracks-alerts-track_points_20261121T1200Z_"
                          f"{EXPECTED_SLUG[user]}.gpkg")
     assert f"marking {EXPECTED_MARKING[user]}; as {user} ({USERS[user][0]}, {USERS[user][1]})" in run.stdout
-    # each alert is marked with its records' combined marking
+    # each alert is marked with what its records add up to (an unmarked record: says so, never REL TO NONE)
     alerts = frames["alerts"].set_index("key")["marking"] if len(frames["alerts"]) else pd.Series(dtype=object)
     want = {"a-all": "UNCLASSIFIED", "a-usa": "SECRET//REL TO USA", "a-old": "SECRET//REL TO DEU, USA",
-            "a-missing": None, "a-track-x": "SECRET//REL TO USA"}
+            "a-missing": "UNMARKED DATA PRESENT", "a-track-x": "SECRET//REL TO USA"}
     for key, marking in alerts.items():
         assert (None if pd.isna(marking) else marking) == want[key], key
 
@@ -251,7 +256,7 @@ def test_cli_exports_only_what_the_user_may_see(home, tmp_path, user):
 @pytest.mark.parametrize(("user", "password"), [
     ("usa-analyst", "wrong password, long enough"),  # a real user, a wrong password
     ("nobody-here", PASSWORD),  # no such user, a password that is someone's
-    ("fra-viewer", ""),  # nothing on stdin
+    ("fra-analyst", ""),  # nothing on stdin
 ])
 def test_cli_refuses_a_failed_sign_in_with_status_2_and_no_file(home, tmp_path, user, password):
     out = tmp_path / "out"
@@ -263,6 +268,17 @@ def test_cli_refuses_a_failed_sign_in_with_status_2_and_no_file(home, tmp_path, 
     assert run.stdout == ""
     if password:
         assert password not in run.stderr
+
+
+def test_a_viewer_role_may_not_export_from_the_cli_or_the_api(home, tmp_path, loaded):
+    out = tmp_path / "out"
+    run = run_export(home, out, "--user", "usa-viewer")
+    assert run.returncode == 2 and list(out.iterdir()) == []
+    assert run.stderr.strip() == "error: Not permitted: export needs the analyst or administrator role."
+    picture, _, points = loaded
+    with pytest.raises(NotPermitted):
+        export_bytes(picture, VIEW, viewer=Viewer("usa-viewer", "USA", "SECRET", "viewer"), fmt="geojson",
+                     now=NOW, track_points=points)
 
 
 def test_cli_without_a_user_or_an_account_exports_nothing(home, tmp_path):
