@@ -21,6 +21,7 @@ from bench import scenario
 from bench.common import Row, median_time, table
 from ingest.config import REFERENCE_DIR
 from layers import alerts
+from layers.alerts import rules as alert_rules
 from layers.analysis import area_entries, border_crossings, incidents_near, prepare_fixes
 
 N_INFRA = 30_000
@@ -72,7 +73,7 @@ def run(repeats: int = 5) -> str:
     points = scenario.track_points()
     borders = gpd.read_parquet(REFERENCE_DIR / "borders.parquet")
     disputed = gpd.read_parquet(REFERENCE_DIR / "disputed_areas.parquet")
-    rules = alerts.parse_rules(alerts._read_toml(alerts.DEFAULT_FILE), origin="bundled defaults")
+    rules = alerts.parse_rules(alert_rules._read_toml(alerts.DEFAULT_FILE), origin="bundled defaults")
     distances = rules.incident_near_infrastructure.distances
     base_repeats = min(repeats, 3)
 
