@@ -56,8 +56,7 @@ from ingest.reference import read_reference, reference_files
 from ingest.store.delta import DeltaStore
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
-from layers.access import Viewer
-from layers.access import Session, add_user, load_users, start_session
+from layers.access import Session, Viewer, add_user, load_users, start_session
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {"operations": None, "commander": "views/commander.py", "analyst": "views/analyst.py",
