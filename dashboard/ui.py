@@ -22,8 +22,13 @@ WINDOW_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "custom":
 _STATE_KEYS = {"window": "w", "layers": "lyr", "categories": "cat", "severities": "sev", "statuses": "st",
                "nations": "nat", "sources": "src", "country": "aoi_country"}
 
+# Streamlit dims every element while its script reruns: on a wall refreshing itself, the whole
+# picture would fade every interval. The wall and the tablet keep full opacity.
+CALM_CSS = """
+  .stElementContainer[data-stale="true"] { opacity: 1 !important; transition: none !important; }
+"""
 WALL_CSS = """
-<style>
+<style>""" + CALM_CSS + """
   header[data-testid="stHeader"] { display: none; }
   .block-container { padding-top: 0.6rem !important; padding-bottom: 0.4rem !important; max-width: 100% !important; }
   [data-testid="stMetricValue"] { font-size: clamp(1.5rem, 2.5vw, 3.1rem) !important; line-height: 1.05 !important; }
@@ -43,7 +48,7 @@ WALL_CSS = """
 </style>
 """
 TOUCH_CSS = """
-<style>
+<style>""" + CALM_CSS + """
   header[data-testid="stHeader"] { height: 2.5rem; }
   .block-container { padding-top: 4rem !important; padding-left: 1rem !important; padding-right: 1rem !important; }
   button, [role="option"], [data-baseweb="select"] { min-height: 48px !important; }

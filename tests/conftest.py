@@ -25,6 +25,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 # The demo ends at the start of the test run: the dashboard reads the real clock, so a demo
 # fixed to a calendar date would drift out of its time windows on another day.
 DEMO_NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+# As under `watchfloor up`: a separate process evaluates the alerts, not the dashboards under test
+# (fixtures evaluate once, so what the tests read does not change under them).
+os.environ.setdefault("WATCHFLOOR_ALERTS_IN_DASHBOARD", "0")
 
 
 # Accounts of the test homes. Test-only passwords; the users file holds only their argon2 hashes.
@@ -63,9 +66,9 @@ def sign_in(page, url: str, user: str = "admin", password: str = TEST_PASSWORD) 
 
 def canvas_drawn(png: bytes) -> bool:
     """More than a flat background: many distinct colours, no single colour covering it all."""
-    import numpy as np
     from io import BytesIO
 
+    import numpy as np
     from PIL import Image
 
     img = np.asarray(Image.open(BytesIO(png)).convert("RGB")).reshape(-1, 3)
@@ -168,6 +171,9 @@ def demo_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("demo-home")
     store = DeltaStore(home / "store")
     summaries = load_demo(store, now=DEMO_NOW, workdir=home / "demo-inputs")
+    from layers.alerting import refresh_alerts
+
+    refresh_alerts(store, now=DEMO_NOW)
     (home / "summaries.txt").write_text("\n".join(f"{s.source}\t{s.layer}\t{s.read}\t{s.stored}\t{s.quarantined}\t"
                                                   f"{s.superseded}" for s in summaries))
     add_test_users(home)

@@ -98,6 +98,9 @@ def test_live_tracks_reach_the_wall_and_the_ticker_holds_only_actionable_alerts(
     cards = page.locator("[data-testid='wf-ticker'] .wf-card").all_inner_texts()
     assert 0 < len(cards) <= 10
     assert not [c for c in cards if any(word in c for word in INFORMATION)], cards
+    # calm: while the wall refreshes itself, nothing on it fades (Streamlit dims what is rerunning)
+    stale = page.wait_for_selector(".stElementContainer[data-stale='true']", state="attached", timeout=60_000)
+    assert stale.evaluate("e => getComputedStyle(e).opacity") == "1"
     page.close()
 
 
