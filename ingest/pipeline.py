@@ -17,6 +17,7 @@ import pandas as pd
 
 from ingest.adapters.base import ReadResult
 from ingest.store.base import Store
+from ingest.track_ids import apply_track_ids
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
 
@@ -65,6 +66,7 @@ def ingest(store: Store, result: ReadResult, *, source: str, default_marking: st
            now: datetime | None = None) -> IngestSummary:
     """Validate an adapter's output, store what conforms, quarantine the rest."""
     now = now or datetime.now(timezone.utc)
+    result = apply_track_ids(result, source)  # one platform, one track, whatever feed saw it
     marking = default_marking if default_marking is not None else result.default_marking
     summary = IngestSummary(result.layer, source, read=result.records_read)
     conformed = validate(result.frame, result.layer, source=source, default_marking=marking, now=now)
