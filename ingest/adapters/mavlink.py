@@ -115,7 +115,7 @@ class BootClock:
         found = self.offsets.get(segment)
         if not found:
             return None
-        return statistics.median(found) if whole_file else found[-1]
+        return statistics.median_low(found) if whole_file else found[-1]
 
 
 def _utc(ms: float) -> pd.Timestamp:
