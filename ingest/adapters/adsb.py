@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -170,19 +169,15 @@ def _snapshot(path: Path, max_bytes: int, what: str, list_key: str, time_key: st
     return items, stamp
 
 
-def _result(items: Iterable[Any], record: Callable[[Any], dict[str, Any]]) -> ReadResult:
-    return result_from_parsed(record(item) for item in items)
-
-
 def read_aircraft_json(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: Any
                        ) -> ReadResult:
     """Read a readsb / dump1090 `aircraft.json` snapshot; one record per aircraft."""
     planes, now = _snapshot(Path(path), max_bytes, "a readsb/dump1090 aircraft.json", "aircraft", "now")
-    return _result(planes, lambda p: _aircraft_json_record(p, now, source))
+    return result_from_parsed(_aircraft_json_record(p, now, source) for p in planes)
 
 
 def read_opensky_states(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: Any
                         ) -> ReadResult:
     """Read an OpenSky `/states/all` response; one record per state vector."""
     states, _time = _snapshot(Path(path), max_bytes, "an OpenSky state-vector response", "states", "time")
-    return _result(states, lambda s: _opensky_record(s, source))
+    return result_from_parsed(_opensky_record(s, source) for s in states)

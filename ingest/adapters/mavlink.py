@@ -57,13 +57,13 @@ import pandas as pd
 # The MAVLink 2.0 parser reads MAVLink 1 packets too; the 1.0 one drops MAVLink 2
 # packets as bad data. pymavlink picks its parser from this variable.
 os.environ.setdefault("MAVLINK20", "1")
-from pymavlink import mavutil  # noqa: E402
+from pymavlink import mavutil
 
-from ingest import reasons  # noqa: E402
-from ingest.adapters.base import ReadResult, rejection  # noqa: E402
-from ingest.adapters.common import MAX_INPUT_BYTES, check_size  # noqa: E402
-from ingest.adapters.cot import result_from_parsed  # noqa: E402
-from ingest.errors import UnreadableInputError  # noqa: E402
+from ingest import reasons
+from ingest.adapters.base import ReadResult, rejection
+from ingest.adapters.common import MAX_INPUT_BYTES, check_size
+from ingest.adapters.cot import result_from_parsed
+from ingest.errors import UnreadableInputError
 
 if not mavutil.mavlink.__name__.startswith("pymavlink.dialects.v20."):
     mavutil.set_dialect(mavutil.current_dialect)  # mavutil was imported before we set MAVLINK20
@@ -154,12 +154,15 @@ class FixStream:
     def _clock(self, sysid: int) -> BootClock:
         return self.clocks.setdefault(sysid, BootClock())
 
-    def message(self, msg: Any, received_s: float) -> list[dict[str, Any]]:
-        """Take one decoded message; return the rows or rejections it completes (live)."""
+    def message(self, msg: Any, received_s: float, origin: str | None = None) -> list[dict[str, Any]]:
+        """Take one decoded message; return the rows or rejections it completes (live).
+
+        `origin` (e.g. the sending address) is named in the detail of bytes that are not MAVLink.
+        """
         self.messages += 1
         kind = msg.get_type()
         if kind == "BAD_DATA":
-            return self._emit(self._bad(bytes(msg.get_msgbuf()), getattr(msg, "reason", "")))
+            return self._emit(self._bad(bytes(msg.get_msgbuf()), getattr(msg, "reason", ""), origin))
         if kind not in WANTED:
             return []
         sysid = msg.get_srcSystem()
@@ -244,13 +247,14 @@ class FixStream:
             "lat": lat,
         }
 
-    def _bad(self, data: bytes, why: str) -> dict[str, Any]:
+    def _bad(self, data: bytes, why: str, origin: str | None) -> dict[str, Any]:
         text = data.hex()
         if len(text) > MAX_RAW_HEX:
             text = text[:MAX_RAW_HEX] + "...[truncated]"
+        where = f" from {origin}" if origin else ""
         return rejection(LAYER, self.source, None, reasons.MALFORMED_RECORD,
-                         f"expected MAVLink packets, found {len(data)} byte(s) pymavlink cannot "
-                         f"frame ({why or 'bad data'})", text)
+                         f"expected MAVLink packets{where}, found {len(data)} byte(s) pymavlink "
+                         f"cannot frame ({why or 'bad data'})", text)
 
 
 def merge_bad_runs(messages: Iterable[Any]) -> Iterator[Any]:

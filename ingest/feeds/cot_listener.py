@@ -57,7 +57,8 @@ from ingest.store.base import FeedStatus, Store
 
 log = logging.getLogger("watchfloor.feeds")
 
-from ingest.reasons import HOSTILE_INPUT  # noqa: E402  (quarantine reason)
+from ingest.reasons import HOSTILE_INPUT
+
 MAX_DATAGRAM = 65535
 MAX_RAW_CHARS = 4000  # bytes of a hostile message kept as evidence
 MAX_PENDING = 200_000  # events held while the store is failing

@@ -51,7 +51,7 @@ class MavlinkListener(CotListener):
         self.stats.messages += 1
         received = self.clock().timestamp()
         for msg in merge_bad_runs(self._parser(name).parse_buffer(data) or []):
-            for item in self.fixes.message(msg, received):
+            for item in self.fixes.message(msg, received, origin=name):
                 if "reason" in item and "quarantined_at" in item:
                     self.stats.rejected += 1
                 else:

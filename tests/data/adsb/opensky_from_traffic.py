@@ -58,8 +58,9 @@ def state(fix: dict, t: int) -> list:
 
 def main(sample: str) -> None:
     fixes = defaultdict(list)
-    for fix in json.load(gzip.open(sample)):
-        fixes[fix["icao24"]].append(fix)
+    with gzip.open(sample) as fh:
+        for fix in json.load(fh):
+            fixes[fix["icao24"]].append(fix)
     states = []
     for icao in sorted(fixes):
         track = sorted(fixes[icao], key=lambda f: f["timestamp"])

@@ -20,8 +20,8 @@ from types import SimpleNamespace
 import numpy as np
 
 os.environ.setdefault("MAVLINK20", "1")
-from pymavlink import mavutil  # noqa: E402
-from pyulog import ULog  # noqa: E402
+from pymavlink import mavutil
+from pyulog import ULog
 
 HERE = Path(__file__).resolve().parent
 TLOG = HERE.parent / "mavlink" / "ardupilot_flight_2015.tlog"

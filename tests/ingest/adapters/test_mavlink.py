@@ -23,7 +23,7 @@ from ingest.pipeline import ingest
 from ingest.store.delta import DeltaStore
 
 os.environ.setdefault("MAVLINK20", "1")
-from pymavlink import mavutil  # noqa: E402
+from pymavlink import mavutil
 
 TLOG = Path(__file__).resolve().parents[2] / "data" / "mavlink" / "ardupilot_flight_2015.tlog"
 
