@@ -45,7 +45,7 @@ Reader = Callable[..., ReadResult]
 
 
 def _lazy(module: str, name: str) -> Reader:
-    """A reader whose module is imported on first use (pymavlink takes 0.2 s to import)."""
+    """A reader whose module is imported on first use (pymavlink loads a whole MAVLink dialect)."""
 
     def reader(path: Path, **options: Any) -> ReadResult:
         return getattr(importlib.import_module(module), name)(path, **options)
