@@ -44,6 +44,7 @@ from layers.analysis.findings import empty_findings, findings_frame, iso_series,
 
 _US = 1_000_000  # microseconds per second
 _WRAP_BAND = 10.0  # boundary segments this close to the antimeridian get shifted copies
+_BAND_GROWTH = 1.05  # see _pass_through
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class Fixes:
     track_ids: np.ndarray  # code -> track_id
     rows: np.ndarray  # position of each sorted fix in the input frame
     callsign: pd.Series | None  # the input's callsign column (input order), read only for findings
-    _tree: list
+    _cache: dict
 
     def __len__(self) -> int:
         return len(self.x)
@@ -69,10 +70,31 @@ class Fixes:
         return out
 
     @property
-    def tree(self) -> shapely.STRtree:
-        if not self._tree:
-            self._tree.append(shapely.STRtree(shapely.points(self.x, self.y)))
-        return self._tree[0]
+    def by_lon(self) -> tuple[np.ndarray, np.ndarray]:
+        """(fix indices sorted by longitude, their longitudes): a polygon's fixes are a slice of it
+        (then a latitude test), so point-in-polygon needs no point geometries. Computed once and
+        shared by the rules."""
+        if "by_lon" not in self._cache:
+            order = np.argsort(self.x, kind="stable")
+            self._cache["by_lon"] = (order, self.x[order])
+        return self._cache["by_lon"]
+
+    def near(self, geoms: np.ndarray) -> np.ndarray:
+        """Positions of the geometries whose bounding box meets a 1-degree cell holding a fix."""
+        if "cells" not in self._cache:
+            code = (np.floor(self.x).astype(np.int64) + 180) * 200 + np.floor(self.y).astype(np.int64) + 90
+            x0, y0 = np.divmod(np.flatnonzero(np.bincount(code)), 200)
+            x0, y0 = x0 - 180.0, y0 - 90.0
+            self._cache["cells"] = shapely.STRtree(shapely.box(x0, y0, x0 + 1.0, y0 + 1.0))
+        return np.unique(self._cache["cells"].query(geoms)[0])
+
+    def in_box(self, box: np.ndarray) -> np.ndarray:
+        """Indices of the fixes in a (minx, miny, maxx, maxy) box, borders included."""
+        order, xs = self.by_lon
+        lo, hi = np.searchsorted(xs, box[0], "left"), np.searchsorted(xs, box[2], "right")
+        idx = order[lo:hi]
+        y = self.y[idx]
+        return idx[(y >= box[1]) & (y <= box[3])]
 
     def names(self, idx: np.ndarray) -> np.ndarray:
         """Callsign of these fixes, else their track id: what a person calls the track."""
@@ -96,7 +118,7 @@ def prepare_fixes(track_points: gpd.GeoDataFrame | Fixes | None) -> Fixes:
     if track_points is None or track_points.empty:
         e = np.empty(0)
         return Fixes(e, e, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, object),
-                     np.empty(0, np.int64), None, [])
+                     np.empty(0, np.int64), None, {})
     g = track_points.geometry.values
     x = shapely.get_x(g)
     y = shapely.get_y(g)
@@ -109,17 +131,38 @@ def prepare_fixes(track_points: gpd.GeoDataFrame | Fixes | None) -> Fixes:
     order = rows[np.lexsort((t[rows], codes[rows]))]
     callsign = track_points.get("callsign")
     return Fixes(x[order], y[order], t[order], codes[order].astype(np.int64),
-                 np.asarray(uniques, dtype=object), order, callsign, [])
+                 np.asarray(uniques, dtype=object), order, callsign, {})
 
 
 # -- membership and crossings -------------------------------------------------------
 
 def _membership(fixes: Fixes, polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(fix index, polygon index) for every fix inside or on a polygon."""
+    """(fix index, polygon index) for every fix inside or on a polygon.
+
+    Per polygon part (France's bounding box is the world; its mainland's is
+    not): the parts near any fix (`Fixes.near`), then the fixes in the part's
+    bounding box (a slice of the fixes sorted by longitude, then a latitude
+    test), then shapely's prepared point-in-polygon on bare coordinates. A
+    point STRtree queried with the polygons gave the same pairs at several
+    times the cost: a million point geometries and their tree before the first
+    test, and every fix in France's or Russia's envelope tested against them."""
     if len(fixes) == 0 or len(polys) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    pi, fi = fixes.tree.query(polys, predicate="intersects")
-    return fi.astype(np.int64), pi.astype(np.int64)
+    parts, owner = shapely.get_parts(polys, return_index=True)
+    near = fixes.near(parts)
+    bounds = shapely.bounds(parts[near])
+    hits: dict[int, np.ndarray] = {}
+    for part, k, box in zip(parts[near], owner[near].tolist(), bounds):
+        idx = fixes.in_box(box)
+        if len(idx):
+            shapely.prepare(part)
+            idx = idx[shapely.intersects_xy(part, fixes.x[idx], fixes.y[idx])]
+            # A fix on a boundary shared by two parts of one polygon counts once.
+            hits[k] = np.union1d(hits[k], idx) if k in hits else idx
+    if not hits:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    fi = np.concatenate(list(hits.values())).astype(np.int64)
+    return fi, np.repeat(np.fromiter(hits, np.int64, len(hits)), [len(v) for v in hits.values()])
 
 
 class _Boundaries:
@@ -336,9 +379,12 @@ def _pass_through(fixes: Fixes, polys: np.ndarray, inside: np.ndarray) -> tuple[
 
     Without testing a million segments: a segment that meets a polygon with both
     ends outside crosses its boundary, so both ends lie within the segment's
-    length of the boundary. One tree query (fixes within the 99th percentile
-    segment length of each boundary: a thin band) gives the candidates; the few
-    longer segments are tested directly; only candidates get an exact test."""
+    length of the boundary. The fixes within the 99th percentile segment length
+    of each boundary (a thin band around it) give the candidates; the few longer
+    segments are tested directly; only candidates get an exact test. The band is
+    the boundary buffered by 5 % more than that length: GEOS draws the round
+    joins with chords, at most 2 % inside the circle, so the band holds every
+    fix within the length (a few more candidates, none missed)."""
     na = len(polys)
     same = fixes.same_track_as_previous
     seg = np.flatnonzero(same)
@@ -348,7 +394,19 @@ def _pass_through(fixes: Fixes, polys: np.ndarray, inside: np.ndarray) -> tuple[
     dx = np.minimum(dx, 360.0 - dx)
     span = np.hypot(dx, fixes.y[seg] - fixes.y[seg - 1])  # lon/lat length, the polygons' own plane
     margin = float(np.quantile(span, 0.99))
-    pa, pf = fixes.tree.query(shapely.boundary(polys), predicate="dwithin", distance=margin)
+    grow = np.array([-margin, -margin, margin, margin])
+    bounds = shapely.bounds(polys)
+    pf_parts, pa_parts = [], []
+    for k in range(na):
+        idx = fixes.in_box(bounds[k] + grow)
+        if len(idx):
+            band = shapely.buffer(shapely.boundary(polys[k]), margin * _BAND_GROWTH)
+            shapely.prepare(band)
+            idx = idx[shapely.intersects_xy(band, fixes.x[idx], fixes.y[idx])]
+            pf_parts.append(idx)
+            pa_parts.append(np.full(len(idx), k, dtype=np.int64))
+    pf = np.concatenate(pf_parts) if pf_parts else np.empty(0, np.int64)
+    pa = np.concatenate(pa_parts) if pa_parts else np.empty(0, np.int64)
     ends = np.concatenate([pf, pf + 1])  # the segments ending at and starting from each near fix
     owner = np.concatenate([pa, pa])
     ok = (ends >= 1) & (ends < len(fixes))
