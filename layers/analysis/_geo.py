@@ -45,8 +45,12 @@ from functools import lru_cache
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from pyproj import Geod, Transformer
+
+from layers.analysis import _text
 
 GEOD = Geod(ellps="WGS84")
 EARTH_RADIUS_M = 6_371_008.8
@@ -271,8 +275,7 @@ def pairs_within(lon: np.ndarray, lat: np.ndarray, targets: Targets, limit_m: np
     reach = np.where(point, limit + _CHORD_SLACK_M, (limit + targets.radius_m[tidx]) * _INFLATE + _SLACK_M)
     q = targets.xyz[tidx]
     ci, cj = _candidates(p, q, reach)
-    gap = q[cj] - p[ci]
-    near = np.einsum("ij,ij->i", gap, gap) <= reach[cj] ** 2  # the chord test: cheap, and most go here
+    near = _chord2(p, q, ci, cj) <= reach[cj] ** 2  # the chord test: cheap, and most candidates end here
     ci, cj = ci[near], cj[near]
     pi, tj = pidx[ci], tidx[cj]
     on_point = point[cj]
@@ -287,8 +290,17 @@ def pairs_within(lon: np.ndarray, lat: np.ndarray, targets: Targets, limit_m: np
         d[w] = _shape_distances(lon, lat, pi[w], tj[w], targets.geoms)
         keep[w] = d[w] <= limit[cj[w]]
     pi, tj, d = pi[keep], tj[keep], d[keep]
-    o = np.lexsort((tj, pi))
+    o = np.argsort(pi * len(limit_m) + tj, kind="stable")
     return pi[o], tj[o], d[o]
+
+
+def _chord2(p: np.ndarray, q: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Squared chords between p[i] and q[j], a coordinate at a time (no (n, 3) temporaries)."""
+    out = np.zeros(len(i))
+    for k in range(3):
+        g = q[:, k][j] - p[:, k][i]
+        out += g * g
+    return out
 
 
 def _point_distances(p: np.ndarray, q: np.ndarray, lon1: np.ndarray, lat1: np.ndarray, lon2: np.ndarray,
@@ -343,13 +355,30 @@ def epoch_us(times: pd.Series) -> np.ndarray:
 
 
 # -- identities and text ---------------------------------------------------------------
+# Arrow text (layers/analysis/_text.py) for the rules with many findings; the numpy versions
+# (object arrays of str) for the rules that build a few hundred messages with `+`.
 
-def subject_ids(frame: pd.DataFrame, layer: str, *, id_column: str = "source_id",
-                source: str | None = None) -> np.ndarray:
+def subject_text(frame: pd.DataFrame, layer: str, *, id_column: str = "source_id",
+                 source: str | None = None) -> pa.Array:
     """``layer/source/source_id`` per row: the record key as one string.
 
     A frame without a source column (a bare reference file, an analyst's zone)
     gets ``source`` if given, else an empty source."""
+    n = len(frame)
+    src: str | pa.Array | None = source if source is not None else ("" if "source" not in frame else
+                                                                     _text.column_strings(frame, "source"))
+    ids = _text.column_strings(frame, id_column) if id_column in frame else None
+    if src is None or (ids is None and id_column in frame) or n == 0:
+        return _text.strings(_subject_ids_any(frame, layer, id_column=id_column, source=source))
+    if ids is None:
+        ids = _text.strings(np.array([str(i) for i in frame.index], dtype=object))
+    if not isinstance(src, str):
+        src = _text.fill(src, "")
+    return _text.join(layer + "/", src, "/", _text.fill(ids, ""))
+
+
+def _subject_ids_any(frame: pd.DataFrame, layer: str, *, id_column: str, source: str | None) -> np.ndarray:
+    """`subject_text` for columns of any type (numbers as ids: str() of each)."""
     n = len(frame)
     if source is not None:
         src = np.full(n, source, dtype=object)
@@ -364,17 +393,25 @@ def subject_ids(frame: pd.DataFrame, layer: str, *, id_column: str = "source_id"
     return np.array([f"{layer}/{s}/{i}" for s, i in zip(src, ids)], dtype=object)
 
 
-def fmt_distance(metres: np.ndarray | float) -> np.ndarray:
+def subject_ids(frame: pd.DataFrame, layer: str, *, id_column: str = "source_id",
+                source: str | None = None) -> np.ndarray:
+    return _text.to_numpy(subject_text(frame, layer, id_column=id_column, source=source))
+
+
+def distance_text(metres: np.ndarray | float) -> pa.Array:
     """780 m, 1.2 km, 35 km: precise enough to read, not more."""
     m = np.atleast_1d(np.asarray(metres, dtype="float64"))
-    out = np.empty(len(m), dtype=object)
-    small = m < 1000
-    out[small] = [f"{v:.0f} m" for v in m[small]]
-    mid = ~small & (m < 10_000)
-    out[mid] = [f"{v / 1000:.1f} km" for v in m[mid]]
-    big = ~small & ~mid
-    out[big] = [f"{v / 1000:.0f} km" for v in m[big]]
+    small, mid = m < 1000, (m >= 1000) & (m < 10_000)
+    km = m / 1000
+    out = _text.join(_text.fixed(np.where(small, m, km), 0),
+                     pc.if_else(pa.array(small), pa.scalar(" m", _text.TEXT), pa.scalar(" km", _text.TEXT)))
+    if mid.any():
+        out = _text.put(out, np.flatnonzero(mid), _text.join(_text.fixed(km[mid], 1), " km"))
     return out
+
+
+def fmt_distance(metres: np.ndarray | float) -> np.ndarray:
+    return _text.to_numpy(distance_text(metres))
 
 
 def fmt_duration(seconds: float) -> str:
@@ -389,8 +426,23 @@ def fmt_duration(seconds: float) -> str:
     return f"{s // 86_400} d {(s % 86_400) // 3600} h"
 
 
-def text_column(frame: pd.DataFrame, *names: str, default: str = "") -> np.ndarray:
+def first_text(frame: pd.DataFrame, *names: str, default: str = "") -> pa.Array:
     """The first non-empty of several columns, per row, as str (e.g. title, else category)."""
+    out: pa.Array | None = None
+    for name in names:
+        if name in frame:
+            v = _text.column_strings(frame, name)
+            if v is None:
+                return _text.strings(_text_column_any(frame, *names, default=default))
+            v = pc.if_else(_text.blank(v), pa.scalar(None, _text.TEXT), v)
+            out = v if out is None else pc.coalesce(out, v)
+    if out is None:
+        out = pa.nulls(len(frame), _text.TEXT)
+    return _text.fill(out, default)
+
+
+def _text_column_any(frame: pd.DataFrame, *names: str, default: str = "") -> np.ndarray:
+    """`first_text` for columns of any type (numbers: str() of each)."""
     out = pd.Series([None] * len(frame), index=frame.index, dtype=object)
     for name in names:
         if name in frame:
@@ -400,13 +452,25 @@ def text_column(frame: pd.DataFrame, *names: str, default: str = "") -> np.ndarr
     return out.fillna(default).astype(str).to_numpy(dtype=object)
 
 
-def place_suffix(title: np.ndarray, place: np.ndarray, before: str, after: str = "") -> np.ndarray:
+def text_column(frame: pd.DataFrame, *names: str, default: str = "") -> np.ndarray:
+    return _text.to_numpy(first_text(frame, *names, default=default))
+
+
+def place_text(title: pa.Array, place: pa.Array, before: str, after: str = "") -> pa.Array:
     """``before + place + after`` where the place is known and the title does not already name it."""
-    show = np.array([bool(p) and p.casefold() not in t.casefold() for t, p in zip(title.tolist(), place.tolist())],
-                    dtype=bool)
-    out = np.full(len(place), "", dtype=object)
-    out[show] = before + place[show] + after
+    pos = np.flatnonzero(pc.not_equal(place, "").to_numpy(zero_copy_only=False))
+    out = pa.array(np.full(len(place), "", dtype=object), type=_text.TEXT)
+    if len(pos):
+        t, p = _text.take(title, pos).to_pylist(), _text.take(place, pos).to_pylist()
+        show = pos[np.array([q.casefold() not in u.casefold() for u, q in zip(t, p)], dtype=bool)]
+        if len(show):
+            out = pc.replace_with_mask(out, pa.array(np.isin(np.arange(len(place)), show)),
+                                       _text.join(before, _text.take(place, show), after))
     return out
+
+
+def place_suffix(title: np.ndarray, place: np.ndarray, before: str, after: str = "") -> np.ndarray:
+    return _text.to_numpy(place_text(_text.strings(title), _text.strings(place), before, after))
 
 
 def xy(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
