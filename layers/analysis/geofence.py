@@ -45,6 +45,7 @@ from layers.analysis.findings import empty_findings, findings_frame, iso_series,
 _US = 1_000_000  # microseconds per second
 _WRAP_BAND = 10.0  # boundary segments this close to the antimeridian get shifted copies
 _BAND_GROWTH = 1.05  # see _pass_through
+_GRID = 32  # see _intersects_xy
 
 
 @dataclass(frozen=True)
@@ -70,13 +71,13 @@ class Fixes:
         return out
 
     @property
-    def by_lon(self) -> tuple[np.ndarray, np.ndarray]:
-        """(fix indices sorted by longitude, their longitudes): a polygon's fixes are a slice of it
-        (then a latitude test), so point-in-polygon needs no point geometries. Computed once and
-        shared by the rules."""
+    def by_lon(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(fix indices sorted by longitude, their longitudes, their latitudes): a polygon's fixes are
+        a slice of it (then a latitude test), so point-in-polygon needs no point geometries.
+        Computed once and shared by the rules."""
         if "by_lon" not in self._cache:
             order = np.argsort(self.x, kind="stable")
-            self._cache["by_lon"] = (order, self.x[order])
+            self._cache["by_lon"] = (order, self.x[order], self.y[order])
         return self._cache["by_lon"]
 
     def near(self, geoms: np.ndarray) -> np.ndarray:
@@ -88,13 +89,13 @@ class Fixes:
             self._cache["cells"] = shapely.STRtree(shapely.box(x0, y0, x0 + 1.0, y0 + 1.0))
         return np.unique(self._cache["cells"].query(geoms)[0])
 
-    def in_box(self, box: np.ndarray) -> np.ndarray:
-        """Indices of the fixes in a (minx, miny, maxx, maxy) box, borders included."""
-        order, xs = self.by_lon
+    def in_box(self, box: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(indices, longitudes, latitudes) of the fixes in a (minx, miny, maxx, maxy) box, edges included."""
+        order, xs, ys = self.by_lon
         lo, hi = np.searchsorted(xs, box[0], "left"), np.searchsorted(xs, box[2], "right")
-        idx = order[lo:hi]
-        y = self.y[idx]
-        return idx[(y >= box[1]) & (y <= box[3])]
+        y = ys[lo:hi]
+        keep = (y >= box[1]) & (y <= box[3])
+        return order[lo:hi][keep], xs[lo:hi][keep], y[keep]
 
     def names(self, idx: np.ndarray) -> np.ndarray:
         """Callsign of these fixes, else their track id: what a person calls the track."""
@@ -136,8 +137,8 @@ def prepare_fixes(track_points: gpd.GeoDataFrame | Fixes | None) -> Fixes:
 
 # -- membership and crossings -------------------------------------------------------
 
-def _membership(fixes: Fixes, polys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(fix index, polygon index) for every fix inside or on a polygon.
+def _membership(fixes: Fixes, polys: np.ndarray) -> dict[int, np.ndarray]:
+    """Polygon index -> indices of the fixes inside or on it (polygons with none left out).
 
     Per polygon part (France's bounding box is the world; its mainland's is
     not): the parts near any fix (`Fixes.near`), then the fixes in the part's
@@ -147,22 +148,54 @@ def _membership(fixes: Fixes, polys: np.ndarray) -> tuple[np.ndarray, np.ndarray
     times the cost: a million point geometries and their tree before the first
     test, and every fix in France's or Russia's envelope tested against them."""
     if len(fixes) == 0 or len(polys) == 0:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
+        return {}
     parts, owner = shapely.get_parts(polys, return_index=True)
     near = fixes.near(parts)
     bounds = shapely.bounds(parts[near])
     hits: dict[int, np.ndarray] = {}
     for part, k, box in zip(parts[near], owner[near].tolist(), bounds):
-        idx = fixes.in_box(box)
+        idx, x, y = fixes.in_box(box)
         if len(idx):
-            shapely.prepare(part)
-            idx = idx[shapely.intersects_xy(part, fixes.x[idx], fixes.y[idx])]
-            # A fix on a boundary shared by two parts of one polygon counts once.
-            hits[k] = np.union1d(hits[k], idx) if k in hits else idx
-    if not hits:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    fi = np.concatenate(list(hits.values())).astype(np.int64)
-    return fi, np.repeat(np.fromiter(hits, np.int64, len(hits)), [len(v) for v in hits.values()])
+            idx = idx[_intersects_xy(part, x, y)]
+            if k in hits:  # a fix on a boundary shared by two parts of one polygon counts once
+                mask = np.zeros(len(fixes), dtype=bool)
+                mask[hits[k]] = True
+                mask[idx] = True
+                idx = np.flatnonzero(mask)
+            hits[k] = idx
+    return hits
+
+
+def _intersects_xy(area: shapely.Geometry, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``shapely.intersects_xy(area, x, y)``, three times faster for many points.
+
+    Most fixes lie deep inside a country or far from a zone, so the points'
+    bounding box is cut into _GRID x _GRID cells: a cell the area contains, or
+    does not touch, decides all its points at once; only the points of cells
+    the boundary crosses are tested one by one. Exact: each cell is tested a
+    hair larger than itself, so a point rounded onto a cell's edge is in it."""
+    shapely.prepare(area)
+    if len(x) < _GRID * _GRID * 4:
+        return shapely.intersects_xy(area, x, y)
+    x0, y0 = float(x.min()), float(y.min())
+    w, h = (float(x.max()) - x0) / _GRID, (float(y.max()) - y0) / _GRID
+    if not (w > 0 and h > 0):
+        return shapely.intersects_xy(area, x, y)
+    cell = (np.minimum(((y - y0) / h).astype(np.int64), _GRID - 1) * _GRID
+            + np.minimum(((x - x0) / w).astype(np.int64), _GRID - 1))
+    used = np.flatnonzero(np.bincount(cell, minlength=_GRID * _GRID))
+    cx, cy = used % _GRID, used // _GRID
+    eps = 1e-9 * max(w, h)
+    boxes = shapely.box(x0 + cx * w - eps, y0 + cy * h - eps, x0 + (cx + 1) * w + eps, y0 + (cy + 1) * h + eps)
+    state = np.zeros(_GRID * _GRID, dtype=np.int8)  # 0 clear of the area, 1 inside, 2 crossed by its boundary
+    inside = shapely.contains(area, boxes)
+    state[used[inside]] = 1
+    state[used[~inside & shapely.intersects(area, boxes)]] = 2
+    per_point = state[cell]
+    hit = per_point == 1
+    mixed = np.flatnonzero(per_point == 2)
+    hit[mixed] = shapely.intersects_xy(area, x[mixed], y[mixed])
+    return hit
 
 
 class _Boundaries:
@@ -266,16 +299,15 @@ def border_crossings(track_points: gpd.GeoDataFrame | Fixes | None, borders: gpd
         return empty_findings()
     borders = _area_frame(borders).reset_index(drop=True)
     polys = borders.geometry.values
-    fi, pi = _membership(fixes, polys)
+    hits = _membership(fixes, polys)
     label = np.full(len(fixes), -1, dtype=np.int64)
-    if len(fi):
-        area_rank = np.argsort(np.argsort(shapely.area(polys), kind="stable"), kind="stable")
-        o = np.lexsort((area_rank[pi], fi))
-        fi, pi = fi[o], pi[o]
-        first = np.r_[True, fi[1:] != fi[:-1]]
-        label[fi[first]] = pi[first]
-    known = pd.Series(np.where(label >= 0, label, np.nan))
-    carried = known.groupby(fixes.track).ffill().to_numpy()
+    # Largest first, so a fix in overlapping polygons ends with the smallest (the first on equal areas).
+    for k in sorted(hits, key=lambda k: (-shapely.area(polys[k]), -k)):
+        label[hits[k]] = k
+    # The track's country carries over fixes outside every polygon: the last known label of the track.
+    at = np.arange(len(fixes))
+    last = np.maximum.accumulate(np.where(label >= 0, at, -1))
+    carried = np.where((last >= 0) & (fixes.track[np.maximum(last, 0)] == fixes.track), label[last], np.nan)
     prev = np.full(len(fixes), np.nan)
     prev[1:] = carried[:-1]
     same = fixes.same_track_as_previous
@@ -338,7 +370,9 @@ def area_entries(track_points: gpd.GeoDataFrame | Fixes | None, areas: gpd.GeoDa
     polys = areas.geometry.values
     if len(polys) == 0:
         return empty_findings()
-    fi, ai = _membership(fixes, polys)
+    hits = _membership(fixes, polys)
+    fi = np.concatenate([v for v in hits.values()] or [np.empty(0, np.int64)]).astype(np.int64)
+    ai = np.repeat(np.fromiter(hits, np.int64, len(hits)), [len(v) for v in hits.values()])
     na = len(polys)
     inside = np.sort(fi * na + ai)
     same = fixes.same_track_as_previous
@@ -398,11 +432,10 @@ def _pass_through(fixes: Fixes, polys: np.ndarray, inside: np.ndarray) -> tuple[
     bounds = shapely.bounds(polys)
     pf_parts, pa_parts = [], []
     for k in range(na):
-        idx = fixes.in_box(bounds[k] + grow)
+        idx, x, y = fixes.in_box(bounds[k] + grow)
         if len(idx):
             band = shapely.buffer(shapely.boundary(polys[k]), margin * _BAND_GROWTH)
-            shapely.prepare(band)
-            idx = idx[shapely.intersects_xy(band, fixes.x[idx], fixes.y[idx])]
+            idx = idx[_intersects_xy(band, x, y)]
             pf_parts.append(idx)
             pa_parts.append(np.full(len(idx), k, dtype=np.int64))
     pf = np.concatenate(pf_parts) if pf_parts else np.empty(0, np.int64)
