@@ -475,7 +475,7 @@ def place_suffix(title: np.ndarray, place: np.ndarray, before: str, after: str =
 
 def xy(frame: gpd.GeoDataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Lon/lat of point geometries (other geometries: their representative point)."""
-    g = frame.geometry.values
+    g = np.asarray(frame.geometry.values)
     if len(g) and not (shapely.get_type_id(g) == 0).all():
         g = np.where(shapely.get_type_id(g) == 0, g, shapely.point_on_surface(g))
     return shapely.get_x(g), shapely.get_y(g)

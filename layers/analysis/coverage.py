@@ -21,7 +21,7 @@ from layers.analysis.findings import (
     findings_frame,
     iso_series,
     json_columns,
-    json_list,
+    json_lists,
 )
 
 SCENE_COLUMNS = ["incident", "scene", "scene_source_id", "acquired_at", "cloud_cover", "platform", "lag_s",
@@ -174,7 +174,7 @@ def coverage_gaps(incidents: gpd.GeoDataFrame, imagery: gpd.GeoDataFrame | None,
     return findings_frame(
         rule=rule, severity=severity if severity is not None else sev.iloc[wanted].to_numpy()[gap],
         time=occurred, key=(rule + "|" + subj).tolist(),
-        subjects=[json_list([s]) for s in subj.tolist()],
+        subjects=json_lists(subj),
         message=message.tolist(), details=details, lon=lon, lat=lat,
     )
 

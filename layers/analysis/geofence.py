@@ -23,7 +23,6 @@ tested against copies of the boundary shifted by 360 degrees.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import geopandas as gpd
@@ -40,7 +39,13 @@ from layers.analysis._geo import (
     subject_ids,
     text_column,
 )
-from layers.analysis.findings import empty_findings, findings_frame, iso_series, json_columns
+from layers.analysis.findings import (
+    empty_findings,
+    findings_frame,
+    iso_series,
+    json_columns,
+    json_lists,
+)
 
 _US = 1_000_000  # microseconds per second
 _WRAP_BAND = 10.0  # boundary segments this close to the antimeridian get shifted copies
@@ -120,7 +125,7 @@ def prepare_fixes(track_points: gpd.GeoDataFrame | Fixes | None) -> Fixes:
         e = np.empty(0)
         return Fixes(e, e, np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, object),
                      np.empty(0, np.int64), None, {})
-    g = track_points.geometry.values
+    g = np.asarray(track_points.geometry.values)
     x = shapely.get_x(g)
     y = shapely.get_y(g)
     times = pd.DatetimeIndex(pd.to_datetime(track_points["time"], utc=True)).as_unit("us")
@@ -129,7 +134,9 @@ def prepare_fixes(track_points: gpd.GeoDataFrame | Fixes | None) -> Fixes:
     codes, uniques = pd.factorize(track_points["track_id"], use_na_sentinel=True)
     ok &= codes >= 0
     rows = np.flatnonzero(ok)
-    order = rows[np.lexsort((t[rows], codes[rows]))]
+    c, tr = codes[rows], t[rows]
+    in_order = bool(np.all((c[1:] > c[:-1]) | ((c[1:] == c[:-1]) & (tr[1:] >= tr[:-1]))))
+    order = rows if in_order else rows[np.lexsort((tr, c))]  # fixes often arrive track by track
     callsign = track_points.get("callsign")
     return Fixes(x[order], y[order], t[order], codes[order].astype(np.int64),
                  np.asarray(uniques, dtype=object), order, callsign, {})
@@ -298,7 +305,7 @@ def border_crossings(track_points: gpd.GeoDataFrame | Fixes | None, borders: gpd
     if len(fixes) < 2 or borders is None or borders.empty:
         return empty_findings()
     borders = _area_frame(borders).reset_index(drop=True)
-    polys = borders.geometry.values
+    polys = np.asarray(borders.geometry.values)
     hits = _membership(fixes, polys)
     label = np.full(len(fixes), -1, dtype=np.int64)
     # Largest first, so a fix in overlapping polygons ends with the smallest (the first on equal areas).
@@ -342,7 +349,7 @@ def border_crossings(track_points: gpd.GeoDataFrame | Fixes | None, borders: gpd
         rule=rule, severity=severity, time=ctime,
         key=(rule + "|" + track_subj + "|" + codes[frm] + ">" + codes[to] + "|" + after.to_numpy(dtype=object)
              ).tolist(),
-        subjects=_json_lists(track_subj, subj[frm], subj[to]), message=message.tolist(), details=details,
+        subjects=json_lists(track_subj, subj[frm], subj[to]), message=message.tolist(), details=details,
         lon=cx, lat=cy,
     )
 
@@ -367,7 +374,7 @@ def area_entries(track_points: gpd.GeoDataFrame | Fixes | None, areas: gpd.GeoDa
     if len(fixes) < 2 or areas is None or areas.empty:
         return empty_findings()
     areas = _area_frame(areas).reset_index(drop=True)
-    polys = areas.geometry.values
+    polys = np.asarray(areas.geometry.values)
     if len(polys) == 0:
         return empty_findings()
     hits = _membership(fixes, polys)
@@ -404,7 +411,7 @@ def area_entries(track_points: gpd.GeoDataFrame | Fixes | None, areas: gpd.GeoDa
     return findings_frame(
         rule=rule, severity=severity, time=ctime,
         key=(rule + "|" + track_subj + "|" + subj[a] + "|" + fix_after.to_numpy(dtype=object)).tolist(),
-        subjects=_json_lists(track_subj, subj[a]), message=message.tolist(), details=details, lon=cx, lat=cy,
+        subjects=json_lists(track_subj, subj[a]), message=message.tolist(), details=details, lon=cx, lat=cy,
     )
 
 
@@ -535,7 +542,7 @@ def loitering(track_points: gpd.GeoDataFrame | Fixes | None, targets: gpd.GeoDat
     return findings_frame(
         rule=rule, severity=severity, time=_times(fixes.t[fi[r]]),
         key=(rule + "|" + track_subj + "|" + tsubj[tgt] + "|" + start_iso.to_numpy(dtype=object)).tolist(),
-        subjects=_json_lists(track_subj, tsubj[tgt]), message=message.tolist(), details=details,
+        subjects=json_lists(track_subj, tsubj[tgt]), message=message.tolist(), details=details,
         lon=where.lon[tgt], lat=where.lat[tgt],  # the target: what was loitered at
     )
 
@@ -546,7 +553,3 @@ def _contains_sorted(sorted_values: np.ndarray, queries: np.ndarray) -> np.ndarr
     pos = np.searchsorted(sorted_values, queries)
     pos = np.minimum(pos, len(sorted_values) - 1)
     return sorted_values[pos] == queries
-
-
-def _json_lists(*columns: np.ndarray) -> list[str]:
-    return [json.dumps(list(row), ensure_ascii=False, separators=(",", ":")) for row in zip(*columns)]

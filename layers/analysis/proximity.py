@@ -136,7 +136,7 @@ def _severities(severity: str | Mapping[str, str] | None, incident_severity: np.
 
 def _points(frame: gpd.GeoDataFrame, idx: np.ndarray, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """The findings' points: the incidents' own geometries when they are points (no copy of coordinates)."""
-    g = frame.geometry.values
+    g = np.asarray(frame.geometry.values)
     if (shapely.get_type_id(g) == 0).all():
         return np.asarray(g)[idx]
     return shapely.points(lon[idx], lat[idx])
