@@ -145,8 +145,15 @@ def concat_findings(frames: Iterable[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     if not parts:
         return empty_findings()
     out = pd.concat(parts, ignore_index=True)
-    out = out[~out["key"].duplicated(keep="first")]
-    out = out.sort_values(["time", "key"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    # In Arrow: dictionary codes number the keys in order of first appearance, so a row is a key's
+    # first exactly where its code is new; then newest first, by key (unique by then: no ties).
+    keys = _text.strings(out["key"])
+    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
+    first = np.flatnonzero(codes > np.maximum.accumulate(np.r_[-1, codes[:-1]]))
+    when = pd.DatetimeIndex(out["time"]).asi8[first]  # NaT is the smallest: last when newest come first
+    order = pc.sort_indices(pa.table({"time": pa.array(when), "key": _text.take(keys, first)}),
+                            sort_keys=[("time", "descending"), ("key", "ascending")])
+    out = out.take(first[order.to_numpy()]).reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=CRS)
 
 
