@@ -20,7 +20,7 @@ in three steps, each conservative, and only the undecided pairs reach Geod:
    from the meridian and prime-vertical radii). Against pyproj.Geod over
    two million random pairs (poles, equator, antimeridian, 1 cm to 1,000 km)
    this is within 5 nm up to 30 km and 3e-32 c^5 beyond: `_tolerance` allows
-   ten times the floor and four times the growth.
+   ten times the floor and seven times the growth.
 3. **Confirm.** A pair whose estimate is farther than that tolerance from
    the limit is decided without Geod; the others, and every pair whose
    distance lies within the tolerance of a multiple of 5 cm (where rounding
@@ -106,7 +106,7 @@ def geodesic_estimate(p: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def _tolerance(chord: np.ndarray) -> np.ndarray:
     """Bound on |estimate - Geod| (module docstring, step 2)."""
-    return 5e-8 + 1e-31 * chord ** 5
+    return 5e-8 + 2e-31 * chord ** 5
 
 
 def _faces(xyz: np.ndarray) -> np.ndarray:
