@@ -3,12 +3,16 @@
 Built to run over a million fixes on every refresh:
 
 - the fixes are sorted once per track and time (`prepare_fixes`; the rules
-  engine shares one preparation between rules);
-- point-in-polygon is one STRtree over the *fixes*, queried with the polygons:
-  shapely prepares the query geometry, so each border polygon is prepared once
-  and tested against only the fixes in its envelope. (The other way round,
-  polygons in the tree and a million points as queries, tests each point
-  against an unprepared polygon and is ~5x slower on Natural Earth borders.)
+  engine shares one preparation, and its longitude index, between rules);
+- point-in-polygon works on bare coordinates, polygon part by part: the fixes
+  in a part's bounding box are a slice of the fixes sorted by longitude, and a
+  32 x 32 grid over them settles whole cells that lie inside the part or clear
+  of it, so shapely's prepared point-in-polygon runs only where the boundary
+  passes (`_membership`, `_intersects_xy`). A point STRtree queried with the
+  polygons gave the same pairs at several times the cost (a million point
+  geometries and their tree first, and every fix in France's world-wide
+  envelope tested against France); polygons in the tree and the points as
+  queries tests each point against an unprepared polygon, slower again.
 - segment geometry is computed only where consecutive fixes change polygon:
   the change segments are intersected with the polygons' boundary segments
   through a second STRtree, vectorised; the first intersection along the

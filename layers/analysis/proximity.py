@@ -1,9 +1,11 @@
 """Incidents near things that matter: critical infrastructure, partner units.
 
-Distances are ellipsoidal metres (pyproj.Geod) found through per-tile local
-projections (see `_geo`), so the answer is the same in Kosovo, on Svalbard and
-across the antimeridian, and 50,000 incidents against 30,000 facilities takes
-about a second.
+Distances are ellipsoidal metres, pyproj.Geod's to the last shown digit,
+found through 3D chords and confirmed with Geod where it matters (see `_geo`),
+so the answer is the same in Kosovo, on Svalbard and across the antimeridian.
+50,000 incidents against 30,000 facilities take a fraction of a second, most
+of it spent writing the 100,000 findings' text (in Arrow, see `_text`); `python
+-m bench analysis` times it against a projected STRtree.
 """
 
 from __future__ import annotations
