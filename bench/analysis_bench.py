@@ -29,7 +29,7 @@ import shapely
 from pyproj import Geod
 
 from bench import scenario
-from bench.common import Row, median_time, table
+from bench.common import Row, median_times, table
 from ingest.config import REFERENCE_DIR
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
@@ -97,9 +97,9 @@ def run(repeats: int = 5) -> str:
     rows: list[Row] = []
 
     # -- proximity ---------------------------------------------------------------------
-    peer = median_time(lambda: projected_strtree(incidents, infra, distances), repeats)
-    pairs = median_time(lambda: geodesic_pairs(incidents, infra, limit), repeats)
-    rule = median_time(lambda: incidents_near(incidents, infra, distances_m=distances), repeats)
+    peer, peer_cpu = median_times(lambda: projected_strtree(incidents, infra, distances), repeats)
+    pairs, pairs_cpu = median_times(lambda: geodesic_pairs(incidents, infra, limit), repeats)
+    rule, rule_cpu = median_times(lambda: incidents_near(incidents, infra, distances_m=distances), repeats)
     pi, tj, _ = geodesic_pairs(incidents, infra, limit)
     ours = set(zip(pi.tolist(), tj.tolist()))
     sample = incidents.iloc[:CHECK_SAMPLE]
@@ -115,9 +115,11 @@ def run(repeats: int = 5) -> str:
         Row(f"proximity pairs: {len(incidents):,} incidents x {len(infra):,} facilities, per-kind distances "
             "(pairs_within, ellipsoidal)", pairs, peer_name, peer,
             f"{len(ours):,} pairs, identical to a pyproj.Geod sweep of {CHECK_SAMPLE} incidents x "
-            f"{len(infra):,} ({len(reference)} pairs); the projected peer gets {wrong} pairs wrong"),
+            f"{len(infra):,} ({len(reference)} pairs); the projected peer gets {wrong} pairs wrong; "
+            + _cpu(pairs_cpu, peer_cpu)),
         Row("proximity rule: the same, with the findings (keys, messages, JSON details) (incidents_near)", rule,
-            peer_name + " (pairs only)", peer, f"{n_found:,} findings; target <= 0.1 s and <= 1.2x the peer"),
+            peer_name + " (pairs only)", peer,
+            f"{n_found:,} findings; target <= 0.1 s and <= 1.2x the peer; " + _cpu(rule_cpu, peer_cpu)),
     ]
 
     # -- geofencing --------------------------------------------------------------------
@@ -131,11 +133,13 @@ def run(repeats: int = 5) -> str:
                 + len(gpd.sjoin(fixes, disputed[["geometry"]], predicate="within")))
 
     n_geo = geofence()
+    geo, geo_cpu = median_times(geofence, repeats)
+    join, join_cpu = median_times(sjoin, repeats)
     rows.append(Row(f"geofence: {len(points):,} fixes vs {len(borders)} borders + {len(disputed)} disputed areas "
-                    "(border_crossings + area_entries)", median_time(geofence, repeats),
-                    "geopandas.sjoin(fixes, polygons, predicate='within'), borders and disputed areas",
-                    median_time(sjoin, repeats),
-                    f"{n_geo:,} findings; the peer only says which fix is in which polygon"))
+                    "(border_crossings + area_entries)", geo,
+                    "geopandas.sjoin(fixes, polygons, predicate='within'), borders and disputed areas", join,
+                    f"{n_geo:,} findings; the peer only says which fix is in which polygon; "
+                    + _cpu(geo_cpu, join_cpu)))
     rows += _stages(points, borders, disputed)
 
     # -- the whole rules engine ------------------------------------------------------
@@ -143,11 +147,13 @@ def run(repeats: int = 5) -> str:
     picture = {"incidents": incidents, "infrastructure": scenario.infrastructure(), "imagery": scenario.imagery(),
                "tracks": tracks, "borders": borders, "disputed_areas": disputed}
     found = alerts.evaluate(picture, rules, scenario.NOW, track_points=points)
-    everything = median_time(lambda: alerts.evaluate(picture, rules, scenario.NOW, track_points=points), repeats)
+    everything, everything_cpu = median_times(
+        lambda: alerts.evaluate(picture, rules, scenario.NOW, track_points=points), repeats)
     counts = found["rule"].value_counts()
     rows.append(Row("evaluate(): every default rule over the scale scenario (1M fixes, 50k incidents, 20k "
                     "facilities, 5k scenes, 2k tracks)", everything,
-                    note="target <= 2 s; " + ", ".join(f"{k} {v:,}" for k, v in counts.items())))
+                    note=f"target <= 2 s; CPU {everything_cpu:.3f} s; "
+                    + ", ".join(f"{k} {v:,}" for k, v in counts.items())))
     rows += _rules(picture, points, rules, repeats)
     return table(f"Analysis rules (medians of {repeats} runs; peers measured in the same run)", rows)
 
@@ -185,4 +191,13 @@ def _rules(picture: dict, points: gpd.GeoDataFrame, rules: alerts.Rules, repeats
         "loitering": lambda: loitering(fixes, watched, radius_m=lt.radius_m, min_dwell_s=lt.min_dwell_s,
                                        max_gap_s=lt.max_gap_s),
     }
-    return [Row(f"  of which: {name}", median_time(fn, repeats), note="on its own") for name, fn in parts.items()]
+    rows = []
+    for name, fn in parts.items():
+        wall, cpu = median_times(fn, repeats)
+        rows.append(Row(f"  of which: {name}", wall, note=f"on its own; CPU {cpu:.3f} s"))
+    return rows
+
+
+def _cpu(ours: float, peer: float) -> str:
+    """The same comparison in this process's CPU seconds (bench/common.py median_times)."""
+    return f"CPU {ours:.3f} s vs {peer:.3f} s ({ours / peer:.2f}x)"
