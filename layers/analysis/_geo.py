@@ -53,7 +53,6 @@ from pyproj import Geod, Transformer
 from layers.analysis import _text
 
 GEOD = Geod(ellps="WGS84")
-EARTH_RADIUS_M = 6_371_008.8
 BAND_DEG = 5.0
 _A, _E2 = GEOD.a, GEOD.es
 # The chord is never longer than the geodesic; this covers the rounding of the coordinates (nanometres).
@@ -216,7 +215,7 @@ class Targets:
 
     Points are the common case (infrastructure, units); polygons (restricted
     zones, facility footprints) are supported with the chord from their centre
-    to their farthest vertex.
+    to their farthest boundary point.
     """
 
     def __init__(self, geoms: np.ndarray) -> None:
@@ -239,10 +238,13 @@ class Targets:
             mean = sums / norm[:, None]
             self.lon[shapes] = np.degrees(np.arctan2(mean[:, 1], mean[:, 0]))
             self.lat[shapes] = np.degrees(np.arcsin(np.clip(mean[:, 2], -1, 1)))
+            # The reach: the farthest boundary point, with edges cut to 0.05 degrees first (an edge is
+            # straight in lon/lat, not in 3D, so its middle can lie farther out than its ends).
             centre = ecef(self.lon[shapes], self.lat[shapes])
-            chord = np.linalg.norm(ecef(coords[:, 0], coords[:, 1]) - centre[which], axis=1)
+            dense, owner = shapely.get_coordinates(shapely.segmentize(self.geoms[shapes], 0.05), return_index=True)
+            chord = np.linalg.norm(ecef(dense[:, 0], dense[:, 1]) - centre[owner], axis=1)
             rad = np.zeros(len(shapes))
-            np.maximum.at(rad, which, chord)
+            np.maximum.at(rad, owner, chord)
             self.radius_m[shapes] = rad
         self.xyz = ecef(self.lon, self.lat)
 
@@ -252,8 +254,9 @@ def pairs_within(lon: np.ndarray, lat: np.ndarray, targets: Targets, limit_m: np
     """Every (point, target) pair whose ellipsoidal distance is <= the target's limit.
 
     Returns (point index, target index, distance in metres), sorted by point then
-    target. Distances to point targets are pyproj.Geod geodesics (module
-    docstring); to polygons, the geodesic to the nearest boundary point found in
+    target. Distances to point targets are pyproj.Geod's geodesics, to within
+    50 nm and exactly where a rounding to 0.1 m could tip (module docstring);
+    to polygons, the geodesic to the nearest boundary point found in
     the local projection (0 inside). A polygon is projected vertex by vertex, so
     its edges become straight in the projection rather than in lon/lat: for zones
     of a few km the difference is centimetres. Targets with a NaN or negative
@@ -458,14 +461,13 @@ def text_column(frame: pd.DataFrame, *names: str, default: str = "") -> np.ndarr
 
 def place_text(title: pa.Array, place: pa.Array, before: str, after: str = "") -> pa.Array:
     """``before + place + after`` where the place is known and the title does not already name it."""
-    pos = np.flatnonzero(pc.not_equal(place, "").to_numpy(zero_copy_only=False))
-    out = pa.array(np.full(len(place), "", dtype=object), type=_text.TEXT)
+    out = _text.constant("", len(place))
+    pos = np.flatnonzero(pc.not_equal(place, "").fill_null(False).to_numpy(zero_copy_only=False))
     if len(pos):
         t, p = _text.take(title, pos).to_pylist(), _text.take(place, pos).to_pylist()
         show = pos[np.array([q.casefold() not in u.casefold() for u, q in zip(t, p)], dtype=bool)]
         if len(show):
-            out = pc.replace_with_mask(out, pa.array(np.isin(np.arange(len(place)), show)),
-                                       _text.join(before, _text.take(place, show), after))
+            out = _text.put(out, show, _text.join(before, _text.take(place, show), after))
     return out
 
 

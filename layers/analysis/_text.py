@@ -55,6 +55,11 @@ def join(*parts: str | pa.Array) -> pa.Array:
                                        pa.scalar("", TEXT))
 
 
+def constant(value: str, n: int) -> pa.Array:
+    """The same text in n rows."""
+    return take(pa.array([value], TEXT), np.zeros(n, dtype=np.int64))
+
+
 def take(values: pa.Array, index: np.ndarray) -> pa.Array:
     return values.take(pa.array(np.asarray(index, dtype=np.int64)))
 

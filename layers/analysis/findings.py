@@ -130,7 +130,7 @@ def findings_frame(*, rule: str | Sequence[str], severity: str | Sequence[str], 
 def _strings(values: str | Sequence[str] | pa.Array, n: int) -> pd.api.extensions.ExtensionArray:
     """A "string" column: one str for every row, a sequence, or Arrow text (taken as it is)."""
     if isinstance(values, str):
-        values = _text.take(pa.array([values], _text.TEXT), np.zeros(n, dtype=np.int64))
+        values = _text.constant(values, n)
     if isinstance(values, pa.Array):
         return pd.arrays.ArrowStringArray(pa.chunked_array([values.cast(_text.TEXT)]))
     return pd.array(list(values), dtype="string")

@@ -126,7 +126,7 @@ def _severities(severity: str | Mapping[str, str] | None, incident_severity: np.
     if isinstance(severity, str):
         return severity
     if incident_severity is None:
-        own: pa.Array = _text.take(pa.array(["medium"], _text.TEXT), np.zeros(len(pi), dtype=np.int64))
+        own: pa.Array = _text.constant("medium", len(pi))
     else:
         known = pd.Series(incident_severity, dtype=object).isin(SEVERITIES).to_numpy()
         own = _text.take(_text.strings(np.where(known, incident_severity, "medium")), pi)
