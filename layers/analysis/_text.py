@@ -21,8 +21,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 TEXT = pa.large_string()  # what pandas' "string" dtype holds
-# What Python's str.strip() removes (str.isspace), spelled out for Arrow's utf8_trim.
-_WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+# What Python's str.strip() removes (every character whose str.isspace() is true), spelled out for
+# Arrow's utf8_trim; tests/layers/analysis/test_fast_paths.py checks it against Python's own.
+WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+              "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _NEEDS_JSON_ESCAPE = r'["\\\x00-\x1f]'
 _DIGITS = pa.array(list("0123456789"), type=pa.large_string())
 _MAX_EXACT = 1e15  # below this, a float with <= 6 decimals has one shortest repr: its decimal digits
@@ -66,7 +68,7 @@ def take(values: pa.Array, index: np.ndarray) -> pa.Array:
 
 def blank(values: pa.Array) -> pa.Array:
     """Missing, or nothing left after Python's str.strip()."""
-    return pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim(values, _WHITESPACE), "")).fill_null(True)
+    return pc.or_kleene(pc.is_null(values), pc.equal(pc.utf8_trim(values, WHITESPACE), "")).fill_null(True)
 
 
 def fill(values: pa.Array, default: str) -> pa.Array:

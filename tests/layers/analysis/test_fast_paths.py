@@ -189,6 +189,13 @@ def test_numbers_print_as_python_prints_them():
         assert _text.fixed(near_ties, places).to_pylist() == [f"{x:.{places}f}" for x in near_ties]
 
 
+def test_blank_is_what_python_strips():
+    assert _text.WHITESPACE == "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+    values = ["", " ", "\u3000\x1c\t", "a", " a ", None, "\u200b"]  # a zero-width space is not whitespace
+    got = _text.blank(_text.strings(np.array(values, dtype=object))).to_pylist()
+    assert got == [v is None or not v.strip() for v in values]
+
+
 def test_text_is_json_as_python_writes_it():
     values = ['plain', 'a "quote"', "back\\slash", "tab\tnew\nline", "\x01", "Ünïcödé ✓", "", None]
     got = _text.json_strings(_text.strings(np.array(values, dtype=object))).to_pylist()
