@@ -86,7 +86,7 @@ def wait_until_drawn(page, timeout_s: float = 90.0) -> None:
         box = canvas.bounding_box() if canvas is not None else None
         # a clip of the page, not an element screenshot: a map redrawn by a refresh is never "stable"
         if not running and box and box["width"] > 10 and box["height"] > 10 and \
-                canvas_drawn(page.screenshot(clip=box)):
+                canvas_drawn(page.screenshot(clip=box, timeout=120_000)):
             return
         page.wait_for_timeout(500)
     raise AssertionError("the map was not drawn in time")

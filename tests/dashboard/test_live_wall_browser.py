@@ -119,7 +119,7 @@ def test_every_page_at_every_size_for_people_to_look_at(browser, live_floor, siz
         page.wait_for_selector("text=Feeds" if name == "data-health" else ".wf-banner", timeout=90_000)
         if name != "data-health":
             wait_until_drawn(page)
-        page.screenshot(path=str(ARTIFACTS / f"live-{name}-{w}x{h}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"live-{name}-{w}x{h}.png"), timeout=120_000)
     page.close()
 
 
