@@ -89,7 +89,10 @@ def wait_until_drawn(page, timeout_s: float = 90.0) -> None:
                 canvas_drawn(page.screenshot(clip=box, timeout=120_000)):
             return
         page.wait_for_timeout(500)
-    raise AssertionError("the map was not drawn in time")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"not-drawn-{int(time.time())}.png"
+    page.screenshot(path=str(shot), timeout=120_000)
+    raise AssertionError(f"the map was not drawn in time (page as it was: {shot})")
 
 
 def require_system(what: str, available: bool) -> None:
