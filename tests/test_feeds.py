@@ -237,18 +237,20 @@ def test_validators_survive_a_restart_but_not_a_fresh_store(server, store, tmp_p
 
 
 def test_a_server_slower_than_the_timeout_fails_the_poll_quickly(server, store, tmp_path):
-    def slow(h):
-        time.sleep(2.0)
+    release = threading.Event()
+
+    def never(h):
+        release.wait(120)  # holds every request until the test has its answer: the client must give up
         return 200, {}, PAYLOAD
 
-    server.routes["/feed"] = slow
+    server.routes["/feed"] = never
     p = poller(feed_cfg(server.url(), timeout_s=0.3, max_retries=1), store, tmp_path)
-    started = time.monotonic()
-    result = p.poll()
-    elapsed = time.monotonic() - started
+    try:
+        result = p.poll()
+    finally:
+        release.set()
     assert result.outcome == "failed"
     assert "no response within the 0.3 s timeout (2 attempts)" in result.error
-    assert elapsed < 1.8  # two attempts of 0.3 s, not the server's 2 s
     assert len(server.hits()) == 2  # the read timeout was retried once
     row = status_row(store)
     assert row["state"] == "failing" and row["consecutive_failures"] == 1
@@ -650,7 +652,9 @@ def cot_cfg(kind: str, **settings: Any):
     return parse_config({"feed": [table]}).feeds[0]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 8.0) -> bool:
+def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
+    """Poll `condition` until it holds; the deadline only bounds a failure (a loaded
+    machine makes a test slower, never wrong)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -723,11 +727,11 @@ def test_an_entity_bomb_on_tcp_is_refused_quarantined_and_the_peer_dropped(store
 
 
 def test_cot_batches_flush_at_batch_max_before_batch_s(store):
-    feed = cot_cfg("cot-udp", batch_s=30, batch_max=4)
+    feed = cot_cfg("cot-udp", batch_s=3600, batch_max=4)
     with CotListener(feed, store) as listener, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
         for i in range(4):
             tx.sendto(cot(f"UAV-{i}", "2026-11-21T10:00:00Z"), listener.address)
-        assert wait_for(lambda: listener.stats.batches == 1, timeout=5)  # well before batch_s = 30 s
+        assert wait_for(lambda: listener.stats.batches == 1)  # long before batch_s = 1 h
         assert count(store) == 4
 
 
@@ -764,8 +768,10 @@ def http_table(name: str, url: str, **kw: Any) -> dict[str, Any]:
 def test_run_once_polls_every_http_feed_and_survives_a_bad_one(server, store, tmp_path):
     server.routes["/good"] = static(PAYLOAD)
     server.routes["/bad"] = status(500)
+    # a once-run ignores the interval; a real one keeps "stale" (after 2 intervals) far from a
+    # loaded machine's pace between the poll and the health check
     config = load_config(write_config(tmp_path / "feeds.toml", [
-        http_table("good", server.url("/good")), http_table("bad", server.url("/bad")),
+        http_table("good", server.url("/good"), interval_s=60), http_table("bad", server.url("/bad"), interval_s=60),
         {"name": "udp", "kind": "cot-udp", "port": 0},
     ]))
     report = run(config, store, once=True, staging_dir=tmp_path / "staging", state_dir=tmp_path / "state")
