@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import geopandas as gpd
 import numpy as np
@@ -57,7 +57,7 @@ def validate(
     ls = spec(layer)
     if not isinstance(frame, pd.DataFrame) or "geometry" not in frame:
         raise SchemaError(layer, "a GeoDataFrame with a 'geometry' column", type(frame).__name__)
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     raw = frame
     # Copy-on-write (pandas 3): a shallow copy is enough, our edits never reach `frame`.
     df = pd.DataFrame(frame).copy(deep=False)
@@ -345,7 +345,7 @@ def _to_4326(geoms: np.ndarray, crs: object) -> tuple[np.ndarray, str]:
         return geoms, ""
     try:
         gs = gpd.GeoSeries(geoms, crs=src).to_crs(CRS)
-    except Exception as exc:  # pyproj raises several unrelated types for unusable CRSs
+    except Exception as exc:  # noqa: BLE001 - pyproj raises several unrelated types for unusable CRSs
         return geoms, str(exc)
     return np.asarray(gs.values, dtype=object), ""
 
