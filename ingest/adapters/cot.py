@@ -411,7 +411,7 @@ def _read_streamed(data: bytes, path: Path, source: str) -> ReadResult:
     root_is_event = False
     pending: list[tuple[int, Any]] = []  # rejected events whose tail text is still being read
     seen = since_clear = 0
-    for ev in stream:
+    for _, ev in stream:
         if pending:  # a later element has been read, so their tails are complete
             for i, el in pending:
                 rejected[i] = _element_copy(el)

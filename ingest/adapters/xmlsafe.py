@@ -10,8 +10,9 @@ which file was refused and why, instead of a memory blow-up or a leaked file.
 Large files that only need streaming (a CoT capture of a million events) can be
 read with lxml's iterparse (`stream_elements`), several times faster. It is used
 only for documents whose prolog, checked here before lxml sees a byte, holds no
-DOCTYPE and declares no encoding but UTF-8; lxml is told not to resolve entities
-or touch the network all the same, and refuses a DOCTYPE it finds itself.
+DOCTYPE and declares no encoding but UTF-8; lxml is told not to resolve entities,
+load a DTD or touch the network all the same, and a document it reports a DTD
+for is refused.
 Anything else returns None, and the caller uses `parse_bytes`, which refuses or
 reads it exactly as before.
 """
@@ -136,43 +137,37 @@ class StreamRefused(Exception):
 
 
 class ElementStream:
-    """Each element called `tag` ("{*}event": in any namespace or none) of `data`,
-    as its end tag is read; after the iteration, `root` is the document's root.
+    """(event, element) for each element called `tag` ("{*}event": in any namespace
+    or none) of `data`, as its end tag is read; after the iteration, `root` is the
+    document's root.
 
-    Only for `streamable` data. The caller may clear what it has handled.
-    Iterating raises HostileInputError if lxml finds a DOCTYPE after all, and
-    StreamRefused on any error or warning of the parser (well-formedness,
-    namespaces, limits), so that every such document gets the verdict of
-    `parse_bytes`. Comments and processing instructions are dropped, as
+    Only for `streamable` data (checked again here). The caller may delete what it
+    has handled. Iterating raises StreamRefused on any error or warning of the
+    parser (well-formedness, namespaces, limits), so that every such document gets
+    the verdict of `parse_bytes`, and HostileInputError if the document turns out
+    to have a DTD after all. Comments and processing instructions are dropped, as
     ElementTree drops them.
     """
 
     def __init__(self, data: bytes, tag: str, *, name: object) -> None:
+        if not streamable(data):
+            raise StreamRefused
         self.data, self.tag, self.name = data, tag, name
         self.root: Any = None
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[tuple[str, Any]]:
         context = etree.iterparse(
             io.BytesIO(self.data), events=("end",), tag=self.tag, resolve_entities=False,
             no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
             remove_comments=True, remove_pis=True,
         )
-        checked = False
         try:
-            for _event, el in context:
-                if not checked:
-                    self._refuse_dtd(el)
-                    checked = True
-                yield el
+            yield from context
         except etree.XMLSyntaxError:
             raise StreamRefused from None
         if len(context.error_log):
             raise StreamRefused
         self.root = context.root
-        if self.root is not None:
-            self._refuse_dtd(self.root)
-
-    def _refuse_dtd(self, el: Any) -> None:
-        docinfo = el.getroottree().docinfo
+        docinfo = self.root.getroottree().docinfo
         if docinfo.doctype or docinfo.internalDTD is not None:
             raise HostileInputError(self.name, _hostile_reason(DTDForbidden(None, None, None)))
