@@ -110,15 +110,26 @@ def derive_tracks(points: gpd.GeoDataFrame, *, stale_after: timedelta = DEFAULT_
 def _track_markings(markings: pd.Series, order: np.ndarray, starts: np.ndarray,
                     ends: np.ndarray) -> np.ndarray:
     """Each track's marking (tracks are `starts:ends` of `markings` taken in `order`): its
-    fixes' one marking as it is (the usual case); several, or a missing one, by `_track_marking`."""
+    fixes' one marking as it is (the usual case); several, or a missing one, by `_track_marking`,
+    once per distinct combination (thousands of unmarked tracks share one)."""
     codes, uniques = pd.factorize(markings, use_na_sentinel=True)
     codes = codes[order]
     first = codes[starts]
     same = (first >= 0) & (np.maximum.reduceat(codes, starts) == np.minimum.reduceat(codes, starts))
     out = np.full(len(starts), None, dtype=object)
-    out[same] = np.asarray(uniques, dtype=object)[first[same]]
-    for i in np.flatnonzero(~same):
-        out[i] = _track_marking(markings.iloc[order[starts[i]:ends[i]]])
+    values = np.asarray(uniques, dtype=object)
+    out[same] = values[first[same]]
+    if isinstance(markings.dtype, pd.StringDtype):  # one missing value, dtype.na_value
+        values = np.append(values, markings.dtype.na_value)  # code -1 picks it
+        done: dict[tuple, str | None] = {}
+        for i in np.flatnonzero(~same):
+            distinct = tuple(values[pd.unique(codes[starts[i]:ends[i]])])  # drop_duplicates order
+            if distinct not in done:
+                done[distinct] = _track_marking(pd.Series(distinct, dtype=markings.dtype))
+            out[i] = done[distinct]
+    else:
+        for i in np.flatnonzero(~same):
+            out[i] = _track_marking(markings.iloc[order[starts[i]:ends[i]]])
     return out
 
 
