@@ -494,18 +494,18 @@ def _row_hashes(table: pa.Table) -> pa.Array:
     """A content hash per row, so re-ingesting identical records changes nothing.
 
     The values are those of `pd.util.hash_pandas_object` per column (stored
-    hashes must keep matching), computed without its per-value Python objects
-    where that is exact: strings are factorized by Arrow and only the distinct
-    values hashed; binary values, nearly all distinct, are hashed without
+    hashes must keep matching), computed with less work where that is exact:
+    strings that repeat are factorized by Arrow and only the distinct values
+    hashed; mostly distinct ones (ids) and binary values are hashed without
     categorizing them first (hash_array's categorize=True takes the same values,
     and gives missing ones the maximum, as here).
     """
     h = np.zeros(table.num_rows, dtype=np.uint64)
     for i, col in enumerate(table.columns):
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        if (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and _repetitive(col):
             codes, uniques = pd.factorize(pd.Series(col.to_pandas(), copy=False))
             part = _hash_codes(codes, np.asarray(uniques, dtype=object))
-        elif col.type == pa.binary():
+        elif col.type == pa.binary() or pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
             values = col.to_numpy(zero_copy_only=False)
             present = pc.is_valid(col).to_numpy(zero_copy_only=False)
             part = np.full(len(values), np.iinfo(np.uint64).max, dtype=np.uint64)
@@ -515,6 +515,13 @@ def _row_hashes(table: pa.Table) -> pa.Array:
             part = pd.util.hash_pandas_object(ser, index=False).to_numpy(np.uint64)
         h = h * np.uint64(1_000_003) ^ (part + np.uint64(i))
     return _hex16(h)
+
+
+def _repetitive(col: pa.ChunkedArray) -> bool:
+    """Whether a column repeats its values (worth factorizing before hashing) or is
+    mostly distinct (ids: hash each value), judged on its first thousand values."""
+    head = col.slice(0, 1000)
+    return len(head) == 0 or pc.count_distinct(head, mode="all").as_py() <= len(head) // 2
 
 
 def _hash_codes(codes: np.ndarray, uniques: np.ndarray) -> np.ndarray:
