@@ -372,7 +372,9 @@ def read_cot(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: 
 
 
 # -- streamed reading (lxml) ----------------------------------------------------
-# Delete handled events from the tree every this many, so memory stays flat.
+# Delete handled events from the tree every this many, so memory stays flat
+# (events that are children of the root, as in every CoT capture we know; a
+# document that wraps them deeper is kept whole until its end).
 _CLEAR_EVERY = 4096
 # Text that Python's str.strip() leaves as it is: printable ASCII, not blank at either end.
 _NO_STRIP = r"^[!-~](?:.*[!-~])?$"
