@@ -83,15 +83,25 @@ def ingest(store: Store, result: ReadResult, *, source: str, default_marking: st
     summary.superseded = len(result.frame) - len(conformed.valid) - len(conformed.quarantined)
     summary.notes = conformed.notes
     if result.layer == "track_points" and (report.inserted or report.updated):
-        summary.tracks_updated = refresh_tracks(store, conformed.valid["track_id"].unique().tolist())
+        written = conformed.valid if report.inserted == len(conformed.valid) else None
+        summary.tracks_updated = refresh_tracks(store, conformed.valid["track_id"].unique().tolist(),
+                                                written=written)
     return summary
 
 
-def refresh_tracks(store: Store, track_ids: list[str]) -> int:
-    """Re-derive the tracks whose points just changed."""
+def refresh_tracks(store: Store, track_ids: list[str], *, written: gpd.GeoDataFrame | None = None) -> int:
+    """Re-derive the tracks whose points just changed.
+
+    `written`: the points just written, if every one was new. When they are all the
+    layer holds (a first load), they are exactly what reading the tracks' points back
+    would return, and reading a million points back is skipped.
+    """
     if not track_ids:
         return 0
-    points = store.read("track_points", where={"track_id": [str(t) for t in track_ids]})
+    if written is not None and len(written) and store.stats("track_points").count == len(written):
+        points = written
+    else:
+        points = store.read("track_points", where={"track_id": [str(t) for t in track_ids]})
     tracks = derive_tracks(points)
     if tracks.empty:
         return 0
