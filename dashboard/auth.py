@@ -124,14 +124,14 @@ def _client_address() -> str | None:
     """The browser's network address as the server saw it (the throttle counts failures per client)."""
     try:
         return st.context.ip_address
-    except Exception:  # noqa: BLE001 - no request context (AppTest)
+    except Exception:
         return None
 
 
 def _kiosk_token() -> str | None:
     try:
         return st.context.cookies.get(COOKIE_NAME)
-    except Exception:  # noqa: BLE001 - no request context (AppTest): no cookie
+    except Exception:
         return None
 
 

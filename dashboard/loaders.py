@@ -20,6 +20,7 @@ the signature too.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime, timedelta, timezone
 
@@ -33,6 +34,8 @@ from ingest.store import Store, open_store
 from layers.access import ADMIN, Viewer, may, require, restrict, signature
 from layers.filters import View, apply_view
 from layers.picture import Window, as_seen_by, load_picture, operational_bounds, subject_markings
+
+log = logging.getLogger("watchfloor.dashboard")
 
 # The standing picture covers the widest preset window; narrower windows filter it in memory.
 STANDING_HOURS = 24 * 7
@@ -283,44 +286,51 @@ def _alerts_version() -> tuple:
     return _table_versions(("_alerts", "_alert_acks"))
 
 
-@st.cache_resource(max_entries=2, ttl=600)
-def _evaluate(bucket: str):
-    """At most one evaluation per refresh interval per dashboard process (and none when a
-    separate `watchfloor alerts run` process does it: `[alerts] evaluate_in_dashboard = false`)."""
-    from layers.alerts.refresh import refresh_alerts
-
-    return refresh_alerts(store())
-
-
 @st.cache_resource(max_entries=4, ttl=600)
 def _read_alerts(version_key: tuple) -> gpd.GeoDataFrame:
     return store().alerts(limit=5000)
 
 
 @st.cache_resource
-def _evaluated() -> dict:
-    """The newest refresh interval evaluated by this process (shared by its sessions)."""
-    return {"bucket": -1, "lock": threading.Lock()}
+def _evaluator() -> dict:
+    """This process's background evaluation: the newest refresh interval started, the running
+    thread, the last result (shared by every session)."""
+    return {"bucket": -1, "lock": threading.Lock(), "thread": None, "last": None}
+
+
+def _evaluate_in_background(state: dict) -> None:
+    from layers.alerts.refresh import refresh_alerts
+
+    try:
+        state["last"] = refresh_alerts(store())
+    except Exception:
+        log.exception("alert evaluation failed; the previous alerts stay until the next interval")
+    finally:
+        _table_versions.clear()  # the evaluation wrote alerts: keys from here on must say so
 
 
 def evaluate_alerts(at: datetime) -> None:
-    """Evaluate the rules once per refresh interval (if the site lets the dashboard): the first
-    rerun of a new interval does it; an earlier time (a map keyed by the minute) never does."""
-    from ingest.config import refresh_seconds, settings
-
+    """Evaluate the rules once per refresh interval, in a background thread, never on a rerun:
+    the first rerun of a new interval starts it and goes on with the alerts as they are; the
+    next reruns after it finished see the new ones. Nothing when `watchfloor alerts run` does it
+    (`watchfloor up` sets WATCHFLOOR_ALERTS_IN_DASHBOARD=0; or `[alerts] evaluate_in_dashboard = false`)."""
     import os
+
+    from ingest.config import refresh_seconds, settings
 
     if os.environ.get("WATCHFLOOR_ALERTS_IN_DASHBOARD") == "0" or \
             not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
         return
     bucket = int(at.timestamp() // max(30.0, refresh_seconds()))
-    state = _evaluated()
+    state = _evaluator()
     with state["lock"]:
-        if bucket <= state["bucket"]:
+        running = state["thread"] is not None and state["thread"].is_alive()
+        if bucket <= state["bucket"] or running:
             return
         state["bucket"] = bucket
-    _evaluate(str(bucket))
-    _table_versions.clear()  # the evaluation wrote alerts: keys from here on must say so
+        state["thread"] = threading.Thread(target=_evaluate_in_background, args=(state,), daemon=True,
+                                           name="watchfloor-alerts")
+    state["thread"].start()
 
 
 def acknowledge(keys: list[str], *, viewer: Viewer, at: datetime) -> int:

@@ -32,8 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from layers.access.errors import KioskRefused  # noqa: E402
-from layers.access.kiosk import COOKIE_NAME, enrol  # noqa: E402
+from layers.access.errors import KioskRefused
+from layers.access.kiosk import COOKIE_NAME, enrol
 
 log = logging.getLogger("watchfloor.server")
 
@@ -57,7 +57,7 @@ def on_script_error(exc: Exception) -> bool:
         st.error(f"This part of the dashboard hit a problem and stopped (incident **{incident}**). "
                  "The rest keeps working; tell the duty administrator the incident id, the details are "
                  "in the server log.", icon=":material/error:")
-    except Exception:  # noqa: BLE001 - outside a script run there is no page to write to
+    except Exception:
         return False
     return True
 

@@ -22,8 +22,13 @@ WINDOW_LABELS = {"1h": "1 h", "6h": "6 h", "24h": "24 h", "7d": "7 d", "custom":
 _STATE_KEYS = {"window": "w", "layers": "lyr", "categories": "cat", "severities": "sev", "statuses": "st",
                "nations": "nat", "sources": "src", "country": "aoi_country"}
 
+# Streamlit dims every element while its script reruns: on a wall refreshing itself, the whole
+# picture would fade every interval. The wall and the tablet keep full opacity.
+CALM_CSS = """
+  .stElementContainer[data-stale="true"] { opacity: 1 !important; transition: none !important; }
+"""
 WALL_CSS = """
-<style>
+<style>""" + CALM_CSS + """
   header[data-testid="stHeader"] { display: none; }
   .block-container { padding-top: 0.6rem !important; padding-bottom: 0.4rem !important; max-width: 100% !important; }
   [data-testid="stMetricValue"] { font-size: clamp(1.5rem, 2.5vw, 3.1rem) !important; line-height: 1.05 !important; }
@@ -43,7 +48,7 @@ WALL_CSS = """
 </style>
 """
 TOUCH_CSS = """
-<style>
+<style>""" + CALM_CSS + """
   header[data-testid="stHeader"] { height: 2.5rem; }
   .block-container { padding-top: 4rem !important; padding-left: 1rem !important; padding-right: 1rem !important; }
   button, [role="option"], [data-baseweb="select"] { min-height: 48px !important; }
@@ -74,39 +79,68 @@ def css(text: str) -> None:
 
 
 # -- view state: URL <-> widgets ---------------------------------------------------------
+# The view lives in one plain session key, never in the widgets' own state: Streamlit forgets a
+# widget's value when a run of a page does not draw it, and a run interrupted by a timed fragment
+# (the sign-in watchdog, the wall's refresh) while the user changes page can register a widget
+# empty. Widgets are set from the view before they are drawn and write back only when the user
+# changes them, so the view follows the user from page to page.
+_VIEW_KEY = "_wf_view"
+_BOUND = (*_STATE_KEYS, "custom_start", "custom_end")
+
+
+def _view_state() -> dict:
+    return st.session_state.setdefault(_VIEW_KEY, {})
+
+
+def _keep(key: str, offered: tuple | None = None) -> None:
+    """A widget changed by the user: its value becomes the view's. A layer control that offers only
+    some layers (Commander) leaves the others as they were."""
+    value = st.session_state.get(key)
+    if offered is not None:
+        value = [*value, *(v for v in _view_state().get(key, ()) if v not in offered)]
+    _view_state()[key] = value
+
+
+def _bind(key: str, value, offered: tuple | None = None) -> dict:
+    st.session_state[key] = value
+    return {"key": key, "on_change": _keep, "args": (key, offered)}
+
+
 def init_view_state() -> View:
-    """On a session's first run of a page, seed the widgets from the URL (a shared link)."""
+    """On a session's first run, the view comes from the URL (a shared link)."""
     view = View.from_params(st.query_params.to_dict())
-    if not st.session_state.get("_wf_seeded"):
-        st.session_state["_wf_seeded"] = True
-        st.session_state["window"] = view.window if (view.window in WINDOWS or view.window == "custom") \
-            else DEFAULT_WINDOW
+    if _VIEW_KEY not in st.session_state:
+        state = _view_state()
+        state["window"] = view.window if (view.window in WINDOWS or view.window == "custom") else DEFAULT_WINDOW
         if view.window == "custom":
-            st.session_state["custom_start"], st.session_state["custom_end"] = view.start, view.end
-        st.session_state["layers"] = list(view.layers)
+            state["custom_start"], state["custom_end"] = view.start, view.end
+        state["layers"] = list(view.layers)
         for name in ("categories", "severities", "statuses", "nations", "sources"):
-            st.session_state[name] = list(getattr(view, name))
-        st.session_state["country"] = view.country
+            state[name] = list(getattr(view, name))
+        state["country"] = view.country
         st.session_state["viewport"] = view.viewport
         st.session_state["aoi_wkt"] = view.aoi_wkt
     return view
 
 
-def current_view() -> View:
-    ss = st.session_state
-    window = ss.get("window") or DEFAULT_WINDOW
-    start, end = ss.get("custom_start"), ss.get("custom_end")
+def current_view(layers: tuple[str, ...] | None = None) -> View:
+    """The view as chosen; `layers`: only those of the chosen layers this page offers."""
+    state, ss = _view_state(), st.session_state
+    window = state.get("window") or DEFAULT_WINDOW
+    start, end = state.get("custom_start"), state.get("custom_end")
     if window == "custom":
         start, end = _utc(start), _utc(end)
         if start is None or end is None or start >= end:
             window, start, end = DEFAULT_WINDOW, None, None
     else:
         start = end = None
+    chosen = tuple(state.get("layers", DEFAULT_LAYERS))
     return View(window=window, start=start, end=end,
-                categories=tuple(ss.get("categories") or ()), severities=tuple(ss.get("severities") or ()),
-                statuses=tuple(ss.get("statuses") or ()), nations=tuple(ss.get("nations") or ()),
-                sources=tuple(ss.get("sources") or ()), layers=tuple(ss.get("layers", DEFAULT_LAYERS)),
-                country=ss.get("country") or None, aoi_wkt=ss.get("aoi_wkt"), viewport=ss.get("viewport"))
+                categories=tuple(state.get("categories") or ()), severities=tuple(state.get("severities") or ()),
+                statuses=tuple(state.get("statuses") or ()), nations=tuple(state.get("nations") or ()),
+                sources=tuple(state.get("sources") or ()),
+                layers=chosen if layers is None else tuple(l for l in chosen if l in layers),
+                country=state.get("country") or None, aoi_wkt=ss.get("aoi_wkt"), viewport=ss.get("viewport"))
 
 
 def sync_url(view: View) -> None:
@@ -119,18 +153,19 @@ def sync_url(view: View) -> None:
 def window_control(label_visibility: str = "visible", *, custom: bool = False) -> None:
     """Last 1 h / 6 h / 24 h / 7 d, and for analysts a custom window (UTC)."""
     options = list(WINDOWS) + (["custom"] if custom else [])
-    if st.session_state.get("window") not in options:
-        st.session_state["window"] = DEFAULT_WINDOW
-    st.segmented_control("Time window", options, key="window", format_func=WINDOW_LABELS.get,
-                         label_visibility=label_visibility)
-    if not st.session_state.get("window"):
-        st.session_state["window"] = DEFAULT_WINDOW
-    if st.session_state["window"] == "custom":
+    state = _view_state()
+    if state.get("window") not in options:
+        state["window"] = DEFAULT_WINDOW
+    st.segmented_control("Time window", options, format_func=WINDOW_LABELS.get, label_visibility=label_visibility,
+                         **_bind("window", state["window"]))
+    if not state.get("window"):  # a click on the chosen segment clears it: keep a window
+        state["window"] = DEFAULT_WINDOW
+    if state["window"] == "custom":
         now = datetime.now(timezone.utc).replace(second=0, microsecond=0, tzinfo=None)
-        st.session_state.setdefault("custom_start", now - timedelta(days=2))
-        st.session_state.setdefault("custom_end", now)
-        st.datetime_input("From (UTC)", key="custom_start", step=timedelta(minutes=15))
-        st.datetime_input("To (UTC)", key="custom_end", step=timedelta(minutes=15))
+        state.setdefault("custom_start", now - timedelta(days=2))
+        state.setdefault("custom_end", now)
+        st.datetime_input("From (UTC)", step=timedelta(minutes=15), **_bind("custom_start", state["custom_start"]))
+        st.datetime_input("To (UTC)", step=timedelta(minutes=15), **_bind("custom_end", state["custom_end"]))
 
 
 def _utc(value) -> datetime | None:
@@ -142,20 +177,33 @@ def _utc(value) -> datetime | None:
 
 
 def layer_control(layers: tuple[str, ...] = ALL_LAYERS, label_visibility: str = "visible") -> None:
-    st.pills("Layers", list(layers), selection_mode="multi", key="layers",
-             format_func=LAYER_TITLES.get, label_visibility=label_visibility)
+    chosen = [l for l in _view_state().get("layers", DEFAULT_LAYERS) if l in layers]
+    st.pills("Layers", list(layers), selection_mode="multi", format_func=LAYER_TITLES.get,
+             label_visibility=label_visibility, **_bind("layers", chosen, tuple(layers)))
 
 
 def filter_controls(options: dict[str, list[str]], *, full: bool) -> None:
     """Category, severity, status, nation, source: all for analysts, the first two for commanders."""
-    st.multiselect("Severity", list(SEVERITIES), key="severities", placeholder="All severities")
-    st.multiselect("Category", options.get("categories", []), key="categories", placeholder="All categories")
+    state = _view_state()
+
+    def offered(key: str, choices: list) -> list:
+        return [v for v in state.get(key) or () if v in choices]
+
+    st.multiselect("Severity", list(SEVERITIES), placeholder="All severities",
+                   **_bind("severities", offered("severities", list(SEVERITIES))))
+    cats = options.get("categories", [])
+    st.multiselect("Category", cats, placeholder="All categories", **_bind("categories", offered("categories", cats)))
     if full:
-        st.multiselect("Status", list(INCIDENT_STATUSES), key="statuses", placeholder="All statuses")
-        st.multiselect("Nation", options.get("nations", []), key="nations", placeholder="All nations")
-        st.multiselect("Source", options.get("sources", []), key="sources", placeholder="All sources")
-        st.selectbox("Area of interest: country", [None] + options.get("countries", []), key="country",
-                     format_func=lambda c: "Everywhere" if c is None else options.get("country_names", {}).get(c, c))
+        st.multiselect("Status", list(INCIDENT_STATUSES), placeholder="All statuses",
+                       **_bind("statuses", offered("statuses", list(INCIDENT_STATUSES))))
+        nations, sources = options.get("nations", []), options.get("sources", [])
+        st.multiselect("Nation", nations, placeholder="All nations", **_bind("nations", offered("nations", nations)))
+        st.multiselect("Source", sources, placeholder="All sources", **_bind("sources", offered("sources", sources)))
+        countries = [None] + options.get("countries", [])
+        country = state.get("country") if state.get("country") in countries else None
+        st.selectbox("Area of interest: country", countries,
+                     format_func=lambda c: "Everywhere" if c is None else options.get("country_names", {}).get(c, c),
+                     **_bind("country", country))
 
 
 def filter_options(picture: dict) -> dict[str, list[str]]:

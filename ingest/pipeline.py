@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import geopandas as gpd
 import pandas as pd
 
 from ingest.adapters.base import ReadResult
 from ingest.store.base import Store
+from ingest.track_ids import apply_track_ids
 from ingest.tracks import derive_tracks
 from ingest.validate import validate
 
@@ -51,7 +52,7 @@ class IngestSummary:
             extra.append(f"{self.inserted} new, {self.updated} updated, {self.unchanged} unchanged")
         return text + (f" ({'; '.join(extra)})" if extra else "")
 
-    def __add__(self, other: "IngestSummary") -> "IngestSummary":
+    def __add__(self, other: IngestSummary) -> IngestSummary:
         out = IngestSummary(self.layer if self.layer == other.layer else "*",
                             self.source if self.source == other.source else "*")
         for f in ("read", "inserted", "updated", "unchanged", "superseded", "quarantined", "tracks_updated"):
@@ -64,7 +65,8 @@ class IngestSummary:
 def ingest(store: Store, result: ReadResult, *, source: str, default_marking: str | None = None,
            now: datetime | None = None) -> IngestSummary:
     """Validate an adapter's output, store what conforms, quarantine the rest."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
+    result = apply_track_ids(result, source)  # one platform, one track, whatever feed saw it
     marking = default_marking if default_marking is not None else result.default_marking
     summary = IngestSummary(result.layer, source, read=result.records_read)
     conformed = validate(result.frame, result.layer, source=source, default_marking=marking, now=now)
@@ -81,19 +83,29 @@ def ingest(store: Store, result: ReadResult, *, source: str, default_marking: st
     summary.superseded = len(result.frame) - len(conformed.valid) - len(conformed.quarantined)
     summary.notes = conformed.notes
     if result.layer == "track_points" and (report.inserted or report.updated):
-        summary.tracks_updated = refresh_tracks(store, conformed.valid["track_id"].unique().tolist())
+        written = conformed.valid if report.inserted == len(conformed.valid) else None
+        summary.tracks_updated = refresh_tracks(store, conformed.valid["track_id"].unique().tolist(),
+                                                written=written)
     return summary
 
 
-def refresh_tracks(store: Store, track_ids: list[str]) -> int:
-    """Re-derive the tracks whose points just changed."""
+def refresh_tracks(store: Store, track_ids: list[str], *, written: gpd.GeoDataFrame | None = None) -> int:
+    """Re-derive the tracks whose points just changed.
+
+    `written`: the points just written, if every one was new. When they are all the
+    layer holds (a first load), they are exactly what reading the tracks' points back
+    would return, and reading a million points back is skipped.
+    """
     if not track_ids:
         return 0
-    points = store.read("track_points", where={"track_id": [str(t) for t in track_ids]})
+    if written is not None and len(written) and store.stats("track_points").count == len(written):
+        points = written
+    else:
+        points = store.read("track_points", where={"track_id": [str(t) for t in track_ids]})
     tracks = derive_tracks(points)
     if tracks.empty:
         return 0
-    conformed = validate(tracks, "tracks", now=datetime.now(timezone.utc))
+    conformed = validate(tracks, "tracks", now=datetime.now(UTC))
     store.write("tracks", conformed.valid)
     return len(conformed.valid)
 

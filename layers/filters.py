@@ -19,6 +19,8 @@ DEFAULT_WINDOW = "24h"
 DEFAULT_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "imagery", "infrastructure",
                                    "deployments", "tracks", "incidents", "alerts")
 ALL_LAYERS: tuple[str, ...] = DEFAULT_LAYERS + ("hotspots",)
+# The wall shows what needs attention; imagery footprints (for analysts) would cross out its symbols.
+WALL_LAYERS: tuple[str, ...] = tuple(name for name in DEFAULT_LAYERS if name != "imagery")
 
 
 @dataclass(frozen=True)
@@ -176,3 +178,9 @@ def _isin(frame: gpd.GeoDataFrame, column: str, values: tuple[str, ...]) -> gpd.
     if not values or column not in frame:
         return frame
     return frame[frame[column].isin(values)]
+
+
+def wall_view(view: View) -> View:
+    """The view on the wall: the session's, without imagery footprints unless layers were chosen.
+    Derived, not stored: the session's own layers stay as they are for the other pages."""
+    return view.with_(layers=WALL_LAYERS) if tuple(view.layers) == DEFAULT_LAYERS else view

@@ -25,6 +25,9 @@ ARTIFACTS = ROOT / "test-artifacts"
 # The demo ends at the start of the test run: the dashboard reads the real clock, so a demo
 # fixed to a calendar date would drift out of its time windows on another day.
 DEMO_NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+# As under `watchfloor up`: a separate process evaluates the alerts, not the dashboards under test
+# (fixtures evaluate once, so what the tests read does not change under them).
+os.environ.setdefault("WATCHFLOOR_ALERTS_IN_DASHBOARD", "0")
 
 
 # Accounts of the test homes. Test-only passwords; the users file holds only their argon2 hashes.
@@ -63,9 +66,9 @@ def sign_in(page, url: str, user: str = "admin", password: str = TEST_PASSWORD) 
 
 def canvas_drawn(png: bytes) -> bool:
     """More than a flat background: many distinct colours, no single colour covering it all."""
-    import numpy as np
     from io import BytesIO
 
+    import numpy as np
     from PIL import Image
 
     img = np.asarray(Image.open(BytesIO(png)).convert("RGB")).reshape(-1, 3)
@@ -83,10 +86,13 @@ def wait_until_drawn(page, timeout_s: float = 90.0) -> None:
         box = canvas.bounding_box() if canvas is not None else None
         # a clip of the page, not an element screenshot: a map redrawn by a refresh is never "stable"
         if not running and box and box["width"] > 10 and box["height"] > 10 and \
-                canvas_drawn(page.screenshot(clip=box)):
+                canvas_drawn(page.screenshot(clip=box, timeout=120_000)):
             return
         page.wait_for_timeout(500)
-    raise AssertionError("the map was not drawn in time")
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"not-drawn-{int(time.time())}.png"
+    page.screenshot(path=str(shot), timeout=120_000)
+    raise AssertionError(f"the map was not drawn in time (page as it was: {shot})")
 
 
 def require_system(what: str, available: bool) -> None:
@@ -168,6 +174,9 @@ def demo_home(tmp_path_factory) -> Path:
     home = tmp_path_factory.mktemp("demo-home")
     store = DeltaStore(home / "store")
     summaries = load_demo(store, now=DEMO_NOW, workdir=home / "demo-inputs")
+    from layers.alerts.refresh import refresh_alerts
+
+    refresh_alerts(store, now=DEMO_NOW)
     (home / "summaries.txt").write_text("\n".join(f"{s.source}\t{s.layer}\t{s.read}\t{s.stored}\t{s.quarantined}\t"
                                                   f"{s.superseded}" for s in summaries))
     add_test_users(home)

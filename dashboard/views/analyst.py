@@ -44,7 +44,13 @@ def draw_area(picture: dict, bounds) -> None:
     """The folium map (local Leaflet assets) for drawing an area of interest and measuring."""
     from streamlit_folium import st_folium
 
-    from layers.map.leaflet import RETURNED_OBJECTS, InvalidAOI, aoi_from_drawing, build_analyst_map, view_for_bounds
+    from layers.map.leaflet import (
+        RETURNED_OBJECTS,
+        InvalidAOI,
+        aoi_from_drawing,
+        build_analyst_map,
+        view_for_bounds,
+    )
 
     current = shapely.from_wkt(st.session_state["aoi_wkt"]) if st.session_state.get("aoi_wkt") else None
     center, zoom = view_for_bounds(bounds)

@@ -19,12 +19,9 @@ TOP_CARDS = 5
 ui.css(ui.TOUCH_CSS)
 ui.init_view_state()
 viewer = auth.current_viewer()
-if "cmd_layers_seeded" not in st.session_state:
-    st.session_state["cmd_layers_seeded"] = True
-    st.session_state["layers"] = [l for l in st.session_state.get("layers", COMMANDER_LAYERS) if l in COMMANDER_LAYERS]
 
 at = data.now()
-view = ui.current_view()
+view = ui.current_view(COMMANDER_LAYERS)  # the chosen layers this lighter map offers
 picture, bounds = data.picture(view, at, viewer=viewer)
 cards = data.cards(picture, viewer=viewer)
 figures = key_figures(picture, at, data.feeds_for(viewer, at), cards)

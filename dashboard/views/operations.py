@@ -7,18 +7,11 @@ import streamlit as st
 from dashboard import auth, ui
 from dashboard import loaders as data
 from ingest.config import refresh_seconds
-from layers.filters import DEFAULT_LAYERS
 from layers.figures import key_figures, screen_marking, ticker
-
-# The wall shows what needs attention; imagery footprints (for analysts) would cross out its symbols.
-WALL_LAYERS = tuple(name for name in DEFAULT_LAYERS if name != "imagery")
+from layers.filters import wall_view
 
 ui.css(ui.WALL_CSS)
 ui.init_view_state()
-if "ops_layers_seeded" not in st.session_state:
-    st.session_state["ops_layers_seeded"] = True
-    if "lyr" not in st.query_params:
-        st.session_state["layers"] = list(WALL_LAYERS)
 
 
 @st.fragment(run_every=refresh_seconds())
@@ -27,8 +20,9 @@ def live() -> None:
     The sign-in is checked again on every refresh, not once at page load."""
     viewer = auth.current_viewer()
     at = data.now()
-    view = ui.current_view()
-    ui.sync_url(view)
+    chosen = ui.current_view()
+    ui.sync_url(chosen)
+    view = wall_view(chosen)
     picture, bounds = data.picture(view, at, viewer=viewer)
     cards = data.cards(picture, viewer=viewer)
     figures = key_figures(picture, at, data.feeds_for(viewer, at), cards)

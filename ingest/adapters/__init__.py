@@ -11,6 +11,7 @@ parameters rather than a file, so it is not a READERS entry.
 
 from __future__ import annotations
 
+import importlib
 import re
 from collections.abc import Callable
 from functools import partial
@@ -20,6 +21,7 @@ from typing import Any
 from ingest.adapters import kml as _kml
 from ingest.adapters import ziputil
 from ingest.adapters.acled_csv import read_acled_csv
+from ingest.adapters.adsb import read_aircraft_json, read_opensky_states
 from ingest.adapters.base import ReadResult
 from ingest.adapters.cot import read_cot
 from ingest.adapters.gdalpath import check_path_text
@@ -34,10 +36,23 @@ from ingest.adapters.raster import SUFFIXES as RASTER_SUFFIXES
 from ingest.adapters.raster import read_raster
 from ingest.adapters.stac import read_stac
 from ingest.adapters.tracks_csv import DEFAULT_HEADERS, read_tracks_csv
+from ingest.adapters.ulog import MAGIC as ULOG_MAGIC
+from ingest.adapters.ulog import read_ulog
 from ingest.adapters.usgs import read_usgs
 from ingest.errors import UnreadableInputError
 
 Reader = Callable[..., ReadResult]
+
+
+def _lazy(module: str, name: str) -> Reader:
+    """A reader whose module is imported on first use (pymavlink loads a whole MAVLink dialect)."""
+
+    def reader(path: Path, **options: Any) -> ReadResult:
+        return getattr(importlib.import_module(module), name)(path, **options)
+
+    reader.__name__ = reader.__qualname__ = name
+    return reader
+
 
 READERS: dict[str, tuple[str | None, Reader]] = {
     "cot": ("track_points", read_cot),
@@ -62,6 +77,10 @@ READERS: dict[str, tuple[str | None, Reader]] = {
     "gpkg": (None, read_gpkg),
     "osm": ("infrastructure", read_osm),
     "raster": ("imagery", read_raster),
+    "ulog": ("track_points", read_ulog),
+    "mavlink-tlog": ("track_points", _lazy("ingest.adapters.mavlink", "read_tlog")),
+    "adsb-aircraft-json": ("track_points", read_aircraft_json),
+    "opensky-states": ("track_points", read_opensky_states),
 }
 
 _PEEK = 64 * 1024
@@ -110,6 +129,11 @@ def detect(path: Path) -> str:
         return "gpx"
     if ext == ".cot":
         return "cot"
+    if raw.startswith(ULOG_MAGIC) or ext == ".ulg":
+        return "ulog"
+    if ext == ".tlog" or (len(raw) > 8 and raw[8] in (0xFE, 0xFD)
+                          and 10**15 <= int.from_bytes(raw[:8], "big") < 4 * 10**15):
+        return "mavlink-tlog"  # 8-byte microsecond Unix time, then a MAVLink 1 or 2 packet
     if raw.startswith(b"PK\x03\x04") and ext in (".kmz", ".kml"):
         return _kml_format(_kmz_head(path))
     if ext in RASTER_SUFFIXES or raw[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
@@ -130,6 +154,10 @@ def detect(path: Path) -> str:
         if re.search(r"<osm[\s>]", head) or ext == ".osm":
             return "osm"
     if head.startswith(("{", "[")):
+        if re.search(r'"aircraft"\s*:\s*\[', head) and re.search(r'"now"\s*:', head):
+            return "adsb-aircraft-json"
+        if re.search(r'"states"\s*:\s*(\[|null)', head) and re.search(r'"time"\s*:', head):
+            return "opensky-states"
         if '"stac_version"' in head:
             return "stac"
         if '"metadata"' in head and re.search(r'"(tsunami|magType)"\s*:', head):
@@ -160,7 +188,9 @@ def detect(path: Path) -> str:
     raise UnreadableInputError(
         path,
         "cannot tell the format: expected CoT XML (<event>), GPX, KML/KMZ, GDACS GeoRSS, OSM "
-        "(.osm.pbf/.osm), STAC, USGS or other GeoJSON, a GeoTIFF, a GeoPackage, an ACLED CSV "
+        "(.osm.pbf/.osm), a PX4 ULog (.ulg), a MAVLink telemetry log (.tlog), a readsb/dump1090 "
+        "aircraft.json or OpenSky state vectors, "
+        "STAC, USGS or other GeoJSON, a GeoTIFF, a GeoPackage, an ACLED CSV "
         "(event_type column), a track CSV (track id, lat, lon columns), or a deployments "
         "(unit_name) or infrastructure (kind, name) CSV",
     )

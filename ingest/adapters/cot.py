@@ -21,6 +21,16 @@ Per event:
 
 An event without a usable `<point>` cannot become a row and is rejected with
 the reason; everything else is passed on for the shared validate step to judge.
+
+Files are streamed with lxml when `xmlsafe.streamable` allows it (no DOCTYPE,
+UTF-8): one pass collects each event's attribute text into columns, and the
+stripping and number parsing that `_event_row` does per value is done per
+column (Arrow), by Python only for the values where that could differ. The
+result is the one `_event_row` gives, row for row: events that are rejected go
+through `_event_row` itself (on an ElementTree copy), and documents lxml does
+not read cleanly (malformed, a DOCTYPE, concatenated events) are read as before
+by the ElementTree path. Live messages (`parse_cot_event`) keep that path too:
+one event at a time gains nothing from streaming.
 """
 
 from __future__ import annotations
@@ -33,13 +43,18 @@ from xml.etree.ElementTree import Element, tostring
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
+from lxml import etree
 
 from ingest import reasons
 from ingest.adapters import xmlsafe
 from ingest.adapters.base import ReadResult, rejection, rejections
 from ingest.adapters.common import (
     MAX_INPUT_BYTES,
+    frame_from_columns,
     frame_from_rows,
     number_or_text,
     read_bytes,
@@ -328,6 +343,11 @@ def read_cot(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: 
     """
     path = Path(path)
     data = read_bytes(path, max_bytes)
+    if xmlsafe.streamable(data):
+        try:
+            return _read_streamed(data, path, source)
+        except xmlsafe.StreamRefused:
+            pass  # the ElementTree path below gives such a document its usual verdict
     try:
         root = xmlsafe.parse_bytes(data, name=path)
     except HostileInputError:
@@ -349,3 +369,200 @@ def read_cot(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: 
             "with other elements and no <event>",
         )
     return result_from_parsed(_event_row(ev, source) for ev in events)
+
+
+# -- streamed reading (lxml) ----------------------------------------------------
+# Delete handled events from the tree every this many, so memory stays flat
+# (events that are children of the root, as in every CoT capture we know; a
+# document that wraps them deeper is kept whole until its end).
+_CLEAR_EVERY = 4096
+# Text that Python's str.strip() leaves as it is: printable ASCII, not blank at either end.
+_NO_STRIP = r"^[!-~](?:.*[!-~])?$"
+# Numbers that float() and Arrow's cast read to the same (correctly rounded) double.
+_PLAIN_NUMBER = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_TEXT_FIELDS = ("uid", "time", "type", "stale", "hae", "speed", "course", "callsign", "marking")
+
+
+class _Columns:
+    """What `_event_row` reads from each event that becomes a row, as raw text per
+    field (stripped and parsed per column afterwards), and the rejected events."""
+
+    def __init__(self) -> None:
+        self.text: dict[str, list[Any]] = {k: [] for k in _TEXT_FIELDS}
+        self.xs: list[float] = []
+        self.ys: list[float] = []
+        self.rejected: list[Element | None] = []
+
+
+def _read_streamed(data: bytes, path: Path, source: str) -> ReadResult:
+    """`read_cot` for a document lxml may stream; StreamRefused if lxml does not read it cleanly.
+
+    One pass, event by event, doing as little per event as it can: the first
+    <point> and <detail> children and the <track>, <contact> and <marking> of the
+    detail are picked in one walk over the children (as find() would pick them),
+    and their attribute text is appended to the columns as found.
+    """
+    out = _Columns()
+    text = out.text
+    uid_a, time_a, type_a, stale_a, hae_a, speed_a, course_a, callsign_a, marking_a = (
+        text[k].append for k in _TEXT_FIELDS)
+    xs_a, ys_a = out.xs.append, out.ys.append
+    rejected = out.rejected
+    stream = xmlsafe.ElementStream(data, "{*}event", name=path)
+    root: Any = None
+    root_is_event = False
+    pending: list[tuple[int, Any]] = []  # rejected events whose tail text is still being read
+    seen = since_clear = 0
+    for _, ev in stream:
+        if pending:  # a later element has been read, so their tails are complete
+            for i, el in pending:
+                rejected[i] = _element_copy(el)
+            pending.clear()
+        if root is None:
+            root = ev.getroottree().getroot()
+            root_is_event = xmlsafe.local_name(root.tag) == "event"
+        parent = ev.getparent()
+        if (parent is not root or root_is_event) and parent is not None and _inside_event(parent):
+            continue  # an event inside an event is part of it, as in _find_events
+        seen += 1
+        point = detail = None
+        for child in ev:
+            tag = child.tag
+            if tag == "point":
+                if point is None:
+                    point = child
+            elif tag == "detail" and detail is None:
+                detail = child
+        try:
+            lat, lon = float(point.get("lat")), float(point.get("lon"))  # type: ignore[union-attr,arg-type]
+        except (AttributeError, TypeError, ValueError):  # no point, no lat/lon, or not numbers
+            pending.append((len(rejected), ev))
+            rejected.append(None)
+            continue
+        ys_a(lat)
+        xs_a(lon)
+        get = ev.get
+        uid_a(get("uid"))
+        time_a(get("time"))
+        type_a(get("type"))
+        stale_a(get("stale"))
+        hae_a(point.get("hae"))  # type: ignore[union-attr]
+        track = contact = mark = None
+        if detail is not None:
+            for child in detail:
+                tag = child.tag
+                if tag == "track":
+                    if track is None:
+                        track = child
+                elif tag == "contact":
+                    if contact is None:
+                        contact = child
+                elif tag == "marking" and mark is None:
+                    mark = child
+        if track is None:
+            speed_a(None)
+            course_a(None)
+        else:
+            speed_a(track.get("speed"))
+            course_a(track.get("course"))
+        callsign_a(contact.get("callsign") if contact is not None else None)
+        marking_a("".join(mark.itertext()) if mark is not None else None)
+        since_clear += 1
+        if since_clear >= _CLEAR_EVERY and parent is root and not root_is_event:
+            del root[: root.index(ev)]  # handled events (none pending: this one is a row)
+            since_clear = 0
+    for i, el in pending:
+        rejected[i] = _element_copy(el)
+    if not seen and stream.root is not None and len(stream.root):
+        raise UnreadableInputError(
+            path,
+            f"expected Cursor-on-Target <event> elements, found root <{xmlsafe.local_name(stream.root.tag)}> "
+            "with other elements and no <event>",
+        )
+    return _streamed_result(source, out)
+
+
+def _inside_event(el: Any) -> bool:
+    while el is not None:
+        if xmlsafe.local_name(el.tag) == "event":
+            return True
+        el = el.getparent()
+    return False
+
+
+def _element_copy(el: Any) -> Element:
+    """An lxml element as the ElementTree element the whole-document parse would have
+    given (tail text included), so `_event_row` and `_raw` treat it exactly as before."""
+    copy = xmlsafe.parse_bytes(etree.tostring(el, with_tail=False), name="CoT event")
+    copy.tail = el.tail
+    return copy
+
+
+def _streamed_result(source: str, out: _Columns) -> ReadResult:
+    """The frame `result_from_parsed` builds from `_event_row` dicts, built column-wise."""
+    n = len(out.xs)
+    raw = out.text
+    uid, time = _texts(raw["uid"]), _texts(raw["time"])
+    source_id = pc.if_else(
+        pc.is_valid(uid), pc.binary_join_element_wise(uid, pc.fill_null(time, ""), "@"),
+        pa.scalar(None, pa.string()))
+    altitude = _numbers(raw["hae"])
+    if isinstance(altitude, np.ndarray):
+        altitude[altitude == UNKNOWN_HAE] = np.nan
+    else:
+        altitude = [float("nan") if isinstance(v, float) and v == UNKNOWN_HAE else v for v in altitude]
+    columns = {
+        "source": _as_listed(pa.array([source] * n, pa.string())),
+        "source_id": _as_listed(source_id),
+        "marking": _as_listed(_texts(raw["marking"])),
+        "track_id": _as_listed(uid),
+        "time": _as_listed(time),
+        "altitude_m": _as_listed(altitude),
+        "speed_mps": _as_listed(_numbers(raw["speed"])),
+        "heading_deg": _as_listed(_numbers(raw["course"])),
+        "callsign": _as_listed(_texts(raw["callsign"])),
+        "platform_type": _as_listed(_texts(raw["type"])),
+        "stale_at": _as_listed(_texts(raw["stale"])),
+    }
+    if not n:  # as frame_from_rows leaves them: empty lists
+        columns = {name: [] for name in columns}
+    geometry = gpd.GeoSeries(shapely.points(np.asarray(out.xs, float), np.asarray(out.ys, float)), crs=CRS)
+    frame = frame_from_columns(LAYER, columns, geometry)
+    rows = [_event_row(el, source) for el in out.rejected if el is not None]
+    return ReadResult(LAYER, frame, rejections(rows), records_read=n + len(rows))
+
+
+def _texts(values: list[str | None]) -> pa.Array:
+    """`text_or_none` of each value, as an Arrow string array (None -> null)."""
+    arr = pa.array(values, pa.string())
+    odd = pc.invert(pc.fill_null(pc.match_substring_regex(arr, _NO_STRIP), True))
+    if not pc.any(odd).as_py():
+        return arr
+    fixed = [text_or_none(v) if o else v for v, o in zip(values, odd.to_pylist(), strict=True)]
+    return pa.array(fixed, pa.string())
+
+
+def _numbers(values: list[str | None]) -> np.ndarray | list[Any]:
+    """`number_or_text` of each value: a float array, or (if any value stays text or
+    every value is missing) the list of results, as `_event_row` would have listed them."""
+    arr = pa.array(values, pa.string())
+    plain = pc.fill_null(pc.match_substring_regex(arr, _PLAIN_NUMBER), False)
+    if pc.all(pc.or_(plain, pc.is_null(arr))).as_py() and pc.any(plain).as_py():
+        return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False).copy()  # nulls: NaN
+    nums = pc.cast(pc.if_else(plain, arr, pa.scalar(None, pa.string())), pa.float64()).to_pylist()
+    out = [x if p else number_or_text(v) for v, x, p in zip(values, nums, plain.to_pylist(), strict=True)]
+    if all(v is None or isinstance(v, float) for v in out) and any(v is not None for v in out):
+        return np.array([np.nan if v is None else v for v in out], dtype=float)
+    return out
+
+
+def _as_listed(values: pa.Array | pa.ChunkedArray | np.ndarray | list[Any]) -> pd.Series | list[Any]:
+    """A column as pandas infers it from the list of values `frame_from_rows` passed:
+    text with some values -> `str`, floats -> float64, nothing at all or a mix -> object."""
+    if isinstance(values, list):
+        return values
+    if isinstance(values, np.ndarray):
+        return pd.Series(values)
+    if values.null_count == len(values):
+        return pd.Series([None] * len(values), dtype=object)
+    return pd.Series(values.to_pandas())

@@ -4,6 +4,7 @@
 - `netguard`: the SSRF guard every outgoing request passes (`FeedRefusedError`);
 - `http_poller`: one poll = guarded, conditional, capped GET -> adapter -> `pipeline.ingest`;
 - `cot_listener`: UDP datagrams / TCP streams of CoT -> batches -> `pipeline.ingest`;
+- `mavlink_listener`: MAVLink telemetry datagrams, the same way (`kind = "mavlink-udp"`);
 - `runner`: all feeds in one process (`run`, and `feeds_command` for the CLI);
 - `health`: `feed_health(store, now)`, the per-feed state for the Data health page.
 

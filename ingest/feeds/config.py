@@ -5,7 +5,7 @@ one `[[feed]]` table:
 
     [[feed]]
     name = "partner-incidents"          # unique; used in statuses and logs
-    kind = "http-json"                  # "http-json" | "cot-udp" | "cot-tcp"
+    kind = "http-json"                  # "http-json" | "cot-udp" | "cot-tcp" | "mavlink-udp"
     url = "https://feeds.example.org/incidents.geojson"
     format = "geojson-incidents"        # a name from ingest.adapters.READERS
     source = "partner-incidents"        # recorded on every record (default: name)
@@ -23,6 +23,11 @@ one `[[feed]]` table:
     host = "127.0.0.1"                  # default; listen on all interfaces with "0.0.0.0"
     port = 6969                         # TAK default (cot-tcp: 8087)
     # group = "239.2.3.1"               # join a multicast group (then not host; see interface)
+
+    [[feed]]
+    name = "gcs-telemetry"
+    kind = "mavlink-udp"                # MAVLink datagrams (a ground station or autopilot
+    port = 14550                        # forwarding telemetry); host 127.0.0.1 by default
 
 Everything loose in the file is normalised here, once: kinds and formats are
 case-insensitive, a single string is accepted where a list is expected,
@@ -54,9 +59,11 @@ from ingest import config as wf_config
 from ingest.errors import ConfigError
 from ingest.feeds.netguard import AllowList
 
-KINDS = ("http-json", "cot-udp", "cot-tcp")
+KINDS = ("http-json", "cot-udp", "cot-tcp", "mavlink-udp")
 TAK_UDP_PORT = 6969
 TAK_TCP_PORT = 8087
+MAVLINK_UDP_PORT = 14550  # the port ground stations listen on for telemetry
+DEFAULT_PORTS = {"cot-udp": TAK_UDP_PORT, "cot-tcp": TAK_TCP_PORT, "mavlink-udp": MAVLINK_UDP_PORT}
 DEFAULT_INTERVAL_S = 60.0
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_MAX_RETRIES = 3
@@ -121,6 +128,11 @@ class CotFeed(FeedBase):
     idle_timeout_s: float = DEFAULT_IDLE_TIMEOUT_S  # TCP only: close silent peers
 
 
+@dataclass(frozen=True, kw_only=True)
+class MavlinkFeed(CotFeed):
+    """A MAVLink UDP listener (`ingest.feeds.mavlink_listener`): the CoT UDP settings, no multicast."""
+
+
 FeedConfig = HttpFeed | CotFeed
 
 
@@ -146,7 +158,8 @@ _HTTP = _COMMON | {"url", "format", "layer", "options", "timeout_s", "max_retrie
                    "backoff_cap_s", "max_bytes", "max_redirects", "allow_hosts", "headers", "ca_bundle"}
 _UDP = _COMMON | {"host", "port", "group", "interface", "batch_s", "batch_max"}
 _TCP = _COMMON | {"host", "port", "batch_s", "batch_max", "max_connections", "idle_timeout_s"}
-KEYS = {"http-json": _HTTP, "cot-udp": _UDP, "cot-tcp": _TCP}
+_MAVLINK = _COMMON | {"host", "port", "batch_s", "batch_max"}
+KEYS = {"http-json": _HTTP, "cot-udp": _UDP, "cot-tcp": _TCP, "mavlink-udp": _MAVLINK}
 
 
 def default_path() -> Path:
@@ -386,11 +399,10 @@ def _cot_feed(r: _Reader, common: dict[str, Any], kind: str) -> CotFeed:
         except ValueError:
             if host.lower() != "localhost":
                 raise r.err("host", "an IP address to listen on (127.0.0.1, 0.0.0.0, ::1, ...)", host) from None
-    default_port = TAK_UDP_PORT if kind == "cot-udp" else TAK_TCP_PORT
-    return CotFeed(
+    return (MavlinkFeed if kind == "mavlink-udp" else CotFeed)(
         **common,
         host=host or "127.0.0.1",
-        port=r.integer("port", default_port, 0, 65535),
+        port=r.integer("port", DEFAULT_PORTS[kind], 0, 65535),
         group=group,
         interface=interface,
         batch_s=r.number("batch_s", DEFAULT_BATCH_S),

@@ -57,7 +57,8 @@ from ingest.store.base import FeedStatus, Store
 
 log = logging.getLogger("watchfloor.feeds")
 
-from ingest.reasons import HOSTILE_INPUT  # noqa: E402  (quarantine reason)
+from ingest.reasons import HOSTILE_INPUT
+
 MAX_DATAGRAM = 65535
 MAX_RAW_CHARS = 4000  # bytes of a hostile message kept as evidence
 MAX_PENDING = 200_000  # events held while the store is failing
@@ -131,7 +132,7 @@ class CotListener:
         self._stop.clear()
         self.started_at = pd.Timestamp(self.clock())
         self._resume_status()
-        receiver = self._udp_loop if feed.kind == "cot-udp" else self._accept_loop
+        receiver = self._udp_loop if feed.kind.endswith("-udp") else self._accept_loop
         for target, label in ((receiver, "receive"), (self._flush_loop, "flush")):
             t = threading.Thread(target=target, name=f"cot-{label}-{feed.name}", daemon=True)
             t.start()
@@ -166,7 +167,7 @@ class CotListener:
 
     def _bind(self) -> socket.socket:
         feed = self.feed
-        if feed.kind == "cot-udp":
+        if feed.kind.endswith("-udp"):  # cot-udp, and mavlink-udp (a subclass)
             if feed.group:
                 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TAK clients share the port

@@ -145,11 +145,13 @@ def _poll_loop(poller: HttpPoller, stop: threading.Event, report: RunReport) -> 
 def _listen(feed: CotFeed, store: Store, lock: threading.Lock, stop: threading.Event,
             report: RunReport) -> None:
     """Start a listener (retrying with backoff if the port is taken), run until stop."""
+    from ingest.feeds.mavlink_listener import listener_class  # here: pymavlink is slow to import
+
     failures = 0
     listener: CotListener | None = None
     while not stop.is_set():
         try:
-            listener = CotListener(feed, store, write_lock=lock).start()
+            listener = listener_class(feed)(feed, store, write_lock=lock).start()
             break
         except FeedError as exc:
             failures += 1

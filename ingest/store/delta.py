@@ -517,14 +517,56 @@ def to_arrow(frame: gpd.GeoDataFrame, ls: LayerSpec) -> pa.Table:
 
 
 def _row_hashes(table: pa.Table) -> pa.Array:
-    """A content hash per row, so re-ingesting identical records changes nothing."""
+    """A content hash per row, so re-ingesting identical records changes nothing.
+
+    The values are those of `pd.util.hash_pandas_object` per column (stored
+    hashes must keep matching), computed with less work where that is exact:
+    strings that repeat are factorized by Arrow and only the distinct values
+    hashed; mostly distinct ones (ids) and binary values are hashed without
+    categorizing them first (hash_array's categorize=True takes the same values,
+    and gives missing ones the maximum, as here).
+    """
     h = np.zeros(table.num_rows, dtype=np.uint64)
     for i, col in enumerate(table.columns):
-        ser = pd.Series(col.to_pandas(), copy=False)
-        part = pd.util.hash_pandas_object(ser.astype(object) if col.type == pa.binary() else ser,
-                                          index=False).to_numpy(np.uint64)
+        if (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)) and _repetitive(col):
+            codes, uniques = pd.factorize(pd.Series(col.to_pandas(), copy=False))
+            part = _hash_codes(codes, np.asarray(uniques, dtype=object))
+        elif col.type == pa.binary() or pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            values = col.to_numpy(zero_copy_only=False)
+            present = pc.is_valid(col).to_numpy(zero_copy_only=False)
+            part = np.full(len(values), np.iinfo(np.uint64).max, dtype=np.uint64)
+            part[present] = pd.util.hash_array(values[present], categorize=False)
+        else:
+            ser = pd.Series(col.to_pandas(), copy=False)
+            part = pd.util.hash_pandas_object(ser, index=False).to_numpy(np.uint64)
         h = h * np.uint64(1_000_003) ^ (part + np.uint64(i))
-    return pa.array([f"{v:016x}" for v in h], pa.string())
+    return _hex16(h)
+
+
+def _repetitive(col: pa.ChunkedArray) -> bool:
+    """Whether a column repeats its values (worth factorizing before hashing) or is
+    mostly distinct (ids: hash each value), judged on its first thousand values."""
+    head = col.slice(0, 1000)
+    return len(head) == 0 or pc.count_distinct(head, mode="all").as_py() <= len(head) // 2
+
+
+def _hash_codes(codes: np.ndarray, uniques: np.ndarray) -> np.ndarray:
+    """hash_array(values) from the values' factorization (missing values: code -1)."""
+    hashed = pd.util.hash_array(uniques, categorize=False) if len(uniques) else np.zeros(0, np.uint64)
+    part = hashed.take(np.where(codes < 0, 0, codes)) if len(hashed) else np.zeros(len(codes), np.uint64)
+    part[codes < 0] = np.iinfo(np.uint64).max
+    return part
+
+
+_HEX = np.array([f"{b:02x}".encode() for b in range(256)], dtype="S2")
+
+
+def _hex16(values: np.ndarray) -> pa.Array:
+    """Each uint64 as 16 lower-case hex digits (f"{v:016x}"), as an Arrow string array."""
+    digits = _HEX[values.astype(">u8").view(np.uint8).reshape(-1, 8)]  # (n, 8) two-digit pieces
+    data = np.ascontiguousarray(digits).view(np.uint8).reshape(-1)
+    offsets = np.arange(0, 16 * len(values) + 1, 16, dtype=np.int32)
+    return pa.StringArray.from_buffers(len(values), pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 def from_arrow(table: pa.Table, ls: LayerSpec) -> gpd.GeoDataFrame:

@@ -29,14 +29,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 
 from ingest.schema import CRS, SEVERITIES, TIME_DTYPE
+from layers.analysis import _text
 
 FINDING_COLUMNS: list[str] = ["rule", "severity", "time", "key", "subjects", "message", "details", "geometry"]
 SEVERITY_RANK: dict[str, int] = {s: i for i, s in enumerate(SEVERITIES)}
@@ -87,12 +91,14 @@ def make_findings(records: Iterable[Mapping[str, Any]]) -> gpd.GeoDataFrame:
     )
 
 
-def findings_frame(*, rule: str | Sequence[str], severity: str | Sequence[str], time: Any, key: Sequence[str],
-                   subjects: Sequence[str], message: Sequence[str], details: Sequence[str],
+def findings_frame(*, rule: str | Sequence[str], severity: str | Sequence[str], time: Any,
+                   key: Sequence[str] | pa.Array, subjects: Sequence[str] | pa.Array,
+                   message: Sequence[str] | pa.Array, details: Sequence[str] | pa.Array,
                    geometry: Any = None, lon: Any = None, lat: Any = None) -> gpd.GeoDataFrame:
     """Findings from columns (already-encoded JSON strings): the fast path for rules with many findings.
 
-    Give either ``geometry`` (shapely geometries) or ``lon``/``lat`` arrays.
+    Give either ``geometry`` (shapely geometries) or ``lon``/``lat`` arrays; text columns may be
+    Arrow arrays (layers/analysis/_text.py), taken without a Python string per row.
     Severities outside low|medium|high|critical are a programming error and raise.
     """
     n = len(key)
@@ -100,25 +106,34 @@ def findings_frame(*, rule: str | Sequence[str], severity: str | Sequence[str], 
         return empty_findings()
     if geometry is None:
         geometry = shapely.points(np.asarray(lon, dtype="float64"), np.asarray(lat, dtype="float64"))
-    sev = pd.array([severity] * n if isinstance(severity, str) else list(severity), dtype="string")
+    sev = _strings(severity, n)
     bad = set(pd.unique(sev[~pd.Series(sev).isin(SEVERITIES).to_numpy()]))
     if bad:
         raise ValueError(f"severity must be one of {SEVERITIES}; found {sorted(map(str, bad))}")
     times = pd.to_datetime(pd.Series(time), utc=True).astype(TIME_DTYPE).reset_index(drop=True)
     frame = gpd.GeoDataFrame(
         {
-            "rule": pd.array([rule] * n if isinstance(rule, str) else list(rule), dtype="string"),
+            "rule": _strings(rule, n),
             "severity": sev,
             "time": times,
-            "key": pd.array(list(key), dtype="string"),
-            "subjects": pd.array(list(subjects), dtype="string"),
-            "message": pd.array(list(message), dtype="string"),
-            "details": pd.array(list(details), dtype="string"),
+            "key": _strings(key, n),
+            "subjects": _strings(subjects, n),
+            "message": _strings(message, n),
+            "details": _strings(details, n),
         },
         geometry=gpd.GeoSeries(list(geometry) if not isinstance(geometry, np.ndarray) else geometry, crs=CRS),
         crs=CRS,
     )
     return frame
+
+
+def _strings(values: str | Sequence[str] | pa.Array, n: int) -> pd.api.extensions.ExtensionArray:
+    """A "string" column: one str for every row, a sequence, or Arrow text (taken as it is)."""
+    if isinstance(values, str):
+        values = _text.constant(values, n)
+    if isinstance(values, pa.Array):
+        return pd.arrays.ArrowStringArray(pa.chunked_array([values.cast(_text.TEXT)]))
+    return pd.array(list(values), dtype="string")
 
 
 def concat_findings(frames: Iterable[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
@@ -130,8 +145,15 @@ def concat_findings(frames: Iterable[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     if not parts:
         return empty_findings()
     out = pd.concat(parts, ignore_index=True)
-    out = out[~out["key"].duplicated(keep="first")]
-    out = out.sort_values(["time", "key"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    # In Arrow: dictionary codes number the keys in order of first appearance, so a row is a key's
+    # first exactly where its code is new; then newest first, by key (unique by then: no ties).
+    keys = _text.strings(out["key"])
+    codes = pc.dictionary_encode(keys).indices.to_numpy(zero_copy_only=False)
+    first = np.flatnonzero(codes > np.maximum.accumulate(np.r_[-1, codes[:-1]]))
+    when = pd.DatetimeIndex(out["time"]).asi8[first]  # NaT is the smallest: last when newest come first
+    order = pc.sort_indices(pa.table({"time": pa.array(when), "key": _text.take(keys, first)}),
+                            sort_keys=[("time", "descending"), ("key", "ascending")])
+    out = out.take(first[order.to_numpy()]).reset_index(drop=True)
     return gpd.GeoDataFrame(out, geometry="geometry", crs=CRS)
 
 
@@ -141,46 +163,87 @@ def json_list(items: Iterable[object]) -> str:
     return json.dumps([str(i) for i in items], ensure_ascii=False, separators=(",", ":"))
 
 
+def json_lists(*columns: Sequence[str] | np.ndarray) -> pa.Array:
+    """``json_list(row)`` for each row of str columns (the subjects of findings, built in Arrow)."""
+    parts: list[str | pa.Array] = ["["]
+    for i, col in enumerate(columns):
+        parts += ([","] if i else []) + [_text.json_strings(_text.strings(col))]
+    return _text.join(*parts, "]")
+
+
 def json_object(values: Mapping[str, object]) -> str:
     return json.dumps(dict(values), ensure_ascii=False, sort_keys=True, default=_json_default,
                       separators=(",", ":"))
 
 
-def json_columns(columns: Mapping[str, Any]) -> list[str]:
+@dataclass(frozen=True)
+class Taken:
+    """A details column given per feature, with the feature of each finding: each feature's value is
+    encoded once (100k proximity findings involve a few thousand facilities)."""
+
+    values: Any
+    index: np.ndarray
+
+
+def json_columns(columns: Mapping[str, Any]) -> pa.Array:
     """One JSON object per row from columns, without a json.dumps per row.
 
-    Each column's distinct values are encoded once (names repeat a lot: 100k
-    findings may involve only a few thousand facilities); float columns use
-    Python's float repr, which is valid JSON for finite numbers. Keys come out
-    sorted, matching `json_object`. This is what keeps 100k proximity findings
-    near a tenth of a second instead of a second."""
+    A column is an array, a Series, or `Taken`. Strings are quoted (json.dumps
+    for the rare one that needs escaping), floats printed as Python's repr
+    (valid JSON for finite numbers; NaN is null), other values json.dumps'ed
+    once per distinct value, and the rows joined in Arrow (layers/analysis/_text.py).
+    Keys come out sorted, matching `json_object`."""
     names = sorted(columns)
     if not names:
-        return []
-    acc: np.ndarray | None = None
-    for i, name in enumerate(names):
-        enc = _encode_column(columns[name])
-        prefix = ("{" if i == 0 else ",") + json.dumps(name) + ":"
-        acc = prefix + enc if acc is None else acc + (prefix + enc)
-    assert acc is not None
-    return (acc + "}").tolist()
+        return pa.array([], _text.TEXT)
+    parts: list[str | pa.Array] = []
+    i = 0
+    while i < len(names):
+        col = columns[names[i]]
+        if not isinstance(col, Taken):
+            parts += [("{" if i == 0 else ",") + json.dumps(names[i]) + ":", _encode_column(col)]
+            i += 1
+            continue
+        # Neighbouring columns taken by the same index are joined per feature, then taken once.
+        run: list[str | pa.Array] = []
+        while i < len(names) and isinstance(columns[names[i]], Taken) and columns[names[i]].index is col.index:
+            run += [("{" if i == 0 else ",") + json.dumps(names[i]) + ":", _encode_column(columns[names[i]].values)]
+            i += 1
+        parts.append(_text.take(_text.join(*run), col.index))
+    return _text.join(*parts, "}")
 
 
-def _encode_column(values: Any) -> np.ndarray:
-    """JSON text of each value of a column, as an object array."""
+def _encode_column(values: Any) -> pa.Array:
+    """JSON text of each value of a column."""
     if isinstance(values, (pd.Series, pd.Index)):
         values = values.to_numpy(dtype=object) if values.dtype.kind not in "fiub" else values.to_numpy()
+    if isinstance(values, pa.Array):
+        return _json_strings(values)
     arr = np.asarray(values)
     if arr.dtype.kind == "f":
-        out = np.array([repr(v) for v in arr.tolist()], dtype=object)
-        out[~np.isfinite(arr)] = "null"
-        return out
+        return _text.float_repr(arr)
     if arr.dtype.kind in "iu":
-        return np.array([str(v) for v in arr.tolist()], dtype=object)
+        return pc.cast(pa.array(arr), _text.TEXT)
+    if arr.dtype.kind == "b":
+        return pc.if_else(pa.array(arr), pa.scalar("true", _text.TEXT), pa.scalar("false", _text.TEXT))
+    if arr.dtype.kind in "OU":
+        try:
+            return _json_strings(_text.strings(arr))
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            pass  # not all str: each distinct value through json.dumps, below
     codes, uniques = pd.factorize(pd.Series(arr, dtype=object), use_na_sentinel=True)
-    table = np.array([json.dumps(_plain(v), ensure_ascii=False, default=_json_default) for v in uniques]
-                     + ["null"], dtype=object)
-    return table[codes]
+    table = pa.array([json.dumps(_plain(v), ensure_ascii=False, default=_json_default) for v in uniques]
+                     + ["null"], type=_text.TEXT)
+    return _text.take(table, np.where(codes < 0, len(uniques), codes))
+
+
+def _json_strings(values: pa.Array) -> pa.Array:
+    """JSON text of str values, each distinct value encoded once (kinds, severities repeat a lot)."""
+    codes = pc.dictionary_encode(values)
+    if len(codes.dictionary) * 2 > len(values):
+        return _text.json_strings(values)
+    table = pa.concat_arrays([_text.json_strings(codes.dictionary.cast(_text.TEXT)), pa.array(["null"], _text.TEXT)])
+    return table.take(codes.indices.fill_null(len(codes.dictionary)))
 
 
 def _plain(v: object) -> object:

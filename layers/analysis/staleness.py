@@ -20,7 +20,7 @@ from layers.analysis.findings import (
     findings_frame,
     iso_series,
     json_columns,
-    json_list,
+    json_lists,
 )
 
 
@@ -64,7 +64,7 @@ def stale_tracks(tracks: gpd.GeoDataFrame | None, now: datetime, *,
     return findings_frame(
         rule=rule, severity=severity, time=stale_at, key=(rule + "|" + subj + "|" + last_iso.to_numpy(dtype=object)
                                                          ).tolist(),
-        subjects=[json_list([s]) for s in subj], message=message.tolist(),
+        subjects=json_lists(subj), message=message.tolist(),
         details=json_columns({"last_seen": last_iso, "stale_at": iso_series(stale_at), "age_s": np.round(age, 1),
                               "track_id": text_column(t, "track_id", "source_id")}),
         lon=lon, lat=lat,
@@ -105,7 +105,7 @@ def stale_deployments(deployments: gpd.GeoDataFrame | None, now: datetime, *, ma
     return findings_frame(
         rule=rule, severity=severity, time=went, key=(rule + "|" + subj + "|" + rep_iso.to_numpy(dtype=object)
                                                      ).tolist(),
-        subjects=[json_list([s]) for s in subj], message=message.tolist(),
+        subjects=json_lists(subj), message=message.tolist(),
         details=json_columns({"reported_at": rep_iso, "age_s": np.round(age, 1),
                               "max_age_s": np.full(len(d), pd.Timedelta(max_age).total_seconds()),
                               "nation": nation, "unit_name": unit}),

@@ -52,7 +52,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", "-f", required=True, choices=sorted([*FORMATS, *ALIASES]),
                         help="file format")
     parser.add_argument("-o", "--output", help="file or existing folder (default: a provenance-stamped "
-                                               "name in the current folder)")
+                                               "name in the current folder). A zip's name must end in .zip: "
+                                               "several layers of CSV, GeoJSON or GeoParquet, and any "
+                                               "Shapefile, are zips; one layer of CSV is a plain .csv with "
+                                               "<name>.provenance.txt beside it")
     parser.add_argument("--layers", help=f"comma-separated layers (default: {','.join(EXPORT_LAYERS)})")
     parser.add_argument("--window", choices=list(WINDOWS), help="a preset window ending now (default 24h)")
     parser.add_argument("--since", help="ISO 8601 start of a custom window (UTC if no offset)")

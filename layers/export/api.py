@@ -31,8 +31,8 @@ from ingest.errors import WatchfloorError
 from ingest.markings import highest_marking
 from layers.access import Viewer, require, restrict
 from layers.export.atomic import atomic_output
-from layers.export.constants import MAX_SOURCES_LISTED
-from layers.export.csvfile import write_csv_zip
+from layers.export.constants import MAX_SOURCES_LISTED, PROVENANCE_SIDECAR_SUFFIX
+from layers.export.csvfile import write_csv
 from layers.export.geojson import write_geojson
 from layers.export.geopackage import write_geopackage
 from layers.export.geoparquet import write_geoparquet
@@ -55,34 +55,41 @@ class ExportError(WatchfloorError):
 class ExportFormat:
     name: str
     writer: Writer
-    extension: str
-    mime: str
-    # Used instead when the export holds more than one layer (formats with one layer per file).
-    multi_extension: str | None = None
-    multi_mime: str | None = None
+    extension: str  # of one plain file; a zip of such files is named "<extension>.zip"
+    mime: str  # of one plain file
     label: str = ""
+    # When the export is a zip archive: "never" (one file holds every layer), "several" (more
+    # than one layer, or a name ending in .zip asked for), "always" (one layer is several files).
+    zips: str = "never"
+    # A plain file with no place for metadata (CSV): the provenance is written beside it.
+    provenance_sidecar: bool = False
+    # Other names a plain file of this format may end with.
+    also: tuple[str, ...] = ()
 
-    def extension_for(self, n_layers: int) -> str:
-        return self.multi_extension if n_layers > 1 and self.multi_extension else self.extension
+    def zipped(self, n_layers: int, *, zip_asked: bool = False) -> bool:
+        return self.zips == "always" or (self.zips == "several" and (n_layers > 1 or zip_asked))
 
-    def mime_for(self, n_layers: int) -> str:
-        return self.multi_mime if n_layers > 1 and self.multi_mime else self.mime
+    def extension_for(self, zipped: bool) -> str:
+        return f"{self.extension}.zip" if zipped else self.extension
 
 
 FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
-    ExportFormat("geojson", write_geojson, "geojson", "application/geo+json", "geojson.zip", "application/zip",
-                 "GeoJSON (RFC 7946; several layers: a zip of one file each)"),
+    ExportFormat("geojson", write_geojson, "geojson", "application/geo+json",
+                 "GeoJSON (RFC 7946; several layers: a zip of one file each)", zips="several", also=("json",)),
     ExportFormat("gpkg", write_geopackage, "gpkg", "application/geopackage+sqlite3",
                  label="GeoPackage (one table per layer)"),
     ExportFormat("kml", write_kml, "kml", "application/vnd.google-earth.kml+xml", label="KML (Google Earth, ATAK)"),
     ExportFormat("kmz", write_kmz, "kmz", "application/vnd.google-earth.kmz", label="KMZ (Google Earth, ATAK)"),
-    ExportFormat("csv", write_csv_zip, "csv.zip", "application/zip",
-                 label="CSV for spreadsheets (zip: one CSV per layer and PROVENANCE.txt)"),
-    ExportFormat("parquet", write_geoparquet, "parquet", "application/vnd.apache.parquet", "parquet.zip",
-                 "application/zip", "GeoParquet (several layers: a zip of one file each)"),
-    ExportFormat("shp", write_shapefile_zip, "shp.zip", "application/zip",
-                 label="Shapefile (zip: one per layer and geometry type, FIELDS.txt, PROVENANCE.txt)"),
-    ExportFormat("html", write_html, "html", "text/html", label="Map snapshot, HTML (opens offline)"),
+    ExportFormat("csv", write_csv, "csv", "text/csv",
+                 label="CSV for spreadsheets (a zip of one CSV per layer and PROVENANCE.txt; one layer "
+                       "written to a file: a plain .csv)", zips="several", provenance_sidecar=True),
+    ExportFormat("parquet", write_geoparquet, "parquet", "application/vnd.apache.parquet",
+                 "GeoParquet (several layers: a zip of one file each)", zips="several"),
+    ExportFormat("shp", write_shapefile_zip, "shp", "application/zip",
+                 label="Shapefile (zip: one per layer and geometry type, FIELDS.txt, PROVENANCE.txt)",
+                 zips="always"),
+    ExportFormat("html", write_html, "html", "text/html", label="Map snapshot, HTML (opens offline)",
+                 also=("htm",)),
     ExportFormat("png", write_png, "png", "image/png", label="Map snapshot, PNG"),
 )}
 ALIASES = {"geopackage": "gpkg", "geoparquet": "parquet", "shapefile": "shp", "json": "geojson"}
@@ -186,15 +193,19 @@ def releasable_to(viewer: Viewer, picture: Mapping[str, gpd.GeoDataFrame],
 
 def export_view(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, viewer: Viewer, fmt: str,
                 out: Path | None = None, now: datetime | None = None, track_points: gpd.GeoDataFrame | None = None,
-                csv_geometry: str = "wkt", extra_subjects: Mapping[str, object] | None = None) -> ExportResult:
+                csv_geometry: str = "wkt", extra_subjects: Mapping[str, object] | None = None,
+                one_file: bool = False) -> ExportResult:
     """Write what `view` shows `viewer` of `picture` at `now` as `fmt`; return where, what and its marking.
 
     The picture and `track_points` are restricted to `viewer` first (`releasable_to`);
     `extra_subjects` ("layer/source/source_id" -> marking, `layers.picture.subject_markings`)
     lets alerts about records outside the picture through to viewers who may see those records.
     `out`: None writes the provenance-stamped file name into the current folder; an existing
-    folder gets that name inside it; anything else is the file path to write. The file appears
-    whole or not at all (`atomic_output`). Raises ExportError when the view shows nothing.
+    folder gets that name inside it; anything else is the file path to write, and must name
+    what is written (`check_output_name`: a zip ends in .zip). One layer of CSV is a plain CSV
+    with its provenance beside it (`<name>.provenance.txt`), unless `one_file` (a download: one
+    file must carry everything) makes it a zip. The file appears whole or not at all
+    (`atomic_output`). Raises ExportError when the view shows nothing or the name cannot be honoured.
     """
     picture, track_points = releasable_to(viewer, picture, track_points, extra_subjects)
     spec = resolve_format(fmt)
@@ -205,26 +216,59 @@ def export_view(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, viewer: 
         raise ExportError("nothing to export: the view shows no features you may see "
                           f"(layers {', '.join(view.layers) or 'none'}; widen the time window or filters)")
     marking = highest_marking(_markings(layers))
-    non_empty = sum(1 for n in counts.values() if n)
+    written = [name for name, n in counts.items() if n]
+    asked = Path(out) if out is not None and not Path(out).is_dir() else None
+    zip_asked = (one_file and spec.provenance_sidecar) or (asked is not None and asked.suffix.lower() == ".zip")
+    zipped = spec.zipped(len(written), zip_asked=zip_asked)
     provenance = Provenance.for_view(fmt=spec.name, view=view, now=now, counts=counts, marking=marking,
                                      sources=_sources(layers))
     borders = picture.get("borders")
     aoi = area_of_interest(view, borders if borders is not None else gpd.GeoDataFrame())
     job = ExportJob(layers=layers, provenance=provenance, view=view, now=now,
-                    aoi=aoi if isinstance(aoi, shapely.Geometry) else None, csv_geometry=csv_geometry)
-    filename = provenance.filename(spec.extension_for(non_empty))
-    if out is None:
-        dest = Path.cwd() / filename
-    elif Path(out).is_dir():
-        dest = Path(out) / filename
+                    aoi=aoi if isinstance(aoi, shapely.Geometry) else None, csv_geometry=csv_geometry,
+                    archive=zipped)
+    filename = provenance.filename(spec.extension_for(zipped))
+    if asked is None:
+        dest = (Path(out) if out is not None else Path.cwd()) / filename
     else:
-        dest = Path(out)
+        check_output_name(asked.name, spec, zipped, written)
+        dest = asked
     if not dest.parent.is_dir():
         raise ExportError(f"cannot write {dest}: folder {dest.parent} does not exist")
-    with atomic_output(dest) as tmp:
+    sidecars = [dest.name + PROVENANCE_SIDECAR_SUFFIX] if spec.provenance_sidecar and not zipped else []
+    with atomic_output(dest, companions=sidecars) as tmp:
         spec.writer(job, tmp)
+        for name in sidecars:
+            (tmp.parent / name).write_text(provenance.text(), encoding="utf-8")
     return ExportResult(path=dest, data=None, filename=filename, counts=counts, marking=marking,
-                        mime=spec.mime_for(non_empty), format=spec.name, provenance=provenance.to_dict())
+                        mime="application/zip" if zipped else spec.mime, format=spec.name,
+                        provenance=provenance.to_dict())
+
+
+# Endings of the files an export can write: a name ending in one of them that is not what is
+# written would promise one format and hold another.
+_KNOWN_ENDINGS = {"zip", *(e for f in FORMATS.values() for e in (f.extension, *f.also))}
+
+
+def check_output_name(name: str, spec: ExportFormat, zipped: bool, layers: list[str]) -> None:
+    """Refuse a file name that would misname the export (never rename it silently): a zip
+    ends in .zip, and a plain file does not end in .zip or in another format's ending."""
+    ending = Path(name).suffix.lower().lstrip(".")
+    if zipped and ending != "zip":
+        if spec.zips == "always":
+            why = ("a Shapefile is several files (.shp, .shx, .dbf, .prj, .cpg), exported together with "
+                   "FIELDS.txt and PROVENANCE.txt")
+        else:
+            why = f"{len(layers)} layers ({', '.join(layers)}) are one .{spec.extension} file each"
+        better = f"{name}.zip" if ending else f"{name}.{spec.extension}.zip"
+        one = " or export one layer at a time" if spec.zips == "several" else ""
+        raise ExportError(f"cannot write {name}: {why}, so the export is a zip archive, and a zip's name "
+                          f"must end in .zip; name it {better}{one}")
+    if not zipped and ending in _KNOWN_ENDINGS and ending not in (spec.extension, *spec.also):
+        kind = "a zip archive" if ending == "zip" else f"a .{ending} file"
+        better = f"{Path(name).stem}.{spec.extension}"
+        raise ExportError(f"cannot write {name}: a {spec.name} export of {', '.join(layers)} is one "
+                          f".{spec.extension} file, not {kind}; name it {better}")
 
 
 def export_bytes(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, viewer: Viewer, fmt: str,
@@ -232,11 +276,13 @@ def export_bytes(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, viewer:
                  csv_geometry: str = "wkt", extra_subjects: Mapping[str, object] | None = None) -> ExportResult:
     """`export_view` into a private temporary folder, returning the file's bytes and name (for
     st.download_button(data=r.data, file_name=r.filename, mime=r.mime)). Restricted to `viewer`
-    the same way. The temporary file is removed before returning; the bytes are the only copy kept."""
+    the same way; a download is one file, so provenance that would go beside it (one layer
+    of CSV) makes it a zip instead. The temporary file is removed before returning; the bytes are the only copy kept."""
     tmpdir = Path(tempfile.mkdtemp(prefix="watchfloor-export-"))
     try:
         result = export_view(picture, view, viewer=viewer, fmt=fmt, out=tmpdir, now=now,
-                             track_points=track_points, csv_geometry=csv_geometry, extra_subjects=extra_subjects)
+                             track_points=track_points, csv_geometry=csv_geometry, extra_subjects=extra_subjects,
+                             one_file=True)
         data = result.path.read_bytes()
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)

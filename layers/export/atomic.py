@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,12 +22,14 @@ from layers.export.constants import STAGING_PREFIX
 
 
 @contextmanager
-def atomic_output(dest: Path) -> Iterator[Path]:
+def atomic_output(dest: Path, companions: Sequence[str] = ()) -> Iterator[Path]:
     """Yield a path (not yet existing) to write; on success it becomes `dest`, on error nothing does.
 
     The yielded path keeps `dest`'s name, so drivers that pick behaviour from the extension
     (GDAL) see the right one. The writer may also create scratch files beside it: they go with
-    the staging folder.
+    the staging folder. `companions` are names of files the writer must also put beside it (a
+    CSV's provenance): they are moved into `dest`'s folder first, so `dest` never appears
+    without them.
     """
     dest = Path(dest)
     parent = dest.parent if str(dest.parent) else Path(".")
@@ -37,9 +39,12 @@ def atomic_output(dest: Path) -> Iterator[Path]:
     try:
         tmp = staging / dest.name
         yield tmp
-        if not tmp.is_file():
-            raise RuntimeError(f"the writer produced no file at {tmp}")
-        _fsync_file(tmp)
+        for f in [*(staging / name for name in companions), tmp]:
+            if not f.is_file():
+                raise RuntimeError(f"the writer produced no file at {f}")
+            _fsync_file(f)
+        for name in companions:
+            os.replace(staging / name, parent / name)
         os.replace(tmp, dest)
         _fsync_dir(parent)
     finally:

@@ -31,6 +31,9 @@ PRODUCT = "watchfloor"
 # item and the KML ExtendedData prefix all use this one name.
 PROVENANCE_KEY = "watchfloor"
 PROVENANCE_FILE = "PROVENANCE.txt"
+# Beside a plain CSV (`inc.csv` -> `inc.csv.provenance.txt`): a comment line above the header
+# would be read as the header by GDAL, pandas and spreadsheets alike.
+PROVENANCE_SIDECAR_SUFFIX = ".provenance.txt"
 FIELDS_FILE = "FIELDS.txt"
 FILENAME_TIME_FORMAT = "%Y%m%dT%H%MZ"
 # Layer part of a file name: joined with "-" while short, else "picture-<n>layers".

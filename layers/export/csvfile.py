@@ -1,8 +1,10 @@
-"""CSV for spreadsheets: a zip of one CSV per layer plus PROVENANCE.txt.
+"""CSV for spreadsheets: one layer is a plain CSV; several (or a zip asked for) a zip of one CSV
+per layer plus PROVENANCE.txt.
 
-Why always a zip: CSV has no place for metadata, and a comment line above the header breaks Excel,
-GDAL and pandas alike; the sidecar PROVENANCE.txt travels with the tables instead. The zip's name
-carries the marking like every other export.
+CSV has no place for metadata, and a comment line above the header breaks Excel, GDAL and pandas
+alike (each reads it as the header). So the provenance goes beside the tables: PROVENANCE.txt in
+the zip, or `<name>.provenance.txt` next to a plain CSV (written by `api.export_view`). The
+default file name carries the marking like every other export, and each row its own marking.
 
 Geometry, by option (`csv_geometry`):
 - "wkt": one `wkt` column (rounded to COORD_DIGITS), any geometry type;
@@ -50,12 +52,17 @@ from layers.export.frames import (
 from layers.export.job import ExportJob
 
 
-def write_csv_zip(job: ExportJob, path: Path) -> None:
+def write_csv(job: ExportJob, path: Path) -> None:
     mode = job.csv_geometry
     if mode not in CSV_GEOMETRY_MODES:
         raise ValueError(f"csv geometry must be one of {CSV_GEOMETRY_MODES}, got {mode!r}")
+    layers = job.non_empty()
+    if len(layers) == 1 and not job.archive:
+        with open(path, "w", encoding=CSV_ENCODING, newline="") as out:
+            write_layer_csv(out, next(iter(layers.values())), mode)
+        return
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for name, frame in job.non_empty().items():
+        for name, frame in layers.items():
             with (zf.open(f"{name}.csv", "w", force_zip64=needs_zip64(frame)) as raw,
                   io.TextIOWrapper(raw, encoding=CSV_ENCODING, newline="") as out):
                 write_layer_csv(out, frame, mode)

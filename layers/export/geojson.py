@@ -1,4 +1,4 @@
-"""GeoJSON (RFC 7946): one FeatureCollection per layer; several layers go into one zip.
+"""GeoJSON (RFC 7946): one FeatureCollection per layer; several layers (or a zip asked for) go into one zip.
 
 Written by hand rather than through GDAL so the output is exactly RFC 7946 and carries our
 provenance: WGS 84 lon/lat with no `crs` member, coordinates rounded to COORD_DIGITS, times as
@@ -33,7 +33,7 @@ _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=F
 
 def write_geojson(job: ExportJob, path: Path) -> None:
     layers = job.non_empty()
-    if len(layers) == 1:
+    if len(layers) == 1 and not job.archive:
         name, frame = next(iter(layers.items()))
         with open(path, "w", encoding="utf-8", newline="\n") as out:
             write_collection(out, name, frame, job.provenance.to_dict())

@@ -1,4 +1,4 @@
-"""GeoParquet 1.1: one file per layer (several layers: a zip of them, stored uncompressed).
+"""GeoParquet 1.1: one file per layer (several layers, or a zip asked for: a zip of them, stored uncompressed).
 
 Geometries are exact WKB (Parquet is binary: no rounding needed), times stay timestamp[us, UTC],
 and a deployment's `area` stays a real second geometry column (GeoParquet allows several). The
@@ -32,7 +32,7 @@ COMPRESSION = "zstd"
 
 def write_geoparquet(job: ExportJob, path: Path) -> None:
     layers = job.non_empty()
-    if len(layers) == 1:
+    if len(layers) == 1 and not job.archive:
         name, frame = next(iter(layers.items()))
         write_layer(frame, path, job.provenance.to_dict() | {"layer": name})
         return

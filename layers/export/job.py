@@ -27,6 +27,8 @@ class ExportJob:
     now: datetime
     aoi: BaseGeometry | None = None
     csv_geometry: str = "wkt"
+    # Write a zip archive (formats that can be one plain file or a zip: GeoJSON, GeoParquet, CSV).
+    archive: bool = False
     options: Mapping[str, object] = field(default_factory=dict)
 
     def non_empty(self) -> dict[str, gpd.GeoDataFrame]:

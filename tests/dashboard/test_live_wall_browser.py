@@ -98,6 +98,9 @@ def test_live_tracks_reach_the_wall_and_the_ticker_holds_only_actionable_alerts(
     cards = page.locator("[data-testid='wf-ticker'] .wf-card").all_inner_texts()
     assert 0 < len(cards) <= 10
     assert not [c for c in cards if any(word in c for word in INFORMATION)], cards
+    # calm: while the wall refreshes itself, nothing on it fades (Streamlit dims what is rerunning)
+    stale = page.wait_for_selector(".stElementContainer[data-stale='true']", state="attached", timeout=60_000)
+    assert stale.evaluate("e => getComputedStyle(e).opacity") == "1"
     page.close()
 
 
@@ -116,7 +119,7 @@ def test_every_page_at_every_size_for_people_to_look_at(browser, live_floor, siz
         page.wait_for_selector("text=Feeds" if name == "data-health" else ".wf-banner", timeout=90_000)
         if name != "data-health":
             wait_until_drawn(page)
-        page.screenshot(path=str(ARTIFACTS / f"live-{name}-{w}x{h}.png"))
+        page.screenshot(path=str(ARTIFACTS / f"live-{name}-{w}x{h}.png"), timeout=120_000)
     page.close()
 
 

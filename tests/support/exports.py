@@ -205,7 +205,8 @@ def read_back(fmt: str, path: Path, layers: list[str]) -> dict[str, pd.DataFrame
                 f = f.drop(columns=["description"]).rename(columns={"description2": "description"})
             out[layer] = f
         elif fmt == "csv":
-            f = _gdal(f"/vsizip/{path}/{layer}.csv", GEOM_POSSIBLE_NAMES="wkt", KEEP_GEOM_COLUMNS="NO")
+            f = _gdal(f"/vsizip/{path}/{layer}.csv" if zipped else str(path), GEOM_POSSIBLE_NAMES="wkt",
+                      KEEP_GEOM_COLUMNS="NO")
             out[layer] = f
         elif fmt == "parquet":
             if zipped:

@@ -187,6 +187,9 @@ def build(home: Path, now: datetime, seed: int = 7) -> LeakWorld:
             tracks.setdefault(token, []).append(sid)
         records[token] = Record("tracks", token, Spec(False), parts=tracks[token])
     put("track_points", rows, fix_marks, "leak-cot")
+    from layers.alerts.refresh import refresh_alerts
+
+    refresh_alerts(store)  # what the alerts process does (the dashboards under test do not evaluate)
     return LeakWorld(home, records, fixes, tracks)
 
 

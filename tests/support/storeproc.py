@@ -2,11 +2,20 @@
 
 ROOT is what `open_store` takes: a folder (the embedded store) or a postgresql:// URL.
 
-writer ROOT BATCH N [START] - write batches START.. START+N-1 of BATCH track points (batch K is always
-                      the same points), printing "committed K INSERTED UPDATED UNCHANGED" after each
-reader ROOT SECONDS  - read the layer repeatedly, printing each count seen
-alert-writer ROOT KEYS STOP  - put the same KEYS findings again and again (a refresh loop), printing
-                      "put K" after each, until the file STOP exists
+writer ROOT BATCH N [START [HOLD]] - write batches START.. START+N-1 of BATCH track points (batch K is
+                      always the same points), printing "writing K" before each write and
+                      "committed K INSERTED UPDATED UNCHANGED" after it. HOLD is STAGE@K: at that moment
+                      of batch K's write the writer prints "held STAGE K ..." and waits for a line on
+                      stdin ("go" resumes; end of input exits) - so a test can kill it exactly there:
+                      before-write   batch K built, nothing of it sent
+                      before-commit  (PostGIS) every row of K inserted in its open transaction, COMMIT
+                                     not sent; the line ends with the rows of K the transaction sees
+                      after-commit   the write returned (committed), "committed K" not yet printed
+reader ROOT STOP     - read the layer repeatedly, printing each count seen, until the file STOP exists;
+                      the last read starts after it appeared
+alert-writer ROOT KEYS STOP MARK - put the same KEYS findings again and again (a refresh loop), printing
+                      "put K" after each ("put after K" once the refresh began after the file MARK
+                      appeared), until the file STOP exists
 ack ROOT BY KEY...   - acknowledge each KEY as BY, printing "acked KEY True|False"
 alerts ROOT          - print every alert as a JSON line: key, state, acknowledged_by
 """
@@ -16,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -52,25 +60,75 @@ def findings(keys: list[str], *, t0: pd.Timestamp = T0,
         geometry=shapely.points(20 + np.arange(n) * 1e-3, np.full(n, 42.0)), crs=4326)
 
 
+HOLD_STAGES = ("before-write", "before-commit", "after-commit")
+
+
+def hold(stage: str, k: int, detail: str = "") -> None:
+    """Say where the writer is, then wait for the test: it kills the process here, or
+    writes "go". End of input (the test is gone) ends the writer rather than resuming it."""
+    print(f"held {stage} {k} {detail}".rstrip(), flush=True)
+    if sys.stdin.readline().strip() != "go":
+        os._exit(3)
+
+
+def hold_before_commit(k: int) -> None:
+    """Hold the writer inside its transaction, after the last statement, before COMMIT is
+    sent: a kill here is a kill in the middle of a write whose rows are all in the table."""
+    import psycopg
+
+    exit_ = psycopg.Transaction.__exit__
+
+    def __exit__(self, exc_type, exc_val, exc_tb):
+        if exc_type is None:
+            seen = self.connection.execute("SELECT count(*) FROM track_points WHERE source_id LIKE %s",
+                                           (f"b{k}-%",)).fetchone()[0]
+            hold("before-commit", k, str(seen))
+        return exit_(self, exc_type, exc_val, exc_tb)
+
+    psycopg.Transaction.__exit__ = __exit__
+
+
+def writer(store, size: int, n: int, start: int, held: str | None) -> None:
+    stage, at = held.split("@") if held else ("", "-1")
+    if stage not in ("", *HOLD_STAGES):
+        raise SystemExit(f"writer: hold stage expected one of {HOLD_STAGES}, found {stage!r}")
+    if stage == "before-commit" and not hasattr(store, "url"):
+        raise SystemExit("writer: before-commit needs the PostGIS store (the embedded store commits "
+                         "inside one native call, with no moment in between to hold at)")
+    for k in range(start, start + n):
+        frame = batch(k, size)
+        print(f"writing {k}", flush=True)
+        if k == int(at) and stage == "before-write":
+            hold(stage, k)
+        if k == int(at) and stage == "before-commit":
+            hold_before_commit(k)
+        rep = store.write("track_points", frame)
+        if k == int(at) and stage == "after-commit":
+            hold(stage, k)
+        print(f"committed {k} {rep.inserted} {rep.updated} {rep.unchanged}", flush=True)
+
+
 def main() -> None:
     role, root = sys.argv[1], sys.argv[2]
     store = open_store(root)
     if role == "writer":
         size, n = int(sys.argv[3]), int(sys.argv[4])
         start = int(sys.argv[5]) if len(sys.argv) > 5 else 0
-        for k in range(start, start + n):
-            rep = store.write("track_points", batch(k, size))
-            print(f"committed {k} {rep.inserted} {rep.updated} {rep.unchanged}", flush=True)
+        writer(store, size, n, start, sys.argv[6] if len(sys.argv) > 6 else None)
     elif role == "reader":
-        until = time.time() + float(sys.argv[3])
-        while time.time() < until:
+        stop = Path(sys.argv[3])
+        while True:
+            last = stop.exists()
             print(len(store.read("track_points", columns=["source_id"])), flush=True)
+            if last:
+                break
     elif role == "alert-writer":
-        keys, stop = [f"k{i}" for i in range(int(sys.argv[3]))], Path(sys.argv[4])
+        keys, stop, mark = [f"k{i}" for i in range(int(sys.argv[3]))], Path(sys.argv[4]), Path(sys.argv[5])
         k = 0
         while not stop.exists():
+            after = "after " if mark.exists() else ""
             store.put_alerts(findings(keys, message=f"refresh {k}"))
-            print(f"put {k}", flush=True)
+            print(f"put {after}{k}", flush=True)
             k += 1
     elif role == "ack":
         by = sys.argv[3]

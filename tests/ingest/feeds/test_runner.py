@@ -44,8 +44,10 @@ def http_table(name: str, url: str, **kw: Any) -> dict[str, Any]:
 def test_run_once_polls_every_http_feed_and_survives_a_bad_one(server, store, tmp_path):
     server.routes["/good"] = static(PAYLOAD)
     server.routes["/bad"] = status(500)
+    # a once-run ignores the interval; a real one keeps "stale" (after 2 intervals) far from a
+    # loaded machine's pace between the poll and the health check
     config = load_config(write_config(tmp_path / "feeds.toml", [
-        http_table("good", server.url("/good")), http_table("bad", server.url("/bad")),
+        http_table("good", server.url("/good"), interval_s=60), http_table("bad", server.url("/bad"), interval_s=60),
         {"name": "udp", "kind": "cot-udp", "port": 0},
     ]))
     report = run(config, store, once=True, staging_dir=tmp_path / "staging", state_dir=tmp_path / "state")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -163,10 +166,77 @@ def test_ingest_accounting_adds_up_and_derives_tracks(store):
 
 
 # --- process-level guarantees (every backend: writer and reader processes) ----------------
+# The test and its child processes meet on signals, never on time: a child prints a line at
+# each moment the test acts on, and the test waits for that line with a deadline. The
+# deadline only bounds a failure; a loaded machine makes the test slower, not flaky.
 
-def _proc(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.support.storeproc", *args], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+DEADLINE_S = 180.0
+
+
+class Child:
+    """A `tests.support.storeproc` child process whose output lines the test waits for one by one."""
+
+    def __init__(self, *args: str) -> None:
+        self.args = args
+        self.p = subprocess.Popen([sys.executable, "-m", "tests.support.storeproc", *args], cwd=ROOT,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        self.lines: list[str] = []  # every line taken from the queue so far
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stderr: list[str] = []
+        self._pumps = [threading.Thread(target=self._pump, daemon=True),
+                       threading.Thread(target=lambda: self._stderr.extend(self.p.stderr), daemon=True)]
+        for t in self._pumps:
+            t.start()
+
+    def _pump(self) -> None:
+        for line in self.p.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)  # end of output
+
+    def _problem(self, what: str) -> str:
+        return f"{' '.join(self.args[:1])}: {what}; its lines: {self.lines[-5:]}; stderr: {''.join(self._stderr)[-2000:]}"
+
+    def expect(self, prefix: str, timeout: float = DEADLINE_S) -> str:
+        """The next line starting with `prefix` (earlier lines are kept in `lines`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(self._problem(f"no {prefix!r} line within {timeout:.0f} s")) from None
+            if line is None:
+                self._queue.put(None)
+                self.p.wait(timeout)
+                raise AssertionError(self._problem(f"exited ({self.p.returncode}) before a {prefix!r} line"))
+            self.lines.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def send(self, line: str) -> None:
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def finish(self, timeout: float = DEADLINE_S) -> list[str]:
+        """Every line, once the process has ended (stdin closed: a held writer leaves)."""
+        self.p.stdin.close()
+        while (line := self._queue.get(timeout=timeout)) is not None:
+            self.lines.append(line)
+        self.p.wait(timeout)
+        for t in self._pumps:
+            t.join(timeout)
+        return self.lines
+
+    def succeed(self) -> list[str]:
+        lines = self.finish()
+        assert self.p.returncode == 0, self._problem(f"exit status {self.p.returncode}")
+        return lines
+
+    def kill(self) -> list[str]:
+        os.kill(self.p.pid, signal.SIGKILL)
+        lines = self.finish()
+        assert self.p.returncode == -signal.SIGKILL, self._problem(f"exit status {self.p.returncode}")
+        return lines
 
 
 def _target(store) -> str:
@@ -174,82 +244,125 @@ def _target(store) -> str:
     return store.url if hasattr(store, "url") else str(store.root)
 
 
-def _committed(out: str) -> dict[int, list[int]]:
+def _committed(lines: list[str]) -> dict[int, list[int]]:
     """{batch: [inserted, updated, unchanged]} from a writer's "committed K I U N" lines."""
-    return {int(w[1]): [int(x) for x in w[2:]] for w in map(str.split, out.splitlines())
-            if w and w[0] == "committed"}
+    return {int(w[1]): [int(x) for x in w[2:]] for w in map(str.split, lines) if w and w[0] == "committed"}
+
+
+def _sessions_of(store, name: str) -> int:
+    from ingest.store.postgis import connect
+
+    with connect(store.url) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                            (name,)).fetchone()[0]
+
+
+def _killed_writer_is_gone(store, name: str) -> None:
+    """A killed client's server session may still be finishing (a COMMIT already sent still
+    commits): its outcome is final once the session has ended."""
+    if not hasattr(store, "url"):
+        return  # the embedded store has no server: the killed process was all there was
+    deadline = time.monotonic() + DEADLINE_S
+    while _sessions_of(store, name) and time.monotonic() < deadline:
+        threading.Event().wait(0.05)
+    assert _sessions_of(store, name) == 0, f"the killed writer's session {name} did not end"
+
+
+def _batches(store) -> pd.Series:
+    """Rows stored per batch number (a fresh store opened as another process would)."""
+    ids = open_store(_target(store)).read("track_points", columns=["source_id"])["source_id"]
+    assert not ids.duplicated().any(), "a record was stored twice"
+    return ids.str.extract(r"^b(\d+)-")[0].astype(int).value_counts().sort_index()
 
 
 def test_a_writer_killed_mid_write_leaves_the_previous_state_intact(store):
-    target = _target(store)
+    """Round after round on one store, a writer commits batch S, then is killed at one moment
+    of writing batch S+1. After each kill the store holds every batch it held before, each
+    whole, S too, and S+1 only if it was committed (and then whole)."""
+    moments = ["before-write", "during-write", "after-commit"]
+    if hasattr(store, "url"):  # the embedded store commits inside one native call: no moment before it
+        moments.insert(1, "before-commit")
     batch = 20_000
-    committed: set[int] = set()
-    for round_, delay in enumerate((0.8, 1.3, 1.9, 2.6)):
-        p = _proc("writer", target, str(batch), "50", str(round_ * 100))
-        time.sleep(delay)
-        os.kill(p.pid, signal.SIGKILL)
-        out, _ = p.communicate()
-        committed |= set(_committed(out))
-        frame = open_store(target).read("track_points", columns=["source_id"])
-        ids = frame["source_id"]
-        assert not ids.duplicated().any()
-        batches = ids.str.extract(r"^b(\d+)-")[0].astype(int).value_counts()
-        assert (batches == batch).all(), "a batch was half-written"
-        assert committed <= set(batches.index), "a reported commit was lost"
-    assert committed, "the writer never committed: the test proved nothing"
+    expected: set[int] = set()
+    for i, moment in enumerate(moments):
+        start, name = i * 100, f"wf-writer-{uuid.uuid4().hex[:8]}"
+        target = _target(store)
+        if hasattr(store, "url"):  # the name its server sessions go by
+            target += ("&" if "?" in target else "?") + f"application_name={name}"
+        hold = [] if moment == "during-write" else [f"{moment}@{start + 1}"]
+        w = Child("writer", target, str(batch), "5", str(start), *hold)
+        assert w.expect("committed ") == f"committed {start} {batch} 0 0"
+        if moment == "during-write":
+            w.expect(f"writing {start + 1}")  # killed at once: somewhere inside the write
+        else:
+            held = w.expect("held ").split()
+            assert held[1:3] == [moment, str(start + 1)]
+            if moment == "before-commit":
+                assert held[3] == str(batch), "the rows were not in the table before the kill"
+        lines = w.kill()
+        assert _committed(lines).keys() == {start}, f"{moment}: the writer went on past where it was held"
+        _killed_writer_is_gone(store, name)
+        batches = _batches(store)
+        assert (batches == batch).all(), f"{moment}: a batch was half-written: {batches.to_dict()}"
+        expected.add(start)
+        if moment == "after-commit":
+            expected.add(start + 1)  # committed, though the writer never said so
+        elif moment == "during-write" and start + 1 in batches.index:
+            expected.add(start + 1)  # the kill landed after the commit: whole, as checked above
+        assert set(batches.index) == expected, f"{moment}: a batch was lost or appeared"
 
 
-def test_readers_see_whole_batches_while_a_writer_writes(store):
-    target = _target(store)
-    batch = 5_000
-    writer = _proc("writer", target, str(batch), "60")
-    # readers start once the first batch is in: under load, a writer slower to start than the
-    # readers' six seconds would leave them nothing to see
-    assert writer.stdout.readline().startswith("committed 0 ")
-    readers = [_proc("reader", target, "6") for _ in range(2)]
-    seen = []
+def test_readers_see_whole_batches_while_a_writer_writes(store, tmp_path):
+    """The writer pauses before batch 30 until both readers have read; they go on reading
+    while it writes batches 30-35, and read once more after batch 35 was committed."""
+    target, batch, stop = _target(store), 5_000, tmp_path / "stop"
+    writer = Child("writer", target, str(batch), "60", "0", "before-write@30")
+    readers = [Child("reader", target, str(stop)) for _ in range(2)]
+    writer.expect("held before-write 30")
     for r in readers:
-        out, err = r.communicate(timeout=120)
-        assert r.returncode == 0, err
-        seen.append([int(x) for x in out.split()])
-    _, werr = writer.communicate(timeout=300)
-    assert writer.returncode == 0, werr
-    for counts in seen:
-        assert counts, "reader read nothing"
+        r.expect("")  # a first count: the reader is reading
+    writer.send("go")
+    writer.expect("committed 35 ")
+    stop.touch()
+    for r in readers:
+        counts = [int(x) for x in r.succeed()]
         assert all(c % batch == 0 for c in counts), f"a reader saw a partial write: {counts}"
         assert counts == sorted(counts), f"a reader went back in time: {counts}"
-    assert max(max(c) for c in seen) > 0
+        assert counts[-1] >= 36 * batch  # the read that began after batch 35 was committed
+    assert sorted(_committed(writer.succeed())) == list(range(60))
+    assert len(_batches(store)) == 60
 
 
-def test_two_writers_and_readers_at_once_lose_and_duplicate_nothing(store):
-    """Two writer processes (batches 0-29 and 0-44: the first 30 written by both at about
-    the same time, so they race on the same keys) and two readers: every batch stored
-    once and whole, each record inserted by exactly one writer, readers never see part
-    of a batch."""
-    target = _target(store)
-    batch = 2_000
-    writers = [_proc("writer", target, str(batch), "30", "0"), _proc("writer", target, str(batch), "45", "0")]
-    readers = [_proc("reader", target, "5") for _ in range(2)]
-    reports = []
+def test_two_writers_and_readers_at_once_lose_and_duplicate_nothing(store, tmp_path):
+    """Two writer processes (batches 0-29 and 0-44: the first 30 written by both, released
+    at the same moment, so they race on the same keys) and two readers, reading from before
+    the release until both writers have committed batch 29: every batch stored once and
+    whole, each record inserted by exactly one writer, readers never see part of a batch."""
+    target, batch, stop = _target(store), 2_000, tmp_path / "stop"
+    writers = [Child("writer", target, str(batch), "30", "0", "before-write@0"),
+               Child("writer", target, str(batch), "45", "0", "before-write@0")]
+    readers = [Child("reader", target, str(stop)) for _ in range(2)]
+    for c in [*writers, *readers]:
+        c.expect("held before-write 0" if c in writers else "")
     for w in writers:
-        out, err = w.communicate(timeout=300)
-        assert w.returncode == 0, err
-        reports.append(_committed(out))
-    assert [sorted(r) for r in reports] == [list(range(30)), list(range(45))]
+        w.send("go")
+    for w in writers:
+        w.expect("committed 29 ")
+    stop.touch()
     for r in readers:
-        out, err = r.communicate(timeout=120)
-        assert r.returncode == 0, err
-        counts = [int(x) for x in out.split()]
-        assert counts and all(c % batch == 0 for c in counts), "a reader saw a partial write"
+        counts = [int(x) for x in r.succeed()]
+        assert all(c % batch == 0 for c in counts), "a reader saw a partial write"
         assert counts == sorted(counts), "a reader went back in time"
+        assert counts[-1] >= 30 * batch
+    reports = [_committed(w.succeed()) for w in writers]
+    assert [sorted(r) for r in reports] == [list(range(30)), list(range(45))]
     inserted = sum(rep[0] for r in reports for rep in r.values())
     assert inserted == 45 * batch, "a record was inserted twice or not at all"
     assert sum(rep[1] for r in reports for rep in r.values()) == 0  # same content: never an update
     for k in range(30):  # written by both: one inserted it, the other found it unchanged
         assert sorted(r[k][0] for r in reports) == [0, batch] and sorted(r[k][2] for r in reports) == [0, batch]
-    ids = open_store(target).read("track_points", columns=["source_id"])["source_id"]
-    assert len(ids) == 45 * batch and not ids.duplicated().any()
-    assert (ids.str.extract(r"^b(\d+)-")[0].astype(int).value_counts() == batch).all()
+    batches = _batches(store)
+    assert list(batches.index) == list(range(45)) and (batches == batch).all()
     assert store.stats("track_points").count == 45 * batch
 
 
@@ -383,10 +496,7 @@ def test_an_acknowledgement_in_one_process_is_seen_by_every_other(store, tmp_pat
     store.put_alerts(findings(["a", "b"]), now=N0)
 
     def run(*args: str) -> str:
-        p = _proc(*args)
-        out, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-        return out
+        return "\n".join(Child(*args).succeed())
 
     assert run("ack", root, "alice", "a", "nope").split("\n")[:2] == ["acked a True", "acked nope False"]
     seen = {r["key"]: r for r in map(json.loads, run("alerts", root).splitlines())}
@@ -395,17 +505,17 @@ def test_an_acknowledgement_in_one_process_is_seen_by_every_other(store, tmp_pat
     # and a refresh loop in one process racing acknowledgements in another never loses one
     store.put_alerts(findings([f"k{i}" for i in range(2000)]), now=N0)
     stop = tmp_path / "stop"
-    writer = _proc("alert-writer", root, "2000", str(stop))
-    assert writer.stdout.readline().strip() == "put 0"  # the refreshes are under way
+    acked = tmp_path / "acked"
+    writer = Child("alert-writer", root, "2000", str(stop), str(acked))
+    writer.expect("put 0")  # the refreshes are under way
     keys = [f"k{i}" for i in range(0, 2000, 50)]
     out = run("ack", root, "bob", *keys)
     acked_at = store.version("_alerts")
-    deadline = time.time() + 60
-    while store.version("_alerts") < acked_at + 2 and time.time() < deadline:
-        time.sleep(0.05)  # two more refreshes after the last acknowledgement
+    acked.touch()
+    for _ in range(2):
+        writer.expect("put after ")  # a refresh that began after the acknowledgements had ended
     stop.touch()
-    _, werr = writer.communicate(timeout=120)
-    assert writer.returncode == 0, werr
+    writer.succeed()
     assert out.split() == [w for k in keys for w in ("acked", k, "True")]
     assert store.version("_alerts") >= acked_at + 2, "no refresh after the acknowledgements"
     seen = {r["key"]: r for r in map(json.loads, run("alerts", root).splitlines())}
