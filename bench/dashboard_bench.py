@@ -12,8 +12,8 @@ carries a session in ``st.session_state["wf_session"]``, as the sign-in form
 would leave it. The page timings are the administrator's (GBR SECRET: every
 scenario marking is releasable to GBR, so the whole picture).
 
-Releasability (layers/access.py) is measured on its own too: `restrict` on
-the standing 7-day picture with its alerts, as dashboard/data.py `_restricted`
+Releasability (layers/access/policy.py) is measured on its own too: `restrict` on
+the standing 7-day picture with its alerts, as dashboard/loaders.py `_restricted`
 calls it, for the administrator and for a FRA RESTRICTED analyst (who sees
 about four records in five of the scenario's varied markings), against
 `apply_view` with the default view on the same picture; and on the 1M track
@@ -27,7 +27,7 @@ and every per-signature entry (restricted picture, map) is keyed on that
 interval. At full scale one evaluation takes seconds, so a rerun that crosses
 an interval would time the evaluator, not the page, and which rerun does is
 luck. The bench therefore sets ``WATCHFLOOR_REFRESH_S`` to an hour while it
-runs and times the evaluation on its own (`layers.alerting.refresh_alerts`,
+runs and times the evaluation on its own (`layers.alerts.refresh.refresh_alerts`,
 the row "alert evaluation ...").
 """
 
@@ -142,7 +142,7 @@ def naive_folium(picture: dict[str, gpd.GeoDataFrame], points: gpd.GeoDataFrame)
 
 
 def releasability_rows(store: DeltaStore, now: datetime, viewers: dict[str, Viewer], repeats: int) -> list[Row]:
-    """`restrict` as dashboard/data.py `_restricted` calls it (the standing 7-day picture, its alerts, the
+    """`restrict` as dashboard/loaders.py `_restricted` calls it (the standing 7-day picture, its alerts, the
     markings of alert subjects outside it), against `apply_view` with the default view on the same
     picture; then `restrict` on every track point, against reading them. Medians of at least 3."""
     from layers.access import restrict
@@ -188,7 +188,7 @@ def other_viewer_rows(home: Path, repeats: int) -> list[Row]:
     """The FRA analyst opens Operations after the administrator: the raw picture, the alerts and the
     subjects' markings are cached and shared; FRA's restricted picture and map are not. Each repeat
     forgets every per-signature entry, lets the administrator run again, then times FRA's first run."""
-    from dashboard import loaders as dashboard_data
+    from dashboard import loaders
 
     admin, fra = session_for(home, ADMIN), session_for(home, FRA)
     n = max(3, repeats)
@@ -196,7 +196,7 @@ def other_viewer_rows(home: Path, repeats: int) -> list[Row]:
     new_admin = median_time(lambda: page_run(None, admin), n, warmup=0)
     firsts = []
     for _ in range(n):
-        for cached in (dashboard_data._restricted, dashboard_data._deck, dashboard_data._layer):
+        for cached in (loaders._restricted, loaders._deck, loaders._layer):
             cached.clear()
         page_run(None, admin)
         gc.collect()

@@ -5,7 +5,7 @@
 over the Western Balkans, already conformed to the layer schema. Same seed,
 same frames: ratios between runs compare like with like.
 
-Markings vary as on a real floor: the demo's five (ingest/demo_scenario.py
+Markings vary as on a real floor: the demo's five (ingest/demo/common.py
 MARKINGS) cycled over the records, and per track for track points (every fix
 of a track carries its track's marking, so a derived track is as visible as
 its fixes and a FRA RESTRICTED viewer sees about four in five of everything).

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
@@ -75,7 +75,7 @@ def _custom(versions_key: tuple, start: str, end: str) -> tuple[dict[str, gpd.Ge
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 Signature = tuple[str, int, bool]

@@ -19,7 +19,7 @@ import html
 import logging
 import secrets
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
@@ -86,7 +86,7 @@ async def kiosk_enrol(request: Request) -> Response:
                      "(<code>watchfloor users kiosk code NAME</code>).</p>", status=403)
     log.info("kiosk %s enrolled from %s", kiosk.name, request.client.host if request.client else "?")
     response = RedirectResponse("/", status_code=303)
-    max_age = max(0, int((kiosk.expires_at - datetime.now(timezone.utc)).total_seconds()))
+    max_age = max(0, int((kiosk.expires_at - datetime.now(UTC)).total_seconds()))
     response.set_cookie(COOKIE_NAME, token, max_age=max_age, path="/", httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")
     response.headers["Cache-Control"] = "no-store"

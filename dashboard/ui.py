@@ -1,12 +1,12 @@
 """UI pieces the pages share: view controls bound to the URL, key figures, ticker, legend, styles.
 
-Everything shown here that came from a feed is escaped (`layers.map.base.escape`)
+Everything shown here that came from a feed is escaped (`layers.map.deck.base.escape`)
 before it reaches any HTML; the only unescaped HTML is the constant CSS below.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 import streamlit as st
@@ -161,7 +161,7 @@ def window_control(label_visibility: str = "visible", *, custom: bool = False) -
     if not state.get("window"):  # a click on the chosen segment clears it: keep a window
         state["window"] = DEFAULT_WINDOW
     if state["window"] == "custom":
-        now = datetime.now(timezone.utc).replace(second=0, microsecond=0, tzinfo=None)
+        now = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
         state.setdefault("custom_start", now - timedelta(days=2))
         state.setdefault("custom_end", now)
         st.datetime_input("From (UTC)", step=timedelta(minutes=15), **_bind("custom_start", state["custom_start"]))

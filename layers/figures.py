@@ -185,7 +185,7 @@ def visible_stats(stats: list, picture: dict[str, gpd.GeoDataFrame]) -> list:
 
 def marking_counts(frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per layer: records, records with no marking, records whose marking cannot be read.
-    Those are shown to administrators only until their source fixes them (layers/access.py)."""
+    Those are shown to administrators only until their source fixes them (layers/access/policy.py)."""
     from ingest.markings import parse_column
 
     rows = []

@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ DATA = Path(__file__).resolve().parent / "data"
 ARTIFACTS = ROOT / "test-artifacts"
 # The demo ends at the start of the test run: the dashboard reads the real clock, so a demo
 # fixed to a calendar date would drift out of its time windows on another day.
-DEMO_NOW = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+DEMO_NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 # As under `watchfloor up`: a separate process evaluates the alerts, not the dashboards under test
 # (fixtures evaluate once, so what the tests read does not change under them).
 os.environ.setdefault("WATCHFLOOR_ALERTS_IN_DASHBOARD", "0")

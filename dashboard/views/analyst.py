@@ -6,8 +6,7 @@ import altair as alt
 import shapely
 import streamlit as st
 
-from dashboard import auth, ui
-from dashboard import loaders as data
+from dashboard import auth, loaders, ui
 from ingest.schema import LAYERS
 from layers.figures import imagery_timeline, incidents_per_day, screen_marking, track_activity
 from layers.table import alert_table, feature_details, feature_table, quicklook
@@ -16,11 +15,11 @@ st.set_page_config(initial_sidebar_state="expanded")  # the analyst's filters li
 ui.css(ui.ANALYST_CSS)
 ui.init_view_state()
 viewer = auth.current_viewer()
-at = data.now()
+at = loaders.now()
 
 # Filter options come from the unfiltered picture, so a filter never hides its own choices.
 base_view = ui.current_view().with_(categories=(), severities=(), statuses=(), nations=(), sources=(), country=None)
-options = ui.filter_options(data.picture(base_view, at, viewer=viewer)[0])
+options = ui.filter_options(loaders.picture(base_view, at, viewer=viewer)[0])
 with st.sidebar:
     st.header("View")
     ui.window_control(custom=True)
@@ -29,7 +28,7 @@ with st.sidebar:
 
 view = ui.current_view()
 ui.sync_url(view)
-picture, bounds = data.picture(view, at, viewer=viewer)
+picture, bounds = loaders.picture(view, at, viewer=viewer)
 
 marking = screen_marking(picture)
 ui.banner(marking)
@@ -79,7 +78,7 @@ def draw_area(picture: dict, bounds) -> None:
             if problem:
                 st.caption(problem)
             if st.button("Save restricted zone", key="save_zone", disabled=not zone_name.strip() or bool(problem)):
-                st.success(data.save_zone(zone_name, current.wkt, viewer=viewer, marking=zone_marking))
+                st.success(loaders.save_zone(zone_name, current.wkt, viewer=viewer, marking=zone_marking))
 
 
 PLAYBACK_STEPS = 120  # a window plays in about two minutes at one step a second
@@ -115,7 +114,7 @@ def playback(picture: dict, bounds) -> None:
         st.caption(f"Playback at {cursor:%Y-%m-%d %H:%M} UTC")
         base = build_layers(picture, [n for n in ("borders", "disputed_areas", "deployments") if n in view.layers],
                             at)
-        layers = base + playback_layers(data.trips(start, end, viewer=viewer), picture["incidents"], start, cursor)
+        layers = base + playback_layers(loaders.trips(start, end, viewer=viewer), picture["incidents"], start, cursor)
         deck = CompactDeck(layers=layers, initial_view_state=initial_view(view.viewport, bounds),
                            map_provider=None, tooltip=TOOLTIP, height=600)
         st.pydeck_chart(deck, height=600, key="playback-map")
@@ -128,7 +127,7 @@ def alert_list() -> None:
     """The alerts this viewer may see; acknowledging one is stored, so it stays acknowledged everywhere."""
     states = st.pills("Show", ["open", "acknowledged", "resolved"], selection_mode="multi",
                       default=["open", "acknowledged"], key="alert_states")
-    alerts = data.visible_alerts(at, viewer=viewer)
+    alerts = loaders.visible_alerts(at, viewer=viewer)
     shown = alerts[alerts["state"].isin(states or [])] if not alerts.empty else alerts
     table = alert_table(shown)
     if table.empty:
@@ -139,7 +138,7 @@ def alert_list() -> None:
     chosen = table.iloc[event.selection.rows] if event and event.selection and event.selection.rows else table.iloc[0:0]
     if st.button(f"Acknowledge {len(chosen)} selected as {viewer.display_name or viewer.username}", key="ack",
                  disabled=chosen.empty):
-        done = data.acknowledge([str(k) for k in chosen["key"]], viewer=viewer, at=at)
+        done = loaders.acknowledge([str(k) for k in chosen["key"]], viewer=viewer, at=at)
         st.toast(f"{done} alert(s) acknowledged")
         st.rerun(scope="fragment")
 
@@ -157,7 +156,7 @@ def export_panel() -> None:
         start, end = view.span(at)
         try:
             result = export_bytes(picture, view.with_(layers=layers), viewer=viewer, fmt=fmt, now=at,
-                                  track_points=data.track_points(start, end, viewer=viewer))
+                                  track_points=loaders.track_points(start, end, viewer=viewer))
         except ExportError as exc:
             st.warning(str(exc))
             return
@@ -183,7 +182,7 @@ with tab_map:
     elif mode == "Playback":
         playback(picture, bounds)
     else:
-        st.pydeck_chart(data.deck(view, at, viewer=viewer, height=640), height=640, key="analyst-map")
+        st.pydeck_chart(loaders.deck(view, at, viewer=viewer, height=640), height=640, key="analyst-map")
     st.html(ui.legend_html(view.layers))
 
 

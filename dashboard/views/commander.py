@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, ui
-from dashboard import loaders as data
+from dashboard import auth, loaders, ui
 from layers.figures import key_figures, screen_marking
 from layers.triage import summary
 
@@ -20,11 +19,11 @@ ui.css(ui.TOUCH_CSS)
 ui.init_view_state()
 viewer = auth.current_viewer()
 
-at = data.now()
+at = loaders.now()
 view = ui.current_view(COMMANDER_LAYERS)  # the chosen layers this lighter map offers
-picture, bounds = data.picture(view, at, viewer=viewer)
-cards = data.cards(picture, viewer=viewer)
-figures = key_figures(picture, at, data.feeds_for(viewer, at), cards)
+picture, bounds = loaders.picture(view, at, viewer=viewer)
+cards = loaders.cards(picture, viewer=viewer)
+figures = key_figures(picture, at, loaders.feeds_for(viewer, at), cards)
 
 marking = screen_marking(picture)
 ui.banner(marking)
@@ -32,7 +31,7 @@ st.html(ui.summary_html(figures))
 st.html(ui.attention_line(summary(cards)))
 ui.sync_url(view)
 
-deck = data.deck(view, at, viewer=viewer, max_points=MAX_POINTS, height=MAP_HEIGHT)
+deck = loaders.deck(view, at, viewer=viewer, max_points=MAX_POINTS, height=MAP_HEIGHT)
 st.pydeck_chart(deck, height=MAP_HEIGHT, key="commander-map")
 
 st.subheader("Needs action")

@@ -5,23 +5,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, ui
-from dashboard import loaders as data
+from dashboard import auth, loaders, ui
 from layers.access import may
 from layers.figures import layer_health, visible_stats
 from layers.filters import View
 
 ui.css(ui.ANALYST_CSS)
 viewer = auth.current_viewer()
-at = data.now()
-v = data.versions()
+at = loaders.now()
+v = loaders.versions()
 
 st.title("Data health")
 st.subheader("Layers")
-stats = data.layer_stats(v)
+stats = loaders.layer_stats(v)
 if not viewer.is_admin:
     # Store-wide counts would say how much is hidden from this viewer: count what they may see.
-    stats = visible_stats(stats, data.picture(View(window="7d"), at, viewer=viewer)[0])
+    stats = visible_stats(stats, loaders.picture(View(window="7d"), at, viewer=viewer)[0])
     st.caption("Records you may see in the last 7 days (reference layers: all you may see).")
 health = layer_health(stats, at)
 st.dataframe(health, hide_index=True, width="stretch",
@@ -32,7 +31,7 @@ if viewer.is_admin:
     # Counts over records others may not see (how many are unmarked) are for administrators only:
     # any number computed over hidden records would tell a viewer something about them.
     st.subheader("Markings")
-    marks = data.marking_health(v)
+    marks = loaders.marking_health(v)
     bad = marks[(marks["missing marking"] > 0) | (marks["unreadable marking"] > 0)]
     if bad.empty:
         st.success("Every stored record carries a readable releasability marking.")
@@ -43,7 +42,7 @@ if viewer.is_admin:
         st.dataframe(bad, hide_index=True, width="stretch")
 
 st.subheader("Feeds")
-feeds = data.feeds_for(viewer, at)
+feeds = loaders.feeds_for(viewer, at)
 if feeds.empty:
     st.info("No live feeds you may see have reported yet. Feeds declared in feeds.toml report here once "
             "`watchfloor feeds run` is running.")
@@ -56,7 +55,7 @@ st.subheader("Quarantined records")
 if not may(viewer, "see_quarantine"):
     st.caption("Quarantined records were never checked for their markings: administrators only.")
     st.stop()
-q = data.quarantined(v)
+q = loaders.quarantined(v)
 if q.empty:
     st.success("Nothing quarantined: every record read was stored.")
 else:

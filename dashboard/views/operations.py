@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard import auth, ui
-from dashboard import loaders as data
+from dashboard import auth, loaders, ui
 from ingest.config import refresh_seconds
 from layers.figures import key_figures, screen_marking, ticker
 from layers.filters import wall_view
@@ -19,13 +18,13 @@ def live() -> None:
     """Only this reruns on each refresh: the page does not reload and the map keeps its key.
     The sign-in is checked again on every refresh, not once at page load."""
     viewer = auth.current_viewer()
-    at = data.now()
+    at = loaders.now()
     chosen = ui.current_view()
     ui.sync_url(chosen)
     view = wall_view(chosen)
-    picture, bounds = data.picture(view, at, viewer=viewer)
-    cards = data.cards(picture, viewer=viewer)
-    figures = key_figures(picture, at, data.feeds_for(viewer, at), cards)
+    picture, _bounds = loaders.picture(view, at, viewer=viewer)
+    cards = loaders.cards(picture, viewer=viewer)
+    figures = key_figures(picture, at, loaders.feeds_for(viewer, at), cards)
     marking = screen_marking(picture)
     ui.banner(marking)
     head, clock = st.columns([5, 1], vertical_alignment="bottom")
@@ -33,7 +32,7 @@ def live() -> None:
     clock.metric("UTC", at.strftime("%H:%M"), help=at.strftime("%Y-%m-%d %H:%M:%S UTC"))
     ui.kpi_strip(figures)
     map_col, side = st.columns([4, 1.25])
-    deck = data.deck(view, at, viewer=viewer, height=820)
+    deck = loaders.deck(view, at, viewer=viewer, height=820)
     with map_col:
         st.pydeck_chart(deck, height=820, key="ops-map")
     with side:

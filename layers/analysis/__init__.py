@@ -1,7 +1,7 @@
 """Analysis rules: pure functions from layers (GeoDataFrames) to findings.
 
 Every rule returns the same `findings` frame (see findings.py), so the rules
-engine (layers/alerts.py) can run them all and concatenate the results, and
+engine (layers/alerts/evaluate.py) can run them all and concatenate the results, and
 the store can keep them as alerts on their stable keys.
 """
 

@@ -125,7 +125,7 @@ def hotspots(incidents: gpd.GeoDataFrame | None, now: datetime, *, window: timed
     message = [f"Hot spot{w}: {n} incidents (score {s:g}) in one ~{km2:.0f} km2 cell in the last {hours:g} h"
                for w, n, s in zip(near, count.tolist(), score.tolist())]
     # Every incident counted is named: an alert is shown only to viewers who may see all its
-    # subjects (layers/access.py), so a capped list would let a count include hidden incidents.
+    # subjects (layers/access/policy.py), so a capped list would let a count include hidden incidents.
     subj_lists = [subjects[c] for c in cells_hot]
     return findings_frame(
         rule=rule, severity=severity, time=when.reindex(hot.index).reset_index(drop=True),

@@ -1,6 +1,6 @@
 """A standalone HTML map of the view: one file that opens offline, in any browser, years later.
 
-The map is the analyst map (`layers.folium_map.build_analyst_map`: same layers, colours, escaped
+The map is the analyst map (`layers.map.leaflet.build_analyst_map`: same layers, colours, escaped
 tooltips), with every vendored Leaflet script and stylesheet from dashboard/static/vendor pasted
 into the page, and the images those stylesheets use turned into data: URIs. So the file makes no
 request at all: not to a CDN, not to the app. A Content-Security-Policy meta tag (`default-src

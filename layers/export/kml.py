@@ -70,7 +70,7 @@ from layers.export.job import ExportJob
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 KMZ_ICON = "files/dot.png"
-CLOUDY_PERCENT = 30  # as layers.map.imagery / layers.folium_map
+CLOUDY_PERCENT = 30  # as layers.map.deck.imagery / layers.map.leaflet.overlays
 
 # Which columns name a placemark, first non-empty wins.
 TITLE_COLUMNS: dict[str, tuple[str, ...]] = {

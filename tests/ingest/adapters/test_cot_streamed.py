@@ -4,7 +4,7 @@ ElementTree path, and nothing of a DTD ever parsed.
 The reference for "the same" is the ElementTree path itself (`_find_events` +
 `_event_row` over `xmlsafe.parse_bytes`), which read every CoT file before the
 streamed path existed; the hand-checked expectations of that path are in
-tests/test_adapters.py.
+tests/ingest/adapters/test_cot.py.
 """
 
 from __future__ import annotations
