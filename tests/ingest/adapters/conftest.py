@@ -27,6 +27,7 @@ import pytest
 from ingest import reasons
 from ingest.adapters.common import output_columns
 from ingest.schema import CRS
+from ingest.store.delta import DeltaStore
 
 DATA = Path(__file__).resolve().parents[2] / "data"  # tests/data
 
@@ -60,6 +61,13 @@ def _home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "wf-home"
     monkeypatch.setenv("WATCHFLOOR_HOME", str(home))
     return home
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DeltaStore:
+    """An embedded store for the tests that take a file through the pipeline (not every backend:
+    the store contract is specified in tests/ingest/store/)."""
+    return DeltaStore(tmp_path / "store")
 
 
 def make_zip(

@@ -19,22 +19,10 @@ import pytest
 from ingest.adapters import detect, read
 from ingest.errors import UnreadableInputError
 from ingest.pipeline import ingest
-from ingest.store.delta import DeltaStore
 
 ADSB = Path(__file__).resolve().parents[2] / "data" / "adsb"
 SNAPSHOTS = [ADSB / f"dump1090_aircraft_{i}.json" for i in (1, 2, 3)]
 OPENSKY = ADSB / "opensky_states_quickstart.json"
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("WATCHFLOOR_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def store(tmp_path) -> DeltaStore:
-    return DeltaStore(tmp_path / "store")
 
 
 def test_an_aircraft_json_stores_located_aircraft_and_quarantines_the_others(store):

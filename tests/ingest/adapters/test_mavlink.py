@@ -20,24 +20,11 @@ import pytest
 from ingest.adapters import detect, read
 from ingest.errors import UnreadableInputError
 from ingest.pipeline import ingest
-from ingest.store.delta import DeltaStore
 
 os.environ.setdefault("MAVLINK20", "1")
 from pymavlink import mavutil
 
 TLOG = Path(__file__).resolve().parents[2] / "data" / "mavlink" / "ardupilot_flight_2015.tlog"
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    """A WATCHFLOOR_HOME of the test's own (no site track_ids.toml leaks in)."""
-    monkeypatch.setenv("WATCHFLOOR_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def store(tmp_path) -> DeltaStore:
-    return DeltaStore(tmp_path / "store")
 
 
 def records(path: Path) -> list[tuple[int, bytes]]:

@@ -17,22 +17,10 @@ import pytest
 from ingest.adapters import detect, read
 from ingest.errors import UnreadableInputError
 from ingest.pipeline import ingest
-from ingest.store.delta import DeltaStore
 
 DATA = Path(__file__).resolve().parents[2] / "data"
 ULOG = DATA / "ulog"
 UUID = "000600000000373833333430510d002c0035"
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("WATCHFLOOR_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def store(tmp_path) -> DeltaStore:
-    return DeltaStore(tmp_path / "store")
 
 
 def test_global_position_with_utc_from_the_gps_and_the_vehicle_as_the_track(store):

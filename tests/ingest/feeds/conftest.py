@@ -133,6 +133,15 @@ def store(tmp_path) -> DeltaStore:
     return DeltaStore(tmp_path / "store")
 
 
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    """A WATCHFLOOR_HOME of the test's own: no site track_ids.toml leaks in, and a test can write one."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("WATCHFLOOR_HOME", str(home))
+    return home
+
+
 def poller(feed, store, tmp_path, **kw) -> HttpPoller:
     return HttpPoller(feed, store, staging_dir=tmp_path / "staging", state_dir=tmp_path / "state", **kw)
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,12 @@ from ingest.adapters.mavlink import mavlink
 from ingest.feeds import parse_config
 from ingest.feeds.http_poller import HttpPoller
 from ingest.feeds.runner import RunReport, run
-from ingest.store.delta import DeltaStore
+from tests.ingest.feeds.conftest import wait_for
 
 ADSB = Path(__file__).resolve().parents[2] / "data" / "adsb"
 SNAPSHOTS = [(ADSB / f"dump1090_aircraft_{i}.json").read_bytes() for i in (1, 2, 3)]
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("home")]
 
 
 class Receiver:
@@ -74,33 +73,10 @@ def receiver() -> Iterator[Receiver]:
     r.close()
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("WATCHFLOOR_HOME", str(home))
-    return home
-
-
-@pytest.fixture
-def store(tmp_path) -> DeltaStore:
-    return DeltaStore(tmp_path / "store")
-
-
 def adsb_table(url: str, **kw: Any) -> dict[str, Any]:
     return {"name": "rx-toulouse", "kind": "http-json", "url": url, "format": "adsb-aircraft-json",
             "interval_s": 0.2, "timeout_s": 2, "max_retries": 0, "allow_hosts": ["127.0.0.1"],
             "default_marking": "UNCLASSIFIED", **kw}
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        tick.wait(0.05)
-    return condition()
 
 
 def test_three_polls_of_a_receiver_store_each_position_once(receiver, store, tmp_path):

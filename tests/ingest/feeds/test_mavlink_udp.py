@@ -8,9 +8,6 @@ Waits poll a condition with a deadline; nothing sleeps for a fixed time.
 from __future__ import annotations
 
 import socket
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,39 +18,18 @@ from ingest.adapters.mavlink import mavlink, read_tlog
 from ingest.errors import ConfigError
 from ingest.feeds import parse_config
 from ingest.feeds.mavlink_listener import MavlinkListener
-from ingest.store.delta import DeltaStore
+from tests.ingest.feeds.conftest import wait_for
 
 TLOG = Path(__file__).resolve().parents[2] / "data" / "mavlink" / "ardupilot_flight_2015.tlog"
 BOOT_UTC_US = 1_763_726_340_000_000  # 2025-11-21T11:59:00Z: the drone booted then (boot ms 0)
 
-pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("WATCHFLOOR_HOME", str(tmp_path / "home"))
-    return tmp_path / "home"
-
-
-@pytest.fixture
-def store(tmp_path) -> DeltaStore:
-    return DeltaStore(tmp_path / "store")
+pytestmark = [pytest.mark.timeout(60), pytest.mark.usefixtures("home")]
 
 
 def feed(**settings: Any):
     table = {"name": "gcs", "kind": "mavlink-udp", "port": 0, "batch_s": 0.2, "source": "gcs-telemetry",
              "default_marking": "UNCLASSIFIED", **settings}
     return parse_config({"feed": [table]}).feeds[0]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    tick = threading.Event()
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        tick.wait(0.05)
-    return condition()
 
 
 class Drone:
