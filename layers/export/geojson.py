@@ -1,9 +1,9 @@
 """GeoJSON (RFC 7946): one FeatureCollection per layer; several layers (or a zip asked for) go into one zip.
 
 Written by hand rather than through GDAL so the output is exactly RFC 7946 and carries our
-provenance: WGS 84 lon/lat with no `crs` member, coordinates rounded to COORD_DIGITS, times as
-ISO 8601 UTC strings with their microseconds, NaN as null (GDAL writes ms and GDAL-specific
-members). The provenance is the top-level foreign member `"watchfloor": {...}` (RFC 7946 section
+provenance: each Feature's `id` is its record's source id; WGS 84 lon/lat with no `crs` member,
+coordinates rounded to COORD_DIGITS with valid shapes kept valid, times as ISO 8601 UTC strings
+with their microseconds, NaN as null (GDAL writes ms and GDAL-specific members). The provenance is the top-level foreign member `"watchfloor": {...}` (RFC 7946 section
 6.1 allows foreign members; readers that do not know it ignore it).
 
 Streams: features are converted and written CHUNK_ROWS at a time, straight into the file or into
@@ -83,4 +83,14 @@ def features(chunk: gpd.GeoDataFrame) -> list[str]:
     if np.isin(shapely.get_type_id(rounded), (3, 6)).any():  # RFC 7946 3.1.6: exterior rings counterclockwise
         rounded = shapely.orient_polygons(rounded, exterior_cw=False)
     geo_json = np.where(missing, "null", shapely.to_geojson(rounded)).astype(object)
-    return ('{"type":"Feature","properties":' + props + ',"geometry":' + geo_json + "}").tolist()
+    return ('{"type":"Feature",' + _ids(chunk) + '"properties":' + props + ',"geometry":' + geo_json + "}").tolist()
+
+
+def _ids(chunk: gpd.GeoDataFrame) -> np.ndarray | str:
+    """The record's source id as the Feature's `id` (RFC 7946 3.2), the member GIS tools and our
+    own GeoJSON reader take a feature's identity from: an export read back is the same records.
+    A record without one gets no `id` member (its value may only be a string or a number)."""
+    if "source_id" not in chunk:
+        return ""
+    ids = encoded(chunk["source_id"].astype("string"))
+    return np.where(ids == "null", "", '"id":' + ids + ",").astype(object)

@@ -31,7 +31,9 @@ from layers.export.job import ExportJob
 VENDOR_DIR = Path(__file__).resolve().parents[2] / "dashboard" / "static" / "vendor"
 DRAWN_LAYERS = ("borders", "disputed_areas", "imagery", "infrastructure", "deployments", "tracks", "incidents")
 BANNER_PX = 30
-FOOTER_PX = 46  # two lines: marking and provenance
+FOOTER_LINE_PX = 15
+FOOTER_LINES = 4  # marking; records and their counts; time window and generation; filters and what is not drawn
+FOOTER_PX = FOOTER_LINES * FOOTER_LINE_PX + 8
 
 _SCRIPT = re.compile(r'<script src="' + re.escape(HTML_ASSET_SENTINEL) + r'/([^"]+)"></script>')
 _LINK = re.compile(r'<link rel="stylesheet" href="' + re.escape(HTML_ASSET_SENTINEL) + r'/([^"]+)"\s*/?>')
@@ -77,16 +79,25 @@ def snapshot_html(job: ExportJob) -> str:
     root.header.add_child(Element(f"<title>{html.escape('watchfloor snapshot - ' + prov.marking)}</title>"),
                           name="watchfloor_title")
     root.header.add_child(Element(_banner_css(prov.banner_colours)), name="watchfloor_banner_css")
-    details = " · ".join(prov.lines()[2:6])
-    if not_drawn:
-        details += " · Not drawn on this map: " + ", ".join(not_drawn)
     root.html.add_child(Element(
         f'<div class="wf-banner wf-top">{html.escape(prov.marking)}</div>'
-        f'<div class="wf-banner wf-bottom"><b>{html.escape(prov.marking)}</b><br>{html.escape(details)}</div>'),
-        name="watchfloor_banners")
+        f'<div class="wf-banner wf-bottom">{_footer(job, not_drawn)}</div>'), name="watchfloor_banners")
     page = inline_assets(root.render())
     check_no_remote_assets(page)
     return page
+
+
+def _footer(job: ExportJob, not_drawn: list[str]) -> str:
+    """One line each, the counts right under the marking: a reader must see how many records the
+    picture holds, whatever the filters' length (a long line ends in an ellipsis, whole on hover)."""
+    prov = job.provenance
+    lines = prov.lines()
+    records = next(line for line in lines if line.startswith("Records: "))
+    when = " · ".join(line for line in lines if line.startswith(("Time window", "Generated")))
+    rest = " · ".join([*(line for line in lines if line.startswith("Filters")),
+                       *(["Not drawn on this map: " + ", ".join(not_drawn)] if not_drawn else [])])
+    return "".join(f'<div class="wf-line" title="{html.escape(text)}">{html.escape(text) if i else f"<b>{html.escape(text)}</b>"}</div>'
+                   for i, text in enumerate((prov.marking, records, when, rest)))
 
 
 def _bounds(job: ExportJob) -> tuple[float, float, float, float] | None:
@@ -112,8 +123,9 @@ def _banner_css(colours: tuple[str, str]) -> str:
   background: {bg}; color: {fg}; font: 600 14px/{BANNER_PX}px system-ui, sans-serif; text-align: center;
   overflow: hidden; white-space: nowrap; text-overflow: ellipsis; padding: 0 8px; }}
 .wf-top {{ top: 0; font-size: 16px; letter-spacing: 0.05em; }}
-.wf-bottom {{ bottom: 0; height: {FOOTER_PX}px; font-weight: 400; font-size: 12px; line-height: 15px;
-  white-space: normal; padding-top: 4px; box-sizing: border-box; }}
+.wf-bottom {{ bottom: 0; height: {FOOTER_PX}px; font-weight: 400; font-size: 12px; line-height: {FOOTER_LINE_PX}px;
+  padding-top: 4px; box-sizing: border-box; }}
+.wf-line {{ overflow: hidden; white-space: nowrap; text-overflow: ellipsis; }}
 .folium-map {{ top: {BANNER_PX}px !important; height: calc(100% - {BANNER_PX + FOOTER_PX}px) !important; }}
 .folium-map.leaflet-container {{ background: {style.BACKGROUND}; }}
 </style>"""

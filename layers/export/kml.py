@@ -65,6 +65,7 @@ from layers.export.frames import (
     iso_strings,
     needs_zip64,
     python_values,
+    round_geometries,
 )
 from layers.export.job import ExportJob
 
@@ -294,7 +295,7 @@ def _write_placemarks(out: IO[str], layer: str, frame: gpd.GeoDataFrame, now: da
         times = iso_strings(chunk[time_col]).tolist() if time_col in chunk and is_time(chunk[time_col]) \
             else [None] * len(chunk)
         rows = list(zip(*columns)) if columns else [()] * len(chunk)
-        for i, geom in enumerate(chunk.geometry.values):
+        for i, geom in enumerate(round_geometries(chunk.geometry.values)):
             when = ""
             if times[i]:
                 when = (f"<TimeSpan><begin>{times[i]}</begin></TimeSpan>" if layer == "deployments"
@@ -314,7 +315,7 @@ def _write_areas(out: IO[str], frame: gpd.GeoDataFrame, column: str, now: dateti
         titles = _titles("deployments", chunk)
         styles = _style_ids("deployments", chunk, now)
         rows = list(zip(*columns))
-        for i, area in enumerate(chunk[column].values):
+        for i, area in enumerate(round_geometries(chunk[column].values)):
             if area is None or area.is_empty:
                 continue
             out.write(f"<Placemark><name>{xml_text(titles[i] + ' (' + column + ')')}</name>"
