@@ -21,6 +21,8 @@ BAD_COORDINATE_TEXT = "bad_coordinate_text"  # unparseable DMS / MGRS / number
 MISSING_TIME = "missing_time"
 UNPARSEABLE_TIME = "unparseable_time"
 NAIVE_TIME = "naive_time"
+IMPLAUSIBLE_TIME = "implausible_time"  # before the layer's earliest plausible time (a clock never set)
+DUPLICATE_TIME = "duplicate_time"  # a second fix of one track at the same time, somewhere else
 # attributes
 MISSING_VALUE = "missing_value"  # a required non-time column is empty
 MISSING_SOURCE_ID = "missing_source_id"

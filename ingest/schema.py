@@ -22,6 +22,12 @@ import pandas as pd
 from ingest.errors import UnknownLayerError
 
 CRS = "EPSG:4326"
+# The earliest time a record can plausibly carry. A GPS fix cannot predate the GPS epoch; a logger
+# with no clock writes 1901-12-13 (the smallest 32-bit Unix time) or 1970-01-01 instead. Other
+# records may be historical, so only the obviously broken are refused.
+GPS_EPOCH = pd.Timestamp("1980-01-06T00:00:00Z")
+EARLIEST_TIME: dict[str, pd.Timestamp] = {"track_points": GPS_EPOCH, "tracks": GPS_EPOCH}
+DEFAULT_EARLIEST_TIME = pd.Timestamp("1900-01-01T00:00:00Z")
 TIME_DTYPE = "datetime64[us, UTC]"
 
 Kind = Literal["str", "float", "int", "bool", "time", "geometry"]

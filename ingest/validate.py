@@ -33,7 +33,16 @@ from pyproj.exceptions import CRSError
 
 from ingest import reasons
 from ingest.errors import SchemaError
-from ingest.schema import CRS, PANDAS_DTYPES, QUARANTINE_COLUMNS, Conformed, LayerSpec, spec
+from ingest.schema import (
+    CRS,
+    DEFAULT_EARLIEST_TIME,
+    EARLIEST_TIME,
+    PANDAS_DTYPES,
+    QUARANTINE_COLUMNS,
+    Conformed,
+    LayerSpec,
+    spec,
+)
 
 _TZ_SUFFIX = re.compile(r"(?:[zZ]|[+-]\d{2}(?::?\d{2})?|UTC|GMT)\s*$")  # RE2-compatible: runs in Arrow
 _NUMERIC = re.compile(r"^\s*-?\d+(?:\.\d+)?\s*$")
@@ -135,6 +144,12 @@ def validate(
                 m = np.asarray(why == code)
                 if m.any():
                     flag(m, code, np.asarray(f"{col.name}: " + what.astype(str), dtype=object))
+            earliest = EARLIEST_TIME.get(layer, DEFAULT_EARLIEST_TIME)
+            early = (parsed < earliest).to_numpy(dtype=bool, na_value=False)
+            if early.any():
+                flag(early, reasons.IMPLAUSIBLE_TIME, np.asarray(
+                    f"{col.name}: expected a time after {earliest:%Y-%m-%d}; found "
+                    + parsed.dt.strftime("%Y-%m-%dT%H:%M:%SZ").fillna(""), dtype=object))
         elif col.kind in ("float", "int"):
             num = pd.to_numeric(s, errors="coerce")
             bad = (num.isna() & s.notna()).to_numpy(dtype=bool, copy=True)
@@ -166,6 +181,8 @@ def validate(
                 flag(np.asarray(txt.isna()), reasons.MISSING_VALUE, f"{col.name} is empty")
             df[col.name] = txt
     _check_ranges(df, flag)
+    if layer == "track_points":
+        _check_same_time_elsewhere(df, geoms, flagged, flag)
 
     # --- split ---------------------------------------------------------------
     bad_rows = flagged
@@ -414,6 +431,38 @@ def _check_geometry(geoms: np.ndarray, ls: LayerSpec, flag, fix: np.ndarray,
             m[i] = True
             flag(m, reasons.INVALID_GEOMETRY, f"invalid and not repairable: {shapely.is_valid_reason(g)}")
     return ga, fix
+
+
+def _check_same_time_elsewhere(df: pd.DataFrame, geoms: np.ndarray, flagged: np.ndarray, flag) -> None:
+    """Two fixes of one track at one time but at different positions are not versions of one fix
+    (where only the newest would be kept): one of them is wrong and neither can be told apart.
+    The first is kept, the others are quarantined and named; fixes repeated exactly stay
+    duplicates, superseded as usual."""
+    live = ~flagged
+    if live.sum() < 2:
+        return
+    keys = df["source"].astype("string").fillna("") + "\x1f" + df["source_id"].astype("string").fillna("")
+    keyed = keys[live]
+    dup_key = keyed.duplicated(keep=False)
+    if not dup_key.any():
+        return
+    idx = np.flatnonzero(live)[dup_key.to_numpy()]
+    wkb = pd.Series(shapely.to_wkb(geoms[idx]), index=idx)
+    pairs = pd.DataFrame({"key": keys.iloc[idx].to_numpy(), "wkb": wkb.to_numpy()}, index=idx)
+    distinct = pairs.drop_duplicates(["key", "wkb"])
+    later = distinct.index[distinct["key"].duplicated(keep="first")]
+    if len(later) == 0:
+        return
+    first = distinct.drop_duplicates("key").set_index("key")
+    mask = np.zeros(len(df), dtype=bool)
+    mask[later] = True
+    text = np.full(len(df), None, dtype=object)
+    for i in later:
+        there = shapely.from_wkb(first.loc[pairs.at[i, "key"], "wkb"])
+        here = geoms[i]
+        text[i] = (f"track {df.at[i, 'track_id']!s} already has a fix at {df.at[i, 'time']:%Y-%m-%dT%H:%M:%SZ} "
+                   f"at ({there.x:.6f}, {there.y:.6f}); this one is at ({here.x:.6f}, {here.y:.6f})")
+    flag(mask, reasons.DUPLICATE_TIME, text)
 
 
 def _check_ranges(df: pd.DataFrame, flag) -> None:
