@@ -48,7 +48,7 @@ class IngestSummary:
         extra = []
         if self.superseded:
             extra.append(f"{self.superseded} superseded by a newer version in the same input")
-        if self.inserted or self.updated:
+        if self.stored:  # "0 new, 0 updated, N unchanged": the same input again changed nothing
             extra.append(f"{self.inserted} new, {self.updated} updated, {self.unchanged} unchanged")
         return text + (f" ({'; '.join(extra)})" if extra else "")
 

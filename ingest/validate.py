@@ -33,6 +33,7 @@ from pyproj.exceptions import CRSError
 
 from ingest import reasons
 from ingest.errors import SchemaError
+from ingest.precision import on_grid
 from ingest.schema import (
     CRS,
     DEFAULT_EARLIEST_TIME,
@@ -120,7 +121,9 @@ def validate(
             df[extra] = eg
 
     # --- geometry -------------------------------------------------------------
-    fix = np.full(n, None, dtype=object)
+    # A repair recorded earlier (our own export read back) is kept: it is part of the record.
+    fix = (df["geometry_fix"].astype(object).where(df["geometry_fix"].notna(), None).to_numpy(dtype=object)
+           if "geometry_fix" in df else np.full(n, None, dtype=object))
     geoms, fix = _check_geometry(geoms, ls, flag, fix, reason)
 
     # --- attributes -----------------------------------------------------------
@@ -189,7 +192,10 @@ def validate(
     quarantined = _quarantine_rows(raw, bad_rows, reason, detail, layer, df, now)
     good = df.loc[~bad_rows].copy() if bad_rows.any() else df
     good["geometry_fix"] = pd.array(fix[~bad_rows], dtype="string")
-    good_geoms = geoms[~bad_rows]
+    good_geoms = on_grid(geoms[~bad_rows])  # the store's grid: what goes out in text comes back equal
+    for extra in ls.extra_geometry_columns:
+        if extra in good:
+            good[extra] = on_grid(good[extra].to_numpy(dtype=object))
     dropped = [c for c in good.columns if c not in ls.column_names]
     if dropped:
         notes.append(f"columns not in the {layer} schema were not stored: {', '.join(map(str, dropped))}")

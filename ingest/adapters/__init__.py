@@ -24,6 +24,9 @@ from ingest.adapters.acled_csv import read_acled_csv
 from ingest.adapters.adsb import read_aircraft_json, read_opensky_states
 from ingest.adapters.base import ReadResult
 from ingest.adapters.cot import read_cot
+from ingest.adapters.exported import FORMAT as EXPORT_FORMAT
+from ingest.adapters.exported import read_export
+from ingest.adapters.exported import sniff as sniff_export
 from ingest.adapters.gdalpath import check_path_text
 from ingest.adapters.geojson import read_geojson
 from ingest.adapters.georss import read_georss
@@ -82,7 +85,10 @@ READERS: dict[str, tuple[str | None, Reader]] = {
     "mavlink-tlog": ("track_points", _lazy("ingest.adapters.mavlink", "read_tlog")),
     "adsb-aircraft-json": ("track_points", read_aircraft_json),
     "opensky-states": ("track_points", read_opensky_states),
+    EXPORT_FORMAT: (None, read_export),
 }
+# Formats whose reader returns one ReadResult per layer it finds (a list), so they need no --layer.
+MULTI_LAYER: frozenset[str] = frozenset({EXPORT_FORMAT})
 
 _PEEK = 64 * 1024
 
@@ -126,6 +132,8 @@ def detect(path: Path) -> str:
     head = raw.decode("utf-8", errors="replace").lstrip("\ufeff \t\r\n")
     name = path.name.lower()
     ext = path.suffix.lower()
+    if sniff_export(path, raw, head):  # our own export: every layer it holds, by name
+        return EXPORT_FORMAT
     if ext == ".gpx":
         return "gpx"
     if ext == ".cot":
@@ -197,8 +205,9 @@ def detect(path: Path) -> str:
     )
 
 
-def read(path: Path, *, source: str, fmt: str | None = None, **options: Any) -> ReadResult:
-    """Read `path` with the reader for `fmt` (detected when None)."""
+def read(path: Path, *, source: str, fmt: str | None = None, **options: Any) -> ReadResult | list[ReadResult]:
+    """Read `path` with the reader for `fmt` (detected when None): a ReadResult, or one per layer
+    (a list) for a format in MULTI_LAYER (our own exports)."""
     name = fmt or detect(Path(path))
     try:
         _, reader = READERS[name]

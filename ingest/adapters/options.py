@@ -51,8 +51,9 @@ def declared(reader: Callable[..., ReadResult]) -> set[str]:
 
 
 def call(fmt: str, reader: Callable[..., ReadResult], layer: str | None, path: Path, *, source: str,
-         **options: Any) -> ReadResult:
-    """`reader(path, source=..., **options)` with every option honoured, or a refusal."""
+         **options: Any) -> ReadResult | list[ReadResult]:
+    """`reader(path, source=..., **options)` with every option honoured, or a refusal. A reader of
+    several layers returns a list, and `defaults` must then name a field of one of them."""
     options = {k: v for k, v in options.items() if v is not None}
     takes = declared(reader)
     if layer is not None and "layer" in takes:
@@ -80,6 +81,13 @@ def call(fmt: str, reader: Callable[..., ReadResult], layer: str | None, path: P
     if own and defaults:
         passed["defaults"] = defaults
     result = reader(path, source=source, **passed)
+    if isinstance(result, list):
+        fields = {f for r in result for f in spec(r.layer).column_names}
+        foreign = sorted(set(defaults) - fields)
+        if foreign:
+            raise UnsupportedOptionError(fmt, f"--default {foreign[0]}=...", f"{foreign[0]!r} is a field of none of "
+                                         f"the layers read ({', '.join(r.layer for r in result)})")
+        return [with_defaults(r, defaults) for r in result]
     return with_defaults(result, defaults)
 
 

@@ -12,7 +12,7 @@ from ingest.errors import WatchfloorError
 def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from ingest.adapters import READERS, detect
+    from ingest.adapters import MULTI_LAYER, READERS, detect
     from ingest.adapters.options import call, declared
     from ingest.pipeline import ingest
     from ingest.store import open_store
@@ -21,7 +21,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for p in map(Path, args.paths):
         paths += sorted(q for q in p.rglob("*") if q.is_file()) if p.is_dir() else [p]
     store = open_store()
-    failed = 0
+    failed = lines = 0
     total = None
     for path in tqdm(paths, desc="ingest", unit="file", disable=len(paths) < 2 or not sys.stderr.isatty()):
         try:
@@ -35,21 +35,26 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             options = {k: v for k, v in options.items() if v is not None}
             if args.no_quicklook and "quicklook" in declared(reader):
                 options["quicklook"] = False  # a hint to skip work, meaningful to raster readers only
-            if layer is None:
+            if fmt in MULTI_LAYER:
+                layer = args.layer  # the reader finds the layers; --layer picks one (refused if absent)
+            elif layer is None:
                 if not args.layer:
                     raise WatchfloorError(f"{path}: format {fmt!r} holds any layer; say which with --layer")
                 layer = args.layer
             elif args.layer and args.layer != layer:
                 raise WatchfloorError(f"{path}: format {fmt!r} holds {layer}, not {args.layer}")
-            result = call(fmt, reader, layer, path, source=args.source, **options)
-            summary = ingest(store, result, source=args.source, default_marking=args.marking)
+            read = call(fmt, reader, layer, path, source=args.source, **options)
+            summaries = [ingest(store, result, source=args.source, default_marking=args.marking)
+                         for result in (read if isinstance(read, list) else [read])]
         except WatchfloorError as exc:
             print(f"error: {exc}", file=sys.stderr)
             failed += 1
             continue
-        print(f"{path}: {layer}: {summary.line()}")
-        total = summary if total is None else total + summary
-    if total is not None and len(paths) > 1:
+        for summary in summaries:  # one line per layer: each layer's own accounting
+            print(f"{path}: {summary.layer}: {summary.line()}")
+            total = summary if total is None else total + summary
+            lines += 1
+    if total is not None and lines > 1:
         print(f"total: {total.line()}")
     return 1 if failed else 0
 

@@ -7,10 +7,20 @@ chunk sizes, file naming, spreadsheet-safety rules) and so two formats cannot dr
 from __future__ import annotations
 
 # --- geometry ----------------------------------------------------------------------------------
+# 7 decimal places of a degree (about 1 cm): the grid the store keeps geometries on
+# (ingest/precision.py), so every text format prints them exactly.
+from ingest.exchange import (  # noqa: F401  (names the reader of our exports looks for)
+    FIELDS_FILE,
+    FORMULA_GUARD,
+    FORMULA_TRIGGERS,
+    GPKG_PROVENANCE_TABLE,
+    PRODUCT,
+    PROVENANCE_FILE,
+    PROVENANCE_KEY,
+    PROVENANCE_SIDECAR_SUFFIX,
+)
+from ingest.precision import COORD_DIGITS  # noqa: F401
 
-# 7 decimal places of a degree is about 1 cm at the equator: finer than any feed we ingest, and
-# what RFC 7946 section 11.2 suggests is plenty. Every text format rounds to this.
-COORD_DIGITS = 7
 CRS_TEXT = "WGS 84 (EPSG:4326), in longitude, latitude order"
 
 # --- streaming ---------------------------------------------------------------------------------
@@ -26,15 +36,6 @@ ZIP64_THRESHOLD = 1 << 30
 
 # --- provenance and naming ---------------------------------------------------------------------
 
-PRODUCT = "watchfloor"
-# The top-level GeoJSON foreign member, the GeoParquet key-value key, the GeoPackage metadata
-# item and the KML ExtendedData prefix all use this one name.
-PROVENANCE_KEY = "watchfloor"
-PROVENANCE_FILE = "PROVENANCE.txt"
-# Beside a plain CSV (`inc.csv` -> `inc.csv.provenance.txt`): a comment line above the header
-# would be read as the header by GDAL, pandas and spreadsheets alike.
-PROVENANCE_SIDECAR_SUFFIX = ".provenance.txt"
-FIELDS_FILE = "FIELDS.txt"
 FILENAME_TIME_FORMAT = "%Y%m%dT%H%MZ"
 # Layer part of a file name: joined with "-" while short, else "picture-<n>layers".
 MAX_LAYER_PART = 60
@@ -60,10 +61,6 @@ TIME_COLUMN: dict[str, str] = {
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-# A text cell starting with one of these is a formula to Excel, LibreOffice or Google Sheets
-# (OWASP "CSV injection"); a leading apostrophe makes it plain text.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_GUARD = "'"
 CSV_GEOMETRY_MODES = ("wkt", "lonlat")
 # UTF-8 with a byte order mark: Excel reads UTF-8 CSV correctly only with it; GDAL, pandas and
 # LibreOffice skip it.

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ingest.precision import on_grid
 from layers.export.constants import (
     CHUNK_ROWS,
     COORD_DIGITS,
@@ -39,34 +40,9 @@ def chunks(frame: gpd.GeoDataFrame, size: int | None = None) -> Iterator[gpd.Geo
 
 
 def round_geometries(values: Any, digits: int = COORD_DIGITS) -> np.ndarray:
-    """Coordinates rounded to `digits` decimals, valid geometries kept valid.
-
-    Rounding each coordinate alone can fold a border's narrow inlet onto itself (Sweden's polygon
-    becomes self-intersecting at 7 decimals) and QGIS or PostGIS then reject or "fix" it each their
-    own way. Lines and polygons are snapped to the grid by GEOS (`set_precision`), which keeps
-    them valid; points need only the rounding. The final rounding makes every value print as its
-    short decimal (lon/lat stay in that order: shapely is x, y)."""
-    arr = np.asarray(values, dtype=object)
-    kinds = shapely.get_type_id(arr)
-    shaped = kinds > 0
-    shaped &= kinds != 4  # points and multipoints cannot become invalid
-    if shaped.any():
-        arr = arr.copy()
-        arr[shaped] = _snapped(arr[shaped], 10.0 ** -digits)
-    return shapely.transform(arr, lambda c: np.round(c, digits))
-
-
-def _snapped(geoms: np.ndarray, grid: float) -> np.ndarray:
-    try:
-        return shapely.set_precision(geoms, grid)
-    except shapely.errors.GEOSException:  # an invalid input GEOS cannot snap: those alone rounded as they are
-        out = geoms.copy()
-        for i, g in enumerate(geoms):
-            try:
-                out[i] = shapely.set_precision(g, grid)
-            except shapely.errors.GEOSException:
-                out[i] = g
-        return out
+    """Coordinates on the store's grid (`ingest.precision.on_grid`): stored geometries already are,
+    so this costs a comparison; anything else is snapped, valid shapes kept valid."""
+    return on_grid(values, digits)
 
 
 def is_time(series: pd.Series) -> bool:

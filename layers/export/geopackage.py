@@ -18,11 +18,11 @@ from pathlib import Path
 import pandas as pd
 import pyogrio
 
-from layers.export.constants import PROVENANCE_KEY
+from layers.export.constants import GPKG_PROVENANCE_TABLE, PROVENANCE_KEY
 from layers.export.frames import chunks, for_gdal
 from layers.export.job import ExportJob
 
-PROVENANCE_TABLE = "watchfloor_provenance"
+PROVENANCE_TABLE = GPKG_PROVENANCE_TABLE
 
 
 def geometry_type(frame) -> str:

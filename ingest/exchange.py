@@ -1,0 +1,25 @@
+"""The names our exports are recognised by, shared by the writers (`layers/export/`) and the
+reader that takes them back in (`ingest/adapters/exported.py`).
+
+They live on the lower floor so both sides name the same things: a writer renaming a file the
+reader looks for would make our own exports foreign input again.
+"""
+
+from __future__ import annotations
+
+PRODUCT = "watchfloor"
+# The top-level GeoJSON foreign member, the GeoParquet key-value key, the GeoPackage metadata
+# item and the KML ExtendedData prefix all use this one name.
+PROVENANCE_KEY = "watchfloor"
+PROVENANCE_FILE = "PROVENANCE.txt"
+# Beside a plain CSV (`inc.csv` -> `inc.csv.provenance.txt`): a comment line above the header
+# would be read as the header by GDAL, pandas and spreadsheets alike.
+PROVENANCE_SIDECAR_SUFFIX = ".provenance.txt"
+FIELDS_FILE = "FIELDS.txt"
+# The second line of every PROVENANCE.txt: "watchfloor export (csv)".
+EXPORT_LINE = f"{PRODUCT} export ("
+# A GeoPackage's attribute table repeating the provenance for GIS tools that show no metadata.
+GPKG_PROVENANCE_TABLE = "watchfloor_provenance"
+# CSV: a text cell a spreadsheet would run as a formula gets this in front (OWASP CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_GUARD = "'"
