@@ -122,8 +122,8 @@ def validate(
 
     # --- geometry -------------------------------------------------------------
     # A repair recorded earlier (our own export read back) is kept: it is part of the record.
-    fix = (df["geometry_fix"].astype(object).where(df["geometry_fix"].notna(), None).to_numpy(dtype=object)
-           if "geometry_fix" in df else np.full(n, None, dtype=object))
+    fix = (np.array(df["geometry_fix"].astype(object).where(df["geometry_fix"].notna(), None), dtype=object)
+           if "geometry_fix" in df else np.full(n, None, dtype=object))  # a copy: repairs are written in
     geoms, fix = _check_geometry(geoms, ls, flag, fix, reason)
 
     # --- attributes -----------------------------------------------------------
