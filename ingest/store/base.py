@@ -15,6 +15,8 @@ from datetime import datetime
 import geopandas as gpd
 import pandas as pd
 
+from ingest.store.locks import Lease
+
 BBox = tuple[float, float, float, float]  # minx, miny, maxx, maxy in lon/lat; minx > maxx crosses 180
 
 
@@ -198,6 +200,21 @@ class Store(ABC):
         (tz-aware), with their acknowledgements: a shift's history stays listed for the
         retention period, a year of resolved alerts does not slow every read. Open and
         acknowledged-but-live alerts are never pruned. Returns how many were removed."""
+
+    # -- leases -----------------------------------------------------------------------
+    # Several processes may stand ready to do one duty (poll a feed, evaluate the alert
+    # rules) on one or several machines; a lease makes one of them do it at a time, and
+    # lets another take over when that one dies (ingest/store/locks.py).
+
+    @abstractmethod
+    def exclusive(self, name: str) -> Lease:
+        """The lease `name` (`locks.ALERTS`, `locks.feed_lease(feed)`) among every process
+        using this store, not yet acquired. `acquire()` (or entering it as a context
+        manager) tries once, never waits, and says whether this process now holds it;
+        `held()` whether it still does (a holder asks between steps and stops on False);
+        `release()` gives it up; it is released too when the process dies (PostGIS: when
+        its connection is lost). A process that did not get it retries now and then: that
+        is the failover."""
 
     def is_empty(self) -> bool:
         from ingest.schema import LAYERS

@@ -85,6 +85,7 @@ from ingest.store.delta import (
     from_arrow,
     to_arrow,
 )
+from ingest.store.locks import AdvisoryLease, Lease
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATIONS_TABLE = "watchfloor_migrations"
@@ -129,8 +130,9 @@ def redact(url: str) -> str:
     return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', '')}"
 
 
-def connect(url: str) -> psycopg.Connection:
-    """An autocommit connection whose session time zone is UTC (reads parse timestamps as UTC)."""
+def connect(url: str, **settings: str) -> psycopg.Connection:
+    """An autocommit connection whose session time zone is UTC (reads parse timestamps as UTC).
+    `settings` are more libpq parameters, over the URL's (a lease's keepalives and name)."""
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
@@ -138,6 +140,7 @@ def connect(url: str) -> psycopg.Connection:
     params["options"] = (params.get("options", "") + " -c TimeZone=UTC -c DateStyle=ISO").strip()
     params.setdefault("application_name", "watchfloor")
     params.setdefault("connect_timeout", "10")
+    params.update(settings)
     try:
         return psycopg.connect(**params, autocommit=True)
     except psycopg.Error as exc:
@@ -239,6 +242,10 @@ class PostGISStore(Store):
 
     def __repr__(self) -> str:
         return f"PostGISStore({redact(self.url)!r})"
+
+    def exclusive(self, name: str) -> Lease:
+        """A session advisory lock on a connection of its own: among every machine's processes."""
+        return AdvisoryLease(self.url, name)
 
     def close(self) -> None:
         with self._lock:
