@@ -56,11 +56,13 @@ DEADLINE_S = 180.0
 
 
 class Child:
-    """A `tests.support.storeproc` child process whose output lines the test waits for one by one."""
+    """A `tests.support.storeproc` child process (or another `module`'s, e.g. `layers.cli`: a
+    `watchfloor` command) whose output lines the test waits for one by one."""
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, module: str = "tests.support.storeproc", env: dict[str, str] | None = None
+                 ) -> None:
         self.args = args
-        self.p = subprocess.Popen([sys.executable, "-m", "tests.support.storeproc", *args], cwd=ROOT,
+        self.p = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
         self.lines: list[str] = []  # every line taken from the queue so far
