@@ -295,8 +295,8 @@ def _read_alerts(version_key: tuple) -> gpd.GeoDataFrame:
 @st.cache_resource
 def _evaluator() -> dict:
     """This process's background evaluation: the newest refresh interval started, the running
-    thread, the last result, and the `Evaluator` holding (or standing by for) the store's alerts
-    lease (shared by every session)."""
+    thread, the last result, the `Evaluator` holding (or standing by for) the store's alerts
+    lease and who held it at the last try (shared by every session)."""
     return {"bucket": -1, "lock": threading.Lock(), "thread": None, "last": None, "evaluator": None,
             "holding": None}
 
@@ -308,14 +308,16 @@ def _evaluate_in_background(state: dict) -> None:
         if state["evaluator"] is None:
             state["evaluator"] = Evaluator(store())
         run = state["evaluator"].evaluate()
-        if run is None and state["holding"] is not False:
-            log.info("alert evaluation: standing by, %s evaluates", state["evaluator"].holder() or "another process")
-        elif run is not None:
-            if state["holding"] is not True:
+        if run is None:
+            holder = state["evaluator"].holder() or "another process"
+            if holder != state["holding"]:  # told once per evaluator that holds it
+                log.info("alert evaluation: standing by, %s evaluates", holder)
+            state["holding"] = holder
+        else:
+            if state["holding"] != holder_id():
                 log.info("alert evaluation: this dashboard (%s) evaluates", holder_id())
             log.info("alert evaluation at %s by %s: %s", run.at.isoformat(), holder_id(), run.line())
-            state["last"] = run
-        state["holding"] = run is not None
+            state["last"], state["holding"] = run, holder_id()
     except Exception:
         log.exception("alert evaluation failed; the previous alerts stay until the next interval")
     finally:
