@@ -111,3 +111,17 @@ def test_alerts_run_evaluates_in_one_process_at_a_time_and_another_takes_over(tm
         for child in (first, second):
             if child is not None and child.p.poll() is None:
                 child.kill()
+
+
+def test_up_procfile_names_the_processes_of_a_machine(tmp_path):
+    """What README's Deployment section shows: the feed runner (there is a feeds.toml), the evaluator,
+    the dashboard told not to evaluate; the same file serves every machine of a shared deployment."""
+    (tmp_path / "feeds.toml").write_text("")
+    r = run(tmp_path, "up", "--procfile", "--address", "0.0.0.0")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        f"feeds: watchfloor feeds run --config {tmp_path / 'feeds.toml'}",
+        "alerts: watchfloor alerts run --interval 30",
+        f"dashboard: WATCHFLOOR_ALERTS_IN_DASHBOARD=0 streamlit run {ROOT / 'dashboard' / 'server.py'} "
+        "--server.port 8501 --server.address 0.0.0.0",
+    ]
