@@ -63,6 +63,7 @@ from ingest.store.base import (
     AlertWriteReport,
     BBox,
     FeedStatus,
+    GeofenceQuery,
     LayerStats,
     Store,
     WriteReport,
@@ -246,6 +247,19 @@ class PostGISStore(Store):
     def exclusive(self, name: str) -> Lease:
         """A session advisory lock on a connection of its own: among every machine's processes."""
         return AdvisoryLease(self.url, name)
+
+    def geofence_fixes(self, query: GeofenceQuery) -> gpd.GeoDataFrame:
+        """Selected in the database with window functions (ingest/store/analysis.py)."""
+        from ingest.store.analysis import geofence_fixes
+
+        return geofence_fixes(self, query)
+
+    def near_pairs(self, left: str, left_keys: pd.DataFrame, right: str, right_keys: pd.DataFrame,
+                   limits_m: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """ST_DWithin on geography in the database (ingest/store/analysis.py)."""
+        from ingest.store.analysis import near_pairs
+
+        return near_pairs(self, left, left_keys, right, right_keys, limits_m)
 
     def close(self) -> None:
         with self._lock:
