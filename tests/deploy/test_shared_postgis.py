@@ -27,7 +27,6 @@ import re
 import signal
 import socket
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
@@ -43,6 +42,7 @@ from ingest.store.postgis import PostGISStore, upgrade
 from tests.conftest import add_test_users, sign_in, start_dashboard
 from tests.ingest.feeds.conftest import FeedServer
 from tests.support.storeproc import Child
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.postgis, pytest.mark.browser, pytest.mark.timeout(900)]
 
@@ -51,18 +51,7 @@ P = (21.10, 42.69)  # the power plant (lon, lat)
 MARKING = "UNCLASSIFIED//REL TO NATO"
 NOW = datetime.now(UTC).replace(microsecond=0)
 T0 = NOW - timedelta(hours=1)  # UAV-1's first fix; fix n is n seconds later
-DEADLINE = 180.0
 FEEDS = ("incidents", "tracks", "drones")
-
-
-def eventually(condition, what: str, timeout: float = DEADLINE, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(every)  # polling a condition, with a deadline
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def from_p(metres: float, bearing: float = 90.0) -> tuple[float, float]:
@@ -200,9 +189,9 @@ def test_two_dashboards_two_runners_and_evaluators_on_one_postgis(postgis_url, b
 
         # -- one runner per feed; the other takes over what a killed one ran -----------------------------
         by_pid = {r.p.pid: r for r in runners}
-        held = eventually(lambda: (h := {f: holder_pid(store, feed_lease(f)) for f in FEEDS})
+        held = wait_until(lambda: (h := {f: holder_pid(store, feed_lease(f)) for f in FEEDS})
                           and all(p in by_pid for p in h.values()) and h, "every feed run by one of the runners")
-        eventually(lambda: len(store.read("incidents")) == 4 and len(tracks.served) >= 3, "the first polls stored")
+        wait_until(lambda: len(store.read("incidents")) == 4 and len(tracks.served) >= 3, "the first polls stored")
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 
         def deliver(k: int) -> None:
@@ -213,7 +202,7 @@ def test_two_dashboards_two_runners_and_evaluators_on_one_postgis(postgis_url, b
                 sock.sendto(payload, ("127.0.0.1", cot_port))
                 return not store.read("track_points", where={"source": "drones", "source_id": source_id},
                                       columns=["source_id"]).empty
-            eventually(stored, f"CoT fix {k} stored", every=0.3)
+            wait_until(stored, f"CoT fix {k} stored", every=0.3)
 
         for k in range(3):
             deliver(k)
@@ -222,9 +211,9 @@ def test_two_dashboards_two_runners_and_evaluators_on_one_postgis(postgis_url, b
         served_before_kill = len(tracks.served)
         victim.kill()
         killed_at = pd.Timestamp.now(tz="UTC")
-        eventually(lambda: all(holder_pid(store, feed_lease(f)) == survivor.p.pid for f in FEEDS),
+        wait_until(lambda: all(holder_pid(store, feed_lease(f)) == survivor.p.pid for f in FEEDS),
                    "the surviving runner running every feed")
-        eventually(lambda: sum(p == survivor.p.pid for _, p in tracks.served) >= 3, "polls by the survivor")
+        wait_until(lambda: sum(p == survivor.p.pid for _, p in tracks.served) >= 3, "polls by the survivor")
         for k in range(3, 6):
             deliver(k)
 
@@ -233,7 +222,7 @@ def test_two_dashboards_two_runners_and_evaluators_on_one_postgis(postgis_url, b
             alerts = store.alerts()
             return alerts[alerts["rule"] == "incident_near_infrastructure"]
 
-        eventually(lambda: len(near_plant()) == 3, "the three incident_near_infrastructure alerts")
+        wait_until(lambda: len(near_plant()) == 3, "the three incident_near_infrastructure alerts")
         raised = store.alerts().set_index("key")
         assert raised.index.is_unique
         assert sorted(json.loads(s)[0] for s in near_plant()["subjects"]) == \
@@ -247,17 +236,17 @@ def test_two_dashboards_two_runners_and_evaluators_on_one_postgis(postgis_url, b
             pages.append(page)
         logs = [home / "streamlit.log" for home, _, _ in dashboards]
         standby = f"alert evaluation: standing by, pid {evaluator.p.pid} on "
-        eventually(lambda: all(standby in log.read_text() for log in logs), "both dashboards standing by", 120)
+        wait_until(lambda: all(standby in log.read_text() for log in logs), "both dashboards standing by", 120)
         assert all("alert evaluation at" not in log.read_text() for log in logs)
         evaluations = [line for line in evaluator.kill() if " findings: " in line]
         by_dashboard = {proc.pid: log for (_, _, proc), log in zip(dashboards, logs, strict=True)}
-        taker = eventually(lambda: next((pid for pid, log in by_dashboard.items()
+        taker = wait_until(lambda: next((pid for pid, log in by_dashboard.items()
                                          if f"this dashboard (pid {pid} on " in log.read_text()), None),
                            "a dashboard taking the alert evaluation over", 120)
         other = next(pid for pid in by_dashboard if pid != taker)
-        eventually(lambda: f"standing by, pid {taker} on " in by_dashboard[other].read_text(),
+        wait_until(lambda: f"standing by, pid {taker} on " in by_dashboard[other].read_text(),
                    "the other dashboard standing by for it", 120)
-        eventually(lambda: "alert evaluation at" in by_dashboard[taker].read_text(), "the dashboard's evaluation")
+        wait_until(lambda: "alert evaluation at" in by_dashboard[taker].read_text(), "the dashboard's evaluation")
         assert "alert evaluation at" not in by_dashboard[other].read_text()
         assert len(evaluations) >= 2
         after = store.alerts().set_index("key")
@@ -278,7 +267,7 @@ def test_two_dashboards_two_runners_and_evaluators_on_one_postgis(postgis_url, b
             agreed = figures[0] == figures[1] and all(figures[0].get(k) == v for k, v in expected.items())
             return agreed and figures[0]
 
-        figures = eventually(same_picture, "the same key figures on both dashboards", 120, every=1.0)
+        figures = wait_until(same_picture, "the same key figures on both dashboards", 120, every=1.0)
         assert figures["Active tracks"] == "1"  # UAV-2 (CoT stale time ahead); UAV-1's fixes are an hour old
         for _, url, _ in dashboards:
             assert requests.get(f"{url}/_stcore/health", timeout=10).ok

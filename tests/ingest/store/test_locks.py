@@ -8,24 +8,12 @@ that ended), as in a crash.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from ingest.errors import StoreQueryError
 from ingest.store.locks import ALERTS, advisory_key, feed_lease, holder_id
 from tests.support.storeproc import DEADLINE_S, Child, store_root
-
-
-def eventually(condition, timeout: float = DEADLINE_S) -> bool:
-    """Poll `condition` until it holds, with a deadline (what frees a lease is asynchronous:
-    PostgreSQL ends a dead client's session when it sees the connection close)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
+from tests.support.waiting import wait_for
 
 
 def test_one_holder_at_a_time_and_the_next_after_a_release(store):
@@ -70,7 +58,7 @@ def test_another_process_holds_it_until_it_releases_or_dies(store):
         pid = int(crashing.expect("held True").split()[2])
         assert not lease.acquire() and f"pid {pid} " in lease.holder()
         crashing.kill()  # SIGKILL: no release, no cleanup of its own
-        assert eventually(lease.acquire), "the lease of a killed process was never freed"
+        assert wait_for(lease.acquire, DEADLINE_S), "the lease of a killed process was never freed"
         assert lease.holder() == holder_id()
     finally:
         lease.release()
@@ -93,7 +81,7 @@ def test_postgis_a_lost_connection_is_a_lost_lease_and_another_takes_it(postgis_
     with connect(postgis_url) as admin:  # the database drops the holder's session (a network cut, a restart)
         backend = holding._conn.info.backend_pid
         assert admin.execute("SELECT pg_terminate_backend(%s)", (backend,)).fetchone()[0]
-    assert eventually(standby.acquire)
+    assert wait_for(standby.acquire, DEADLINE_S)
     assert not holding.held() and not holding  # the holder finds out at its next check
     assert not holding.acquire()  # and cannot take it back while the other holds it
     standby.release()
