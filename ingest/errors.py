@@ -51,3 +51,11 @@ class ConfigError(WatchfloorError):
     def __init__(self, setting: str, expected: str, found: object) -> None:
         self.setting = setting
         super().__init__(f"setting {setting}: expected {expected}, found {found!r}")
+
+
+class UnsupportedOptionError(WatchfloorError):
+    """An option the chosen reader cannot honour: refused, never silently ignored."""
+
+    def __init__(self, fmt: str, option: str, why: str) -> None:
+        self.fmt, self.option = fmt, option
+        super().__init__(f"format {fmt!r} cannot use {option}: {why}")

@@ -230,15 +230,24 @@ def dashboard_url(demo_home) -> str:
     proc.wait(10)
 
 
+BROWSER_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
 @pytest.fixture(scope="session")
-def browser():
-    path = chromium_path()
-    require_system("Chromium", path is not None)
+def playwright():
+    """The one Playwright driver of the session: its sync API runs one at a time in a thread (a
+    second `sync_playwright()` while the shared browser's is open fails), so tests that need
+    a browser of their own (a persistent profile) start it from this driver."""
+    require_system("Chromium", chromium_path() is not None)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run", "--disable-quic"])
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    b = playwright.chromium.launch(executable_path=chromium_path(), args=BROWSER_ARGS)
+    yield b
+    b.close()

@@ -30,7 +30,7 @@ from ingest.adapters.georss import read_georss
 from ingest.adapters.gpkg import read_gpkg
 from ingest.adapters.gpx import read_gpx
 from ingest.adapters.kml import read_kml
-from ingest.adapters.layer_csv import read_deployments_csv, read_infrastructure_csv
+from ingest.adapters.layer_csv import read_layer_csv
 from ingest.adapters.osm import read_osm
 from ingest.adapters.raster import SUFFIXES as RASTER_SUFFIXES
 from ingest.adapters.raster import read_raster
@@ -51,6 +51,7 @@ def _lazy(module: str, name: str) -> Reader:
         return getattr(importlib.import_module(module), name)(path, **options)
 
     reader.__name__ = reader.__qualname__ = name
+    reader.target = (module, name)  # type: ignore[attr-defined]  # options.declared looks there
     return reader
 
 
@@ -70,8 +71,8 @@ READERS: dict[str, tuple[str | None, Reader]] = {
     "kml": (None, read_kml),
     "georss": ("incidents", read_georss),
     "usgs-geojson": ("incidents", read_usgs),
-    "deployments-csv": ("deployments", read_deployments_csv),
-    "infrastructure-csv": ("infrastructure", read_infrastructure_csv),
+    "deployments-csv": ("deployments", partial(read_layer_csv, layer="deployments")),
+    "infrastructure-csv": ("infrastructure", partial(read_layer_csv, layer="infrastructure")),
     "gpkg-deployments": ("deployments", partial(read_gpkg, layer="deployments")),
     "gpkg-infrastructure": ("infrastructure", partial(read_gpkg, layer="infrastructure")),
     "gpkg": (None, read_gpkg),
@@ -205,4 +206,6 @@ def read(path: Path, *, source: str, fmt: str | None = None, **options: Any) -> 
         raise UnreadableInputError(
             path, f"unknown format {name!r}: expected one of {sorted(READERS)}"
         ) from None
-    return reader(Path(path), source=source, **options)
+    from ingest.adapters.options import call
+
+    return call(name, reader, options.pop("layer", None), Path(path), source=source, **options)

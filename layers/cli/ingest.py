@@ -13,6 +13,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from ingest.adapters import READERS, detect
+    from ingest.adapters.options import call, declared
     from ingest.pipeline import ingest
     from ingest.store import open_store
 
@@ -32,14 +33,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
                        "defaults": _pairs(args.default, "--default") or None,
                        "table": args.table, "kind": args.kind}
             options = {k: v for k, v in options.items() if v is not None}
-            if args.no_quicklook:
-                options["quicklook"] = False
+            if args.no_quicklook and "quicklook" in declared(reader):
+                options["quicklook"] = False  # a hint to skip work, meaningful to raster readers only
             if layer is None:
                 if not args.layer:
                     raise WatchfloorError(f"{path}: format {fmt!r} holds any layer; say which with --layer")
-                layer, result = args.layer, reader(path, source=args.source, layer=args.layer, **options)
-            else:
-                result = reader(path, source=args.source, **options)
+                layer = args.layer
+            elif args.layer and args.layer != layer:
+                raise WatchfloorError(f"{path}: format {fmt!r} holds {layer}, not {args.layer}")
+            result = call(fmt, reader, layer, path, source=args.source, **options)
             summary = ingest(store, result, source=args.source, default_marking=args.marking)
         except WatchfloorError as exc:
             print(f"error: {exc}", file=sys.stderr)
