@@ -11,12 +11,13 @@ from bench import (
     dashboard_bench,
     ingest_bench,
     postgis_bench,
+    pushdown_bench,
     scenario,
     store_bench,
 )
 
 BENCHES = {"store": store_bench.run, "ingest": ingest_bench.run, "dashboard": dashboard_bench.run,
-           "analysis": analysis_bench.run, "stores": postgis_bench.run}
+           "analysis": analysis_bench.run, "stores": postgis_bench.run, "pushdown": pushdown_bench.run}
 
 
 def main() -> int:

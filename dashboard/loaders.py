@@ -31,6 +31,7 @@ import streamlit as st
 from ingest.markings import LEVELS
 from ingest.schema import LAYERS
 from ingest.store import Store, open_store
+from ingest.store.locks import holder_id
 from layers.access import ADMIN, Viewer, may, require, restrict, signature
 from layers.filters import View, apply_view
 from layers.picture import Window, as_seen_by, load_picture, operational_bounds, subject_markings
@@ -294,15 +295,29 @@ def _read_alerts(version_key: tuple) -> gpd.GeoDataFrame:
 @st.cache_resource
 def _evaluator() -> dict:
     """This process's background evaluation: the newest refresh interval started, the running
-    thread, the last result (shared by every session)."""
-    return {"bucket": -1, "lock": threading.Lock(), "thread": None, "last": None}
+    thread, the last result, the `Evaluator` holding (or standing by for) the store's alerts
+    lease and who held it at the last try (shared by every session)."""
+    return {"bucket": -1, "lock": threading.Lock(), "thread": None, "last": None, "evaluator": None,
+            "holding": None}
 
 
 def _evaluate_in_background(state: dict) -> None:
-    from layers.alerts.refresh import refresh_alerts
+    from layers.alerts.refresh import Evaluator
 
     try:
-        state["last"] = refresh_alerts(store())
+        if state["evaluator"] is None:
+            state["evaluator"] = Evaluator(store())
+        run = state["evaluator"].evaluate()
+        if run is None:
+            holder = state["evaluator"].holder() or "another process"
+            if holder != state["holding"]:  # told once per evaluator that holds it
+                log.info("alert evaluation: standing by, %s evaluates", holder)
+            state["holding"] = holder
+        else:
+            if state["holding"] != holder_id():
+                log.info("alert evaluation: this dashboard (%s) evaluates", holder_id())
+            log.info("alert evaluation at %s by %s: %s", run.at.isoformat(), holder_id(), run.line())
+            state["last"], state["holding"] = run, holder_id()
     except Exception:
         log.exception("alert evaluation failed; the previous alerts stay until the next interval")
     finally:
@@ -312,8 +327,11 @@ def _evaluate_in_background(state: dict) -> None:
 def evaluate_alerts(at: datetime) -> None:
     """Evaluate the rules once per refresh interval, in a background thread, never on a rerun:
     the first rerun of a new interval starts it and goes on with the alerts as they are; the
-    next reruns after it finished see the new ones. Nothing when `watchfloor alerts run` does it
-    (`watchfloor up` sets WATCHFLOOR_ALERTS_IN_DASHBOARD=0; or `[alerts] evaluate_in_dashboard = false`)."""
+    next reruns after it finished see the new ones. Only while this process holds the store's
+    alerts lease (layers/alerts/refresh.py `Evaluator`): with a `watchfloor alerts run` or another
+    dashboard evaluating, this one stands by, and takes over when that one stops. Nothing at all
+    when told so (`watchfloor up` sets WATCHFLOOR_ALERTS_IN_DASHBOARD=0; or
+    `[alerts] evaluate_in_dashboard = false`)."""
     import os
 
     from ingest.config import refresh_seconds, settings

@@ -48,3 +48,18 @@ def refresh_seconds() -> float:
 
         raise ConfigError("dashboard.refresh_seconds", "a number of seconds", raw) from None
     return max(2.0, value)
+
+
+def log_to_stderr(level: int) -> None:
+    """Send the `watchfloor` loggers' lines at `level` and above to stderr, unless the embedding
+    program configured logging already: the log of the long-running processes (feed runners,
+    the dashboard server), where a takeover of a feed or of the alert evaluation is told."""
+    import logging
+    import sys
+
+    logger = logging.getLogger("watchfloor")
+    if not logging.getLogger().handlers and not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(level)

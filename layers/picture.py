@@ -27,7 +27,7 @@ class Window:
     end: datetime
 
     @classmethod
-    def last(cls, hours: float, now: datetime) -> "Window":
+    def last(cls, hours: float, now: datetime) -> Window:
         return cls(now - timedelta(hours=hours), now)
 
 
@@ -41,11 +41,17 @@ def operational_bounds(store: Store) -> tuple[float, float, float, float] | None
     return (float(b.minx.min()), float(b.miny.min()), float(b.maxx.max()), float(b.maxy.max()))
 
 
-def load_picture(store: Store, window: Window, bounds: tuple[float, float, float, float] | None
-                 ) -> dict[str, gpd.GeoDataFrame]:
+def reference_boxes(bounds: tuple[float, float, float, float] | None) -> dict[str, tuple | None]:
+    """The bounding box each reference layer is read for, around the operation's `bounds`
+    (None: everywhere): what the picture holds, and what the alert rules test against."""
     area = None
     if bounds is not None:
         area = (bounds[0] - MARGIN_DEG, bounds[1] - MARGIN_DEG, bounds[2] + MARGIN_DEG, bounds[3] + MARGIN_DEG)
+    return {layer: area if layer != "borders" else _wide(area) for layer in REFERENCE_LAYERS}
+
+
+def load_picture(store: Store, window: Window, bounds: tuple[float, float, float, float] | None
+                 ) -> dict[str, gpd.GeoDataFrame]:
     out: dict[str, gpd.GeoDataFrame] = {}
     for layer in EVENT_LAYERS:
         # Deployments are a standing picture: the latest report counts, however old.
@@ -53,8 +59,8 @@ def load_picture(store: Store, window: Window, bounds: tuple[float, float, float
             out[layer] = store.read(layer, end=window.end)
         else:
             out[layer] = store.read(layer, start=window.start, end=window.end)
-    for layer in REFERENCE_LAYERS:
-        out[layer] = store.read(layer, bbox=area if layer != "borders" else _wide(area))
+    for layer, box in reference_boxes(bounds).items():
+        out[layer] = store.read(layer, bbox=box)
     return out
 
 
@@ -92,7 +98,7 @@ def subject_markings(store: Store, alerts: pd.DataFrame, picture: dict[str, gpd.
     wanted: dict[str, set[str]] = {}
     for text in pd.unique(alerts["subjects"].astype(object)) if "subjects" in alerts.columns else ():
         for item in subject_items(text):
-            layer, _, rest = item.partition("/")
+            layer, _, _rest = item.partition("/")
             if layer in LAYERS:
                 wanted.setdefault(layer, set()).add(item)
     out: dict[str, object] = {}

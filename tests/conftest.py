@@ -190,11 +190,13 @@ def free_port() -> int:
 
 
 def start_dashboard(home: Path, *args: str, port: int | None = None, **env: str) -> tuple[str, subprocess.Popen]:
-    """A real Streamlit server over ``home``'s store, on a loopback port; returns (url, process).
-    ``args`` are more `streamlit run` options (e.g. ``--secrets.files``)."""
+    """A real Streamlit server over ``home``'s store (or ``WATCHFLOOR_STORE=...`` in ``env``), on a
+    loopback port; returns (url, process). ``args`` are more `streamlit run` options (e.g.
+    ``--secrets.files``); its log is ``home/streamlit.log``."""
     port = port or free_port()
-    environ = {**os.environ, "WATCHFLOOR_HOME": str(home), **env}
-    environ.pop("WATCHFLOOR_STORE", None)
+    environ = {**os.environ, "WATCHFLOOR_HOME": str(home)}
+    environ.pop("WATCHFLOOR_STORE", None)  # the embedded store under ``home``, unless ``env`` names one
+    environ.update(env)
     log = open(home / "streamlit.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),

@@ -73,6 +73,12 @@ log = logging.getLogger("watchfloor.feeds")
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 USER_AGENT = "watchfloor-feeds/0.1"
+
+
+def user_agent() -> str:
+    """The User-Agent names the runner's process (not its host: a feed may be outside the mission
+    network), so a source's access log shows which of several runners polled, one at a time."""
+    return f"{USER_AGENT} (pid {os.getpid()})"
 # Whole-download deadline, as a multiple of timeout_s (at least DOWNLOAD_MIN_S):
 # the read timeout alone restarts with every byte, so a server trickling one
 # byte every few seconds would never time out.
@@ -239,7 +245,7 @@ class HttpPoller:
         for _hop in range(feed.max_redirects + 1):
             target = check_url(url, feed.allow_hosts, resolver=self.resolver, feed=feed.name)
             origin = origin or target.origin
-            headers = {"Host": target.host_header, "User-Agent": USER_AGENT}
+            headers = {"Host": target.host_header, "User-Agent": user_agent()}
             if target.origin == origin:
                 # Configured headers (tokens) go to the feed's own origin only, never to
                 # wherever a redirect points.

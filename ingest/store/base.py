@@ -15,6 +15,8 @@ from datetime import datetime
 import geopandas as gpd
 import pandas as pd
 
+from ingest.store.locks import Lease
+
 BBox = tuple[float, float, float, float]  # minx, miny, maxx, maxy in lon/lat; minx > maxx crosses 180
 
 
@@ -77,6 +79,26 @@ class AlertWriteReport:
     @property
     def written(self) -> int:
         return self.new + self.updated + self.unchanged
+
+
+@dataclass(frozen=True)
+class GeofenceQuery:
+    """What the geofencing alert rules test a window of track fixes against, for a store that can
+    pick out the fixes those rules need (`Store.geofence_fixes`): each reference layer as the
+    picture reads it (its bounding box), and per rule whether it runs. Built by
+    layers/alerts/refresh.py from the rules in force."""
+
+    start: datetime
+    end: datetime
+    columns: tuple[str, ...] = ("track_id", "time", "callsign", "marking")
+    borders: bool = False  # border crossings: against the borders in borders_bbox
+    borders_bbox: BBox | None = None
+    disputed_areas: bool = False  # entries into the disputed areas in areas_bbox
+    restricted_zones: bool = False  # entries into the infrastructure's restricted_zone polygons in areas_bbox
+    areas_bbox: BBox | None = None  # of the disputed areas and the infrastructure (zones, loitering targets)
+    zones_wkb: tuple[bytes, ...] = ()  # more restricted zones (the rules file's, drawn ones), in lon/lat
+    loiter_radius_m: float | None = None  # loitering: within this of the infrastructure of loiter_kinds
+    loiter_kinds: tuple[str, ...] = ()  # () : every kind
 
 
 ALERT_SEVERITIES = ("low", "medium", "high", "critical")
@@ -198,6 +220,46 @@ class Store(ABC):
         (tz-aware), with their acknowledgements: a shift's history stays listed for the
         retention period, a year of resolved alerts does not slow every read. Open and
         acknowledged-but-live alerts are never pruned. Returns how many were removed."""
+
+    # -- analysis in the store (optional) -------------------------------------------------
+    # A store that can query space and time itself (PostGIS) does the heavy part of some
+    # alert rules where the data is, so an evaluating process does not pull a day of track
+    # fixes. The results must be exactly those of the rules over the whole data in memory
+    # (tests/layers/alerts/test_pushdown.py); a store that cannot returns None and the
+    # caller does it in memory.
+
+    def geofence_fixes(self, query: GeofenceQuery) -> gpd.GeoDataFrame | None:
+        """The fixes of the window (`query.columns`, sorted by track and time) that the
+        geofencing rules can find something at: where a track's country or the areas it is
+        in change, segments that pass through an area, fixes near a loitering target, each
+        with what the rules need around it (the fix before; the last fix of the country a
+        track left). Two columns say how the selection sits in the whole: `_joined` (the
+        fix before this one in the selection is the fix before it in the track) and `_last`
+        (no later fix in the window). None: not supported, read the window instead."""
+        return None
+
+    def near_pairs(self, left: str, left_keys: pd.DataFrame, right: str, right_keys: pd.DataFrame,
+                   limits_m: object) -> tuple[object, object, object] | None:
+        """The pairs of records of `left` and `right` (layers; `*_keys`: source and
+        source_id of the records to pair) within `limits_m[j]` geodesic metres of right
+        record j (NaN: never), as (left positions, right positions, distances in metres),
+        sorted by left then right position. None: not supported, pair them in memory."""
+        return None
+
+    # -- leases -----------------------------------------------------------------------
+    # Several processes may stand ready to do one duty (poll a feed, evaluate the alert
+    # rules) on one or several machines; a lease makes one of them do it at a time, and
+    # lets another take over when that one dies (ingest/store/locks.py).
+
+    @abstractmethod
+    def exclusive(self, name: str) -> Lease:
+        """The lease `name` (`locks.ALERTS`, `locks.feed_lease(feed)`) among every process
+        using this store, not yet acquired. `acquire()` (or entering it as a context
+        manager) tries once, never waits, and says whether this process now holds it;
+        `held()` whether it still does (a holder asks between steps and stops on False);
+        `release()` gives it up; it is released too when the process dies (PostGIS: when
+        its connection is lost). A process that did not get it retries now and then: that
+        is the failover."""
 
     def is_empty(self) -> bool:
         from ingest.schema import LAYERS

@@ -49,6 +49,10 @@ from ingest.store.base import (
     alert_query,
     read_query,
 )
+from ingest.store.locks import FileLease, Lease
+
+# Leases (Store.exclusive) are lock files here, beside the tables.
+LOCKS_DIR = ".locks"
 
 ARROW_TYPES: dict[str, pa.DataType] = {
     "str": pa.string(),
@@ -125,6 +129,10 @@ class DeltaStore(Store):
 
     def __repr__(self) -> str:
         return f"DeltaStore({str(self.root)!r})"
+
+    def exclusive(self, name: str) -> Lease:
+        """A file lock under the store folder: among the processes of this machine."""
+        return FileLease(self.root / LOCKS_DIR, name)
 
     # -- writing ----------------------------------------------------------------
     def write(self, layer: str, frame: gpd.GeoDataFrame) -> WriteReport:

@@ -63,6 +63,7 @@ from ingest.store.base import (
     AlertWriteReport,
     BBox,
     FeedStatus,
+    GeofenceQuery,
     LayerStats,
     Store,
     WriteReport,
@@ -85,6 +86,7 @@ from ingest.store.delta import (
     from_arrow,
     to_arrow,
 )
+from ingest.store.locks import AdvisoryLease, Lease
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATIONS_TABLE = "watchfloor_migrations"
@@ -129,8 +131,9 @@ def redact(url: str) -> str:
     return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', '')}"
 
 
-def connect(url: str) -> psycopg.Connection:
-    """An autocommit connection whose session time zone is UTC (reads parse timestamps as UTC)."""
+def connect(url: str, **settings: str) -> psycopg.Connection:
+    """An autocommit connection whose session time zone is UTC (reads parse timestamps as UTC).
+    `settings` are more libpq parameters, over the URL's (a lease's keepalives and name)."""
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
@@ -138,6 +141,7 @@ def connect(url: str) -> psycopg.Connection:
     params["options"] = (params.get("options", "") + " -c TimeZone=UTC -c DateStyle=ISO").strip()
     params.setdefault("application_name", "watchfloor")
     params.setdefault("connect_timeout", "10")
+    params.update(settings)
     try:
         return psycopg.connect(**params, autocommit=True)
     except psycopg.Error as exc:
@@ -239,6 +243,23 @@ class PostGISStore(Store):
 
     def __repr__(self) -> str:
         return f"PostGISStore({redact(self.url)!r})"
+
+    def exclusive(self, name: str) -> Lease:
+        """A session advisory lock on a connection of its own: among every machine's processes."""
+        return AdvisoryLease(self.url, name)
+
+    def geofence_fixes(self, query: GeofenceQuery) -> gpd.GeoDataFrame:
+        """Selected in the database with window functions (ingest/store/analysis.py)."""
+        from ingest.store.analysis import geofence_fixes
+
+        return geofence_fixes(self, query)
+
+    def near_pairs(self, left: str, left_keys: pd.DataFrame, right: str, right_keys: pd.DataFrame,
+                   limits_m: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """ST_DWithin on geography in the database (ingest/store/analysis.py)."""
+        from ingest.store.analysis import near_pairs
+
+        return near_pairs(self, left, left_keys, right, right_keys, limits_m)
 
     def close(self) -> None:
         with self._lock:

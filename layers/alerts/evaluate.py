@@ -22,7 +22,7 @@ from layers.analysis.coverage import coverage_gaps
 from layers.analysis.findings import concat_findings, empty_findings
 from layers.analysis.geofence import Fixes, area_entries, border_crossings, loitering, prepare_fixes
 from layers.analysis.hotspots import hotspots
-from layers.analysis.proximity import incidents_near
+from layers.analysis.proximity import PairSearch, incidents_near
 from layers.analysis.staleness import stale_deployments, stale_tracks
 
 
@@ -66,7 +66,7 @@ def _of_categories(incidents: gpd.GeoDataFrame, categories: tuple[str, ...]) -> 
 
 def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetime, *,
              track_points: gpd.GeoDataFrame | Fixes | None = None,
-             only: tuple[str, ...] | None = None) -> gpd.GeoDataFrame:
+             only: tuple[str, ...] | None = None, pair_search: PairSearch | None = None) -> gpd.GeoDataFrame:
     """Run every enabled rule over the picture; all findings, de-duplicated by key, newest first.
 
     ``picture`` is `layers.picture.load_picture`'s dict (incidents, tracks,
@@ -75,7 +75,9 @@ def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetim
     geofencing rules run only when ``track_points`` is given (or the picture
     has a "track_points" entry); they are sorted once and shared by the three
     rules. Pure: nothing is read or written, and the same inputs give the same
-    findings with the same keys. ``only`` runs just the named rules.
+    findings with the same keys. ``only`` runs just the named rules. ``pair_search`` lets the
+    store find the incidents near facilities and units (layers/alerts/refresh.py); ``track_points``
+    may be the store's selection of the fixes that matter (`Store.geofence_fixes`).
     """
     if only is not None:
         rules = replace(rules, **{name: replace(getattr(rules, name), enabled=False)
@@ -92,12 +94,13 @@ def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetim
         watched = _of_categories(incidents, r.incident_near_infrastructure.categories)
         parts.append(incidents_near(watched, infra, distances_m=r.incident_near_infrastructure.distances,
                                     target_layer="infrastructure", rule="incident_near_infrastructure",
-                                    severity=r.incident_near_infrastructure.severity))
+                                    severity=r.incident_near_infrastructure.severity, pair_search=pair_search))
     if r.incident_near_deployment.enabled and incidents is not None and layer("deployments") is not None:
         parts.append(incidents_near(_of_categories(incidents, r.incident_near_deployment.categories),
                                     layer("deployments"),
                                     distances_m=r.incident_near_deployment.distance_m, target_layer="deployments",
-                                    rule="incident_near_deployment", severity=r.incident_near_deployment.severity))
+                                    rule="incident_near_deployment", severity=r.incident_near_deployment.severity,
+                                    pair_search=pair_search))
     if r.coverage_gap.enabled and incidents is not None:
         parts.append(coverage_gaps(incidents, layer("imagery"), max_cloud=r.coverage_gap.max_cloud,
                                    min_severity=r.coverage_gap.min_severity, severity=r.coverage_gap.severity))

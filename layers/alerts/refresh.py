@@ -6,21 +6,33 @@ every dashboard process and every viewer sees the same alerts and the same
 acknowledgements. `watchfloor alerts run` does this on an interval; the
 dashboard also refreshes them when they are older than its refresh interval,
 so a single laptop needs no second process.
+
+Once, however many processes could: an `Evaluator` evaluates only while it holds
+the store's "alerts" lease (ingest/store/locks.py). Every `watchfloor alerts run`
+and every dashboard that evaluates in the background goes through one, so with
+several of them on one store (machines kept for availability) one evaluates and
+the others stand by, and one of them takes over when it dies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
+
+import geopandas as gpd
+import shapely
 
 from ingest.store import Store
+from ingest.store.base import GeofenceQuery
+from ingest.store.locks import ALERTS
 from layers.alerts.evaluate import evaluate
 from layers.alerts.rules import Rules, load_rules
-from layers.picture import Window, load_picture, operational_bounds
+from layers.picture import Window, load_picture, operational_bounds, reference_boxes
 
 # Track fixes older than this are not geofenced again on every evaluation.
 GEOFENCE_WINDOW = timedelta(hours=24)
 PICTURE_WINDOW = timedelta(days=7)
+FIX_COLUMNS = ("track_id", "time", "callsign", "marking")
 
 
 @dataclass(frozen=True)
@@ -37,14 +49,69 @@ class AlertRun:
                 f"{self.resolved} resolved" + (f", {self.pruned} old resolved forgotten" if self.pruned else ""))
 
 
+def geofence_query(rules: Rules, now: datetime, bounds: tuple | None) -> GeofenceQuery:
+    """What the geofencing rules in force test the last GEOFENCE_WINDOW of fixes against, as the
+    picture holds it (`layers.picture.reference_boxes`), for `Store.geofence_fixes`."""
+    boxes = reference_boxes(bounds)
+    rz, lt = rules.restricted_zone_entry, rules.loitering
+    return GeofenceQuery(
+        start=now - GEOFENCE_WINDOW, end=now, columns=FIX_COLUMNS,
+        borders=rules.border_crossing.enabled, borders_bbox=boxes["borders"],
+        disputed_areas=rules.disputed_area_entry.enabled, restricted_zones=rz.enabled and rz.include_infrastructure,
+        areas_bbox=boxes["infrastructure"],
+        zones_wkb=tuple(shapely.to_wkb(z.geometry) for z in rz.zones) if rz.enabled else (),
+        loiter_radius_m=lt.radius_m if lt.enabled else None, loiter_kinds=tuple(lt.kinds))
+
+
+def evaluate_store(store: Store, now: datetime, rules: Rules, *, pushdown: bool = True) -> gpd.GeoDataFrame:
+    """The rules over the store: the picture of the last PICTURE_WINDOW and the fixes of the last
+    GEOFENCE_WINDOW. With `pushdown`, a store that can (PostGIS) pairs incidents with facilities
+    and units and picks out the fixes the geofencing rules need itself, so this process never
+    holds a day of fixes; the findings are the same (tests/layers/alerts/test_pushdown.py)."""
+    bounds = operational_bounds(store)
+    picture = load_picture(store, Window(now - PICTURE_WINDOW, now), bounds)
+    points = store.geofence_fixes(geofence_query(rules, now, bounds)) if pushdown else None
+    if points is None:
+        points = store.read("track_points", start=now - GEOFENCE_WINDOW, end=now, columns=list(FIX_COLUMNS))
+
+    def pairs(left: str, left_frame, right: str, right_frame, limits):
+        if not {"source", "source_id"} <= set(left_frame.columns) & set(right_frame.columns):
+            return None
+        return store.near_pairs(left, left_frame[["source", "source_id"]], right,
+                                right_frame[["source", "source_id"]], limits)
+
+    return evaluate(picture, rules, now, track_points=points, pair_search=pairs if pushdown else None)
+
+
 def refresh_alerts(store: Store, *, now: datetime | None = None, rules: Rules | None = None) -> AlertRun:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     rules = rules or load_rules()
-    picture = load_picture(store, Window(now - PICTURE_WINDOW, now), operational_bounds(store))
-    points = store.read("track_points", start=now - GEOFENCE_WINDOW, end=now,
-                        columns=["track_id", "time", "callsign", "marking"])
-    findings = evaluate(picture, rules, now, track_points=points)
+    findings = evaluate_store(store, now, rules)
     report = store.put_alerts(findings, now=now)
     resolved = store.resolve_missing(set(findings["key"].astype(str)), now=now)
     pruned = store.prune_alerts(now - timedelta(seconds=rules.retention_s))
     return AlertRun(len(findings), report.new, report.updated, resolved, now, pruned)
+
+
+class Evaluator:
+    """The alert rules evaluated by this process only while it holds the "alerts" lease. The lease
+    is kept once taken (the holder evaluates every interval); a process that did not get it tries
+    again on its next `evaluate`, so it takes over when the holder dies."""
+
+    def __init__(self, store: Store, rules: Rules | None = None) -> None:
+        self.store, self.rules = store, rules
+        self.lease = store.exclusive(ALERTS)
+
+    def evaluate(self, now: datetime | None = None) -> AlertRun | None:
+        """Evaluate and keep the results, if this process holds (or now takes) the lease;
+        None when another process holds it."""
+        if not (self.lease.held() or self.lease.acquire()):
+            return None
+        return refresh_alerts(self.store, now=now, rules=self.rules)
+
+    def holder(self) -> str | None:
+        """Who evaluates now (this process or another), for messages."""
+        return self.lease.holder()
+
+    def close(self) -> None:
+        self.lease.release()

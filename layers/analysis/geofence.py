@@ -69,6 +69,11 @@ class Fixes:
     rows: np.ndarray  # position of each sorted fix in the input frame
     callsign: pd.Series | None  # the input's callsign column (input order), read only for findings
     _cache: dict
+    # When the fixes are a selection of each track's (Store.geofence_fixes): whether the fix before
+    # each one here is the fix before it in the track (`_joined`), and whether it is the track's last
+    # (`_last`). None: every fix of each track is here.
+    joined: np.ndarray | None = None
+    last: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -78,6 +83,19 @@ class Fixes:
         out = np.zeros(len(self.x), dtype=bool)
         out[1:] = self.track[1:] == self.track[:-1]
         return out
+
+    @property
+    def adjacent(self) -> np.ndarray:
+        """Whether the segment from the fix before to this one is a leg the track flew: the same
+        track, and (in a selection) no fix left out between them."""
+        same = self.same_track_as_previous
+        return same if self.joined is None else same & self.joined
+
+    @property
+    def last_of_track(self) -> np.ndarray:
+        if self.last is not None:
+            return self.last
+        return np.r_[self.track[1:] != self.track[:-1], True]
 
     @property
     def by_lon(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -142,8 +160,10 @@ def prepare_fixes(track_points: gpd.GeoDataFrame | Fixes | None) -> Fixes:
     in_order = bool(np.all((c[1:] > c[:-1]) | ((c[1:] == c[:-1]) & (tr[1:] >= tr[:-1]))))
     order = rows if in_order else rows[np.lexsort((tr, c))]  # fixes often arrive track by track
     callsign = track_points.get("callsign")
+    flags = {c: track_points[c].to_numpy(dtype=bool)[order] if c in track_points else None
+             for c in ("_joined", "_last")}
     return Fixes(x[order], y[order], t[order], codes[order].astype(np.int64),
-                 np.asarray(uniques, dtype=object), order, callsign, {})
+                 np.asarray(uniques, dtype=object), order, callsign, {}, flags["_joined"], flags["_last"])
 
 
 # -- membership and crossings -------------------------------------------------------
@@ -386,8 +406,7 @@ def area_entries(track_points: gpd.GeoDataFrame | Fixes | None, areas: gpd.GeoDa
     ai = np.repeat(np.fromiter(hits, np.int64, len(hits)), [len(v) for v in hits.values()])
     na = len(polys)
     inside = np.sort(fi * na + ai)
-    same = fixes.same_track_as_previous
-    entry = same[fi] & ~_contains_sorted(inside, (fi - 1) * na + ai)
+    entry = fixes.adjacent[fi] & ~_contains_sorted(inside, (fi - 1) * na + ai)
     through_i, through_a = _pass_through(fixes, polys, inside)
     i = np.concatenate([fi[entry], through_i])
     a = np.concatenate([ai[entry], through_a])
@@ -431,7 +450,7 @@ def _pass_through(fixes: Fixes, polys: np.ndarray, inside: np.ndarray) -> tuple[
     joins with chords, at most 2 % inside the circle, so the band holds every
     fix within the length (a few more candidates, none missed)."""
     na = len(polys)
-    same = fixes.same_track_as_previous
+    same = fixes.adjacent
     seg = np.flatnonzero(same)
     if len(seg) == 0:
         return np.empty(0, np.int64), np.empty(0, np.int64)
@@ -501,7 +520,7 @@ def loitering(track_points: gpd.GeoDataFrame | Fixes | None, targets: gpd.GeoDat
     o = np.lexsort((fi, tj))
     fi, tj, dist = fi[o], tj[o], dist[o]
     brk = np.ones(len(fi), dtype=bool)
-    brk[1:] = ((tj[1:] != tj[:-1]) | (fi[1:] != fi[:-1] + 1) | (fixes.track[fi[1:]] != fixes.track[fi[:-1]]))
+    brk[1:] = ((tj[1:] != tj[:-1]) | (fi[1:] != fi[:-1] + 1) | ~fixes.adjacent[fi[1:]])
     if max_gap_s is not None:
         brk[1:] |= (fixes.t[fi[1:]] - fixes.t[fi[:-1]]) > max_gap_s * _US
     run = np.cumsum(brk) - 1
@@ -522,8 +541,7 @@ def loitering(track_points: gpd.GeoDataFrame | Fixes | None, targets: gpd.GeoDat
     s, e, r = starts[keep], ends[keep], first_reach[keep]
     f0, f1 = fi[s], fi[e]
     tgt = tj[s]
-    last_of_track = np.r_[fixes.track[1:] != fixes.track[:-1], True]
-    ongoing = last_of_track[f1]
+    ongoing = fixes.last_of_track[f1]
     tname = text_column(targets, "name", "unit_name", "source_id", default="target").astype(object)
     kind = np.array([k.replace("_", " ") for k in text_column(targets, "kind", default="target").tolist()],
                     dtype=object)

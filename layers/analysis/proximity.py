@@ -10,7 +10,7 @@ of it spent writing the 100,000 findings' text (in Arrow, see `_text`); `python
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import geopandas as gpd
 import numpy as np
@@ -35,10 +35,16 @@ from layers.analysis.findings import Taken, empty_findings, findings_frame, json
 DEFAULT_KEY = "*"  # in a distances dict: the distance for kinds not listed
 
 
+# Finds the pairs in the store instead (Store.near_pairs): (left layer, its records, right layer, its
+# records, limit per right record) -> (left positions, right positions, metres), or None to do it here.
+PairSearch = Callable[[str, gpd.GeoDataFrame, str, gpd.GeoDataFrame, np.ndarray],
+                      "tuple[np.ndarray, np.ndarray, np.ndarray] | None"]
+
+
 def incidents_near(incidents: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *,
                    distances_m: Mapping[str, float] | float, target_layer: str = "infrastructure",
-                   rule: str | None = None, severity: str | Mapping[str, str] | None = None
-                   ) -> gpd.GeoDataFrame:
+                   rule: str | None = None, severity: str | Mapping[str, str] | None = None,
+                   pair_search: PairSearch | None = None) -> gpd.GeoDataFrame:
     """One finding per (incident, target) pair closer than the target's distance.
 
     ``distances_m``: one distance for every target, or per target ``kind``
@@ -49,6 +55,8 @@ def incidents_near(incidents: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *,
     per target kind (falling back to the incident's).
     The key is rule + incident + target: the pair is the situation, whatever
     refresh finds it, and it has no time of its own beyond the incident's.
+    ``pair_search`` finds the pairs where the records are kept (a database: `Store.near_pairs`)
+    rather than here; the findings are built from its pairs and distances the same way.
     """
     rule = rule or ("incident_near_" + ("deployment" if target_layer == "deployments" else target_layer))
     if incidents is None or targets is None or incidents.empty or targets.empty:
@@ -66,7 +74,8 @@ def incidents_near(incidents: gpd.GeoDataFrame, targets: gpd.GeoDataFrame, *,
     else:
         limit = np.full(len(targets), float(distances_m))
     lon, lat = xy(incidents)
-    pi, tj, dist = pairs_within(lon, lat, Targets(targets.geometry.values), limit)
+    found = pair_search("incidents", incidents, target_layer, targets, limit) if pair_search else None
+    pi, tj, dist = found if found is not None else pairs_within(lon, lat, Targets(targets.geometry.values), limit)
     if len(pi) == 0:
         return empty_findings()
 

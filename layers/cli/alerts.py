@@ -10,20 +10,36 @@ import pandas as pd
 
 
 def cmd_alerts_run(args: argparse.Namespace) -> int:
-    """Evaluate the alert rules over the store, now and then every --interval seconds."""
+    """Evaluate the alert rules over the store, now and then every --interval seconds, while this
+    process holds the store's alerts lease; otherwise stand by and try again every --takeover-s."""
     import time as _time
 
     from ingest.store import open_store
+    from ingest.store.locks import holder_id
     from layers.alerts import load_rules
-    from layers.alerts.refresh import refresh_alerts
+    from layers.alerts.refresh import Evaluator
 
-    store, rules = open_store(), load_rules(Path(args.rules) if args.rules else None)
-    while True:
-        run = refresh_alerts(store, rules=rules)
-        print(f"{run.at:%Y-%m-%d %H:%M:%S}Z {run.line()}", flush=True)
-        if args.once:
-            return 0
-        _time.sleep(args.interval)
+    if not args.takeover_s > 0 or not args.interval > 0:
+        print("error: --interval and --takeover-s must be numbers of seconds > 0", file=sys.stderr)
+        return 2
+    evaluator = Evaluator(open_store(), load_rules(Path(args.rules) if args.rules else None))
+    holding: bool | None = None
+    try:
+        while True:
+            run = evaluator.evaluate()
+            if run is not None and holding is not True:
+                print(f"this evaluator ({holder_id()}) holds the alerts lease: it evaluates", flush=True)
+            elif run is None and holding is not False:
+                print(f"standing by: {evaluator.holder() or 'another evaluator'} evaluates the alerts "
+                      f"(trying every {args.takeover_s:g} s)", flush=True)
+            holding = run is not None
+            if run is not None:
+                print(f"{run.at:%Y-%m-%d %H:%M:%S}Z {run.line()}", flush=True)
+            if args.once:
+                return 0
+            _time.sleep(args.interval if holding else args.takeover_s)
+    finally:
+        evaluator.close()
 
 
 def cmd_alerts_list(args: argparse.Namespace) -> int:
@@ -67,9 +83,12 @@ def cmd_alerts_ack(args: argparse.Namespace) -> int:
 def add_parsers(sub: argparse._SubParsersAction) -> None:
     a = sub.add_parser("alerts", help="alert rules over all feeds: evaluate, list, acknowledge")
     asub = a.add_subparsers(dest="alerts_command", required=True)
-    ar = asub.add_parser("run", help="evaluate the rules now and every --interval seconds")
+    ar = asub.add_parser("run", help="evaluate the rules now and every --interval seconds (one evaluator per "
+                                     "store at a time: others stand by)")
     ar.add_argument("--once", action="store_true")
-    ar.add_argument("--interval", type=float, default=60.0)
+    ar.add_argument("--interval", type=float, default=60.0, help="seconds between evaluations (default 60)")
+    ar.add_argument("--takeover-s", type=float, default=10.0, metavar="SECONDS",
+                    help="while another process evaluates, try to take over this often (default 10)")
     ar.add_argument("--rules", help="rules file (default $WATCHFLOOR_HOME/alerts.toml over the bundled defaults)")
     ar.set_defaults(func=cmd_alerts_run)
     al = asub.add_parser("list", help="list alerts")

@@ -18,13 +18,20 @@ alert-writer ROOT KEYS STOP MARK - put the same KEYS findings again and again (a
                       appeared), until the file STOP exists
 ack ROOT BY KEY...   - acknowledge each KEY as BY, printing "acked KEY True|False"
 alerts ROOT          - print every alert as a JSON line: key, state, acknowledged_by
+lease ROOT NAME      - try to take the lease NAME, print "held True|False PID", then wait for a line on stdin:
+                      "release" releases it and prints "released"; end of input exits (holding it)
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
+import signal
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import geopandas as gpd
@@ -34,6 +41,86 @@ import shapely
 
 from ingest.store import open_store
 from ingest.validate import validate
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def store_root(store) -> str:
+    """What a child process passes to `open_store` to open the same store."""
+    return store.url if hasattr(store, "url") else str(store.root)
+
+# The test and its child processes meet on signals, never on time: a child prints a line at
+# each moment the test acts on, and the test waits for that line with a deadline. The
+# deadline only bounds a failure; a loaded machine makes the test slower, not flaky.
+DEADLINE_S = 180.0
+
+
+class Child:
+    """A `tests.support.storeproc` child process (or another `module`'s, e.g. `layers.cli`: a
+    `watchfloor` command) whose output lines the test waits for one by one."""
+
+    def __init__(self, *args: str, module: str = "tests.support.storeproc", env: dict[str, str] | None = None
+                 ) -> None:
+        self.args = args
+        self.p = subprocess.Popen([sys.executable, "-m", module, *args], cwd=ROOT, env=env,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        self.lines: list[str] = []  # every line taken from the queue so far
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._stderr: list[str] = []
+        self._pumps = [threading.Thread(target=self._pump, daemon=True),
+                       threading.Thread(target=lambda: self._stderr.extend(self.p.stderr), daemon=True)]
+        for t in self._pumps:
+            t.start()
+
+    def _pump(self) -> None:
+        for line in self.p.stdout:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)  # end of output
+
+    def _problem(self, what: str) -> str:
+        return f"{' '.join(self.args[:1])}: {what}; its lines: {self.lines[-5:]}; stderr: {''.join(self._stderr)[-2000:]}"
+
+    def expect(self, prefix: str, timeout: float = DEADLINE_S) -> str:
+        """The next line starting with `prefix` (earlier lines are kept in `lines`)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise AssertionError(self._problem(f"no {prefix!r} line within {timeout:.0f} s")) from None
+            if line is None:
+                self._queue.put(None)
+                self.p.wait(timeout)
+                raise AssertionError(self._problem(f"exited ({self.p.returncode}) before a {prefix!r} line"))
+            self.lines.append(line)
+            if line.startswith(prefix):
+                return line
+
+    def send(self, line: str) -> None:
+        self.p.stdin.write(line + "\n")
+        self.p.stdin.flush()
+
+    def finish(self, timeout: float = DEADLINE_S) -> list[str]:
+        """Every line, once the process has ended (stdin closed: a held writer leaves)."""
+        self.p.stdin.close()
+        while (line := self._queue.get(timeout=timeout)) is not None:
+            self.lines.append(line)
+        self.p.wait(timeout)
+        for t in self._pumps:
+            t.join(timeout)
+        return self.lines
+
+    def succeed(self) -> list[str]:
+        lines = self.finish()
+        assert self.p.returncode == 0, self._problem(f"exit status {self.p.returncode}")
+        return lines
+
+    def kill(self) -> list[str]:
+        os.kill(self.p.pid, signal.SIGKILL)
+        lines = self.finish()
+        assert self.p.returncode == -signal.SIGKILL, self._problem(f"exit status {self.p.returncode}")
+        return lines
 
 
 def batch(k: int, size: int) -> gpd.GeoDataFrame:
@@ -134,6 +221,12 @@ def main() -> None:
         by = sys.argv[3]
         for key in sys.argv[4:]:
             print(f"acked {key} {store.acknowledge(key, by)}", flush=True)
+    elif role == "lease":
+        lease = store.exclusive(sys.argv[3])
+        print(f"held {lease.acquire()} {os.getpid()}", flush=True)
+        if sys.stdin.readline().strip() == "release":
+            lease.release()
+            print("released", flush=True)
     elif role == "alerts":
         for row in store.alerts()[["key", "state", "acknowledged_by"]].itertuples(index=False):
             by = None if pd.isna(row.acknowledged_by) else row.acknowledged_by

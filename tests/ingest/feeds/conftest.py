@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ssl
 import threading
-import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -25,6 +24,7 @@ import pytest
 from ingest.feeds import parse_config
 from ingest.feeds.http_poller import HttpPoller
 from ingest.store.delta import DeltaStore
+from tests.support.waiting import wait_for  # noqa: F401  (the folder's tests import it from here)
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "feeds"
 
@@ -162,14 +162,3 @@ def cot(uid: str, t: str, lat: float = 42.66, lon: float = 21.17, kind: str = "a
             f'stale="2026-11-21T10:10:00Z"><point lat="{lat}" lon="{lon}" hae="850" ce="10" le="10"/>'
             f'<detail><contact callsign="{uid}"/><track speed="30.5" course="90"/></detail></event>'
             ).encode()
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 60.0) -> bool:
-    """Poll `condition` until it holds; the deadline only bounds a failure (a loaded
-    machine makes a test slower, never wrong)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()

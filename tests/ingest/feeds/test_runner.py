@@ -120,3 +120,56 @@ def test_sigterm_stops_the_runner_process_cleanly(server, tmp_path):
     assert "received SIGTERM" in err and "stopping" in err
     store = DeltaStore(tmp_path / "home" / "store")
     assert count(store) == 3
+
+
+# -- several runners on one store: one runs each feed, another takes over --------------------
+
+def _runner(config, store, tmp_path, name: str, takeover_s: float = 0.2):
+    stop, report = threading.Event(), RunReport()
+    t = threading.Thread(target=run, args=(config, store), daemon=True, name=name,
+                         kwargs={"stop_event": stop, "report": report, "takeover_s": takeover_s,
+                                 "staging_dir": tmp_path / name / "s", "state_dir": tmp_path / name / "st"})
+    t.start()
+    return stop, report, t
+
+
+def test_two_runners_share_the_feeds_one_each_and_the_other_takes_over_when_it_stops(server, store, tmp_path):
+    server.routes["/feed"] = static(PAYLOAD)
+    config = load_config(write_config(tmp_path / "feeds.toml", [
+        http_table("poll", server.url("/feed"), interval_s=0.2),
+        {"name": "udp", "kind": "cot-udp", "port": 0, "batch_s": 0.2},
+    ]))
+    first = _runner(config, store, tmp_path, "first")
+    assert wait_for(lambda: first[1].held == {"poll", "udp"})  # alone: it takes every feed
+    second = _runner(config, store, tmp_path, "second")
+    try:
+        assert wait_for(lambda: first[1].poll_count >= 5)
+        assert second[1].held == set() and second[1].poll_count == 0 and not second[1].listeners
+        first[0].set()  # the first one stops: it releases its leases on the way out
+        first[2].join(10)
+        assert wait_for(lambda: second[1].held == {"poll", "udp"} and "udp" in second[1].listeners)
+        polled = second[1].poll_count
+        assert wait_for(lambda: second[1].poll_count >= polled + 3)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            tx.sendto(cot("UAV-8", "2026-11-21T10:30:00Z"), second[1].listeners["udp"].address)
+        assert wait_for(lambda: count(store) == 4)  # three polled fixes (stored once) and the CoT one
+    finally:
+        for stop, _, t in (first, second):
+            stop.set()
+            t.join(10)
+    assert {r["feed"]: r["state"] for r in store.feed_status().to_dict("records")} == {"poll": "ok", "udp": "stopped"}
+
+
+def test_once_skips_a_feed_another_runner_holds(server, store, tmp_path):
+    from ingest.store.locks import feed_lease, holder_id
+
+    server.routes["/a"] = static(PAYLOAD)
+    server.routes["/b"] = static(PAYLOAD)
+    config = load_config(write_config(tmp_path / "feeds.toml", [http_table("a", server.url("/a")),
+                                                               http_table("b", server.url("/b"))]))
+    with store.exclusive(feed_lease("b")) as held:  # as another runner's lease would be
+        assert held
+        report = run(config, store, once=True, staging_dir=tmp_path / "s", state_dir=tmp_path / "st")
+    assert [r.feed for r in report.polls] == ["a"] and report.ok
+    assert report.skipped == [f"b: {holder_id()} runs it"]
+    assert server.hits("/b") == []

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import queue
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from datetime import datetime
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -26,9 +20,8 @@ from ingest.schema import LAYERS
 from ingest.store import open_store
 from ingest.store.base import ALERT_COLUMNS, AlertWriteReport
 from ingest.validate import validate
-from tests.support.storeproc import findings
+from tests.support.storeproc import DEADLINE_S, Child, findings, store_root
 
-ROOT = Path(__file__).resolve().parents[3]
 T0 = pd.Timestamp("2026-11-20T00:00:00Z")
 
 
@@ -166,82 +159,7 @@ def test_ingest_accounting_adds_up_and_derives_tracks(store):
 
 
 # --- process-level guarantees (every backend: writer and reader processes) ----------------
-# The test and its child processes meet on signals, never on time: a child prints a line at
-# each moment the test acts on, and the test waits for that line with a deadline. The
-# deadline only bounds a failure; a loaded machine makes the test slower, not flaky.
-
-DEADLINE_S = 180.0
-
-
-class Child:
-    """A `tests.support.storeproc` child process whose output lines the test waits for one by one."""
-
-    def __init__(self, *args: str) -> None:
-        self.args = args
-        self.p = subprocess.Popen([sys.executable, "-m", "tests.support.storeproc", *args], cwd=ROOT,
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-        self.lines: list[str] = []  # every line taken from the queue so far
-        self._queue: queue.Queue[str | None] = queue.Queue()
-        self._stderr: list[str] = []
-        self._pumps = [threading.Thread(target=self._pump, daemon=True),
-                       threading.Thread(target=lambda: self._stderr.extend(self.p.stderr), daemon=True)]
-        for t in self._pumps:
-            t.start()
-
-    def _pump(self) -> None:
-        for line in self.p.stdout:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)  # end of output
-
-    def _problem(self, what: str) -> str:
-        return f"{' '.join(self.args[:1])}: {what}; its lines: {self.lines[-5:]}; stderr: {''.join(self._stderr)[-2000:]}"
-
-    def expect(self, prefix: str, timeout: float = DEADLINE_S) -> str:
-        """The next line starting with `prefix` (earlier lines are kept in `lines`)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                line = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise AssertionError(self._problem(f"no {prefix!r} line within {timeout:.0f} s")) from None
-            if line is None:
-                self._queue.put(None)
-                self.p.wait(timeout)
-                raise AssertionError(self._problem(f"exited ({self.p.returncode}) before a {prefix!r} line"))
-            self.lines.append(line)
-            if line.startswith(prefix):
-                return line
-
-    def send(self, line: str) -> None:
-        self.p.stdin.write(line + "\n")
-        self.p.stdin.flush()
-
-    def finish(self, timeout: float = DEADLINE_S) -> list[str]:
-        """Every line, once the process has ended (stdin closed: a held writer leaves)."""
-        self.p.stdin.close()
-        while (line := self._queue.get(timeout=timeout)) is not None:
-            self.lines.append(line)
-        self.p.wait(timeout)
-        for t in self._pumps:
-            t.join(timeout)
-        return self.lines
-
-    def succeed(self) -> list[str]:
-        lines = self.finish()
-        assert self.p.returncode == 0, self._problem(f"exit status {self.p.returncode}")
-        return lines
-
-    def kill(self) -> list[str]:
-        os.kill(self.p.pid, signal.SIGKILL)
-        lines = self.finish()
-        assert self.p.returncode == -signal.SIGKILL, self._problem(f"exit status {self.p.returncode}")
-        return lines
-
-
-def _target(store) -> str:
-    """What a child process passes to `open_store` to open the same store."""
-    return store.url if hasattr(store, "url") else str(store.root)
+# tests/support/storeproc.py: the child processes, and `Child`, which waits for their lines.
 
 
 def _committed(lines: list[str]) -> dict[int, list[int]]:
@@ -270,7 +188,7 @@ def _killed_writer_is_gone(store, name: str) -> None:
 
 def _batches(store) -> pd.Series:
     """Rows stored per batch number (a fresh store opened as another process would)."""
-    ids = open_store(_target(store)).read("track_points", columns=["source_id"])["source_id"]
+    ids = open_store(store_root(store)).read("track_points", columns=["source_id"])["source_id"]
     assert not ids.duplicated().any(), "a record was stored twice"
     return ids.str.extract(r"^b(\d+)-")[0].astype(int).value_counts().sort_index()
 
@@ -286,7 +204,7 @@ def test_a_writer_killed_mid_write_leaves_the_previous_state_intact(store):
     expected: set[int] = set()
     for i, moment in enumerate(moments):
         start, name = i * 100, f"wf-writer-{uuid.uuid4().hex[:8]}"
-        target = _target(store)
+        target = store_root(store)
         if hasattr(store, "url"):  # the name its server sessions go by
             target += ("&" if "?" in target else "?") + f"application_name={name}"
         hold = [] if moment == "during-write" else [f"{moment}@{start + 1}"]
@@ -315,7 +233,7 @@ def test_a_writer_killed_mid_write_leaves_the_previous_state_intact(store):
 def test_readers_see_whole_batches_while_a_writer_writes(store, tmp_path):
     """The writer pauses before batch 30 until both readers have read; they go on reading
     while it writes batches 30-35, and read once more after batch 35 was committed."""
-    target, batch, stop = _target(store), 5_000, tmp_path / "stop"
+    target, batch, stop = store_root(store), 5_000, tmp_path / "stop"
     writer = Child("writer", target, str(batch), "60", "0", "before-write@30")
     readers = [Child("reader", target, str(stop)) for _ in range(2)]
     writer.expect("held before-write 30")
@@ -338,7 +256,7 @@ def test_two_writers_and_readers_at_once_lose_and_duplicate_nothing(store, tmp_p
     at the same moment, so they race on the same keys) and two readers, reading from before
     the release until both writers have committed batch 29: every batch stored once and
     whole, each record inserted by exactly one writer, readers never see part of a batch."""
-    target, batch, stop = _target(store), 2_000, tmp_path / "stop"
+    target, batch, stop = store_root(store), 2_000, tmp_path / "stop"
     writers = [Child("writer", target, str(batch), "30", "0", "before-write@0"),
                Child("writer", target, str(batch), "45", "0", "before-write@0")]
     readers = [Child("reader", target, str(stop)) for _ in range(2)]
@@ -492,7 +410,7 @@ def test_no_alerts_is_an_empty_frame_with_the_columns(store):
 
 
 def test_an_acknowledgement_in_one_process_is_seen_by_every_other(store, tmp_path):
-    root = _target(store)
+    root = store_root(store)
     store.put_alerts(findings(["a", "b"]), now=N0)
 
     def run(*args: str) -> str:

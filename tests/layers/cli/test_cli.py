@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[3]
 def run(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "WATCHFLOOR_HOME": str(home)}
     env.pop("WATCHFLOOR_STORE", None)
-    return subprocess.run([sys.executable, "-m", "layers.cli", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "-m", "layers.cli", *args], check=False, cwd=ROOT, env=env,
+                          input=stdin, capture_output=True, text=True, timeout=300)
 
 
 def test_ingest_prints_one_summary_line_and_quarantines_bad_rows(tmp_path):
@@ -83,3 +83,45 @@ def test_alerts_run_list_and_acknowledge(tmp_path):
     refused = run(tmp_path, "alerts", "ack", "--user", "usa.viewer", "--password-stdin", key,
                   stdin=TEST_PASSWORD + "\n")
     assert refused.returncode == 2 and "Not permitted" in refused.stderr
+
+
+def test_alerts_run_evaluates_in_one_process_at_a_time_and_another_takes_over(tmp_path):
+    """Two evaluators on one store (two machines kept for availability): the second stands by
+    while the first evaluates, and evaluates from the moment the first is killed."""
+    from tests.support.storeproc import Child
+
+    env = {**os.environ, "WATCHFLOOR_HOME": str(tmp_path)}
+    env.pop("WATCHFLOOR_STORE", None)
+    argv = ("alerts", "run", "--interval", "0.5", "--takeover-s", "0.2")
+    first = Child(*argv, module="layers.cli", env=env)
+    second = None
+    try:
+        first.expect(f"this evaluator (pid {first.p.pid} on ")
+        first.expect("2")  # an evaluation: "2026-...Z 0 findings: ..."
+        second = Child(*argv, module="layers.cli", env=env)
+        standby = second.expect("standing by: ")
+        assert standby.startswith(f"standing by: pid {first.p.pid} on ")
+        first.expect("2")
+        first.expect("2")  # the first goes on evaluating
+        first.kill()
+        second.expect(f"this evaluator (pid {second.p.pid} on ")
+        assert second.lines == [standby, second.lines[-1]]  # it evaluated nothing while standing by
+        assert " findings: " in second.expect("2")
+    finally:
+        for child in (first, second):
+            if child is not None and child.p.poll() is None:
+                child.kill()
+
+
+def test_up_procfile_names_the_processes_of_a_machine(tmp_path):
+    """What README's Deployment section shows: the feed runner (there is a feeds.toml), the evaluator,
+    the dashboard told not to evaluate; the same file serves every machine of a shared deployment."""
+    (tmp_path / "feeds.toml").write_text("")
+    r = run(tmp_path, "up", "--procfile", "--address", "0.0.0.0")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        f"feeds: watchfloor feeds run --config {tmp_path / 'feeds.toml'}",
+        "alerts: watchfloor alerts run --interval 30",
+        f"dashboard: WATCHFLOOR_ALERTS_IN_DASHBOARD=0 streamlit run {ROOT / 'dashboard' / 'server.py'} "
+        "--server.port 8501 --server.address 0.0.0.0",
+    ]
