@@ -197,7 +197,7 @@ def start_dashboard(home: Path, *args: str, port: int | None = None, **env: str)
     environ = {**os.environ, "WATCHFLOOR_HOME": str(home)}
     environ.pop("WATCHFLOOR_STORE", None)  # the embedded store under ``home``, unless ``env`` names one
     environ.update(env)
-    log = open(home / "streamlit.log", "w")
+    log = open(home / "streamlit.log", "w")  # noqa: SIM115  (the server writes to it as long as it runs)
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "server.py"),
          "--server.port", str(port), "--server.address", "127.0.0.1", "--server.headless", "true", *args],

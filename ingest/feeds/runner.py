@@ -176,6 +176,8 @@ def _take_turns(name: str, work: Callable[[_Turn], None], store: Store, stop: th
                     standing_by = True
         except WatchfloorError as exc:  # e.g. the database is unreachable: try again later
             log.error("feed %s: cannot take its lease: %s", name, exc)
+        except Exception:  # a bug must not end the feed for good: log it, give the lease up, try again
+            log.exception("feed %s: stopped by an unexpected error; trying again in %g s", name, takeover_s)
         stop.wait(takeover_s)
 
 

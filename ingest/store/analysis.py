@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 TRACK_ORDER = sql.SQL('PARTITION BY track_id ORDER BY "time", source, source_id')
 # A loitering target this much beyond the radius is still selected: the rule measures exactly.
 LOITER_MARGIN_M = 1.0
+# The sorts of one evaluation's transaction may use this much memory (SET LOCAL: that transaction only).
+WORK_MEM_MB = 256
 POLYGONAL = sql.SQL("ST_GeometryType({g}) IN ('ST_Polygon', 'ST_MultiPolygon') AND NOT ST_IsEmpty({g})")
 
 
@@ -59,9 +61,10 @@ def geofence_fixes(store: PostGISStore, q: GeofenceQuery) -> gpd.GeoDataFrame:
         cond, p = _conditions(spec(layer), None, None, bbox, None)
         return sql.SQL(" AND ").join([*cond, POLYGONAL.format(g=sql.SQL(f"{alias}.geometry"))]), list(p)
 
+    # Sorting a day of fixes by track and time, several times: in memory, not in temporary files.
+    setup: list[tuple[sql.Composable, list]] = [(sql.SQL(f"SET LOCAL work_mem = '{WORK_MEM_MB}MB'"), [])]
     # Reference polygons first, into indexed temporary tables: a country's polygon has thousands of
     # vertices, so it is cut in pieces (ST_Subdivide) that a fix is tested against, through an index.
-    setup: list[tuple[sql.Composable, list]] = []
     borders = sql.SQL("SELECT NULL::text AS label, NULL::float8 AS area, NULL::geometry AS geometry WHERE FALSE")
     borders_params: list = []
     if q.borders:
@@ -137,10 +140,10 @@ ins AS (
   FROM track_points tp JOIN _wf_areas a ON ST_Intersects(a.geometry, tp.geometry)
   WHERE {window} GROUP BY tp.source, tp.source_id
 ),
-nr AS (
-  SELECT DISTINCT tp.source, tp.source_id FROM _wf_targets t JOIN track_points tp
-    ON tp.geometry && t.box AND ST_DWithin(t.geog, tp.geometry::geography, %s)
-  WHERE {window}
+nr AS (  -- from each target to its fixes (OFFSET 0 keeps the planner from probing the targets per fix)
+  SELECT DISTINCT x.source, x.source_id FROM _wf_targets t CROSS JOIN LATERAL (
+    SELECT tp.source, tp.source_id FROM track_points tp
+    WHERE tp.geometry && t.box AND ST_DWithin(t.geog, tp.geometry::geography, %s) AND {window} OFFSET 0) x
 ),
 fx AS (
   SELECT tp.source, tp.source_id, tp.track_id, tp."time", {extra}tp.geometry, lab.label,

@@ -83,10 +83,23 @@ def evaluate_store(store: Store, now: datetime, rules: Rules, *, pushdown: bool 
     return evaluate(picture, rules, now, track_points=points, pair_search=pairs if pushdown else None)
 
 
+def in_database() -> bool:
+    """`[alerts] in_database` in watchfloor.toml (default true): whether a store that can do the
+    heavy part of the rules (PostGIS) does it. False evaluates in the evaluating process, which then
+    reads the day of fixes: faster end to end, heavier on that process (`python -m bench pushdown`)."""
+    from ingest.config import settings
+    from ingest.errors import ConfigError
+
+    value = settings().get("alerts", {}).get("in_database", True)
+    if not isinstance(value, bool):
+        raise ConfigError("alerts.in_database in watchfloor.toml", "true or false", value)
+    return value
+
+
 def refresh_alerts(store: Store, *, now: datetime | None = None, rules: Rules | None = None) -> AlertRun:
     now = now or datetime.now(UTC)
     rules = rules or load_rules()
-    findings = evaluate_store(store, now, rules)
+    findings = evaluate_store(store, now, rules, pushdown=in_database())
     report = store.put_alerts(findings, now=now)
     resolved = store.resolve_missing(set(findings["key"].astype(str)), now=now)
     pruned = store.prune_alerts(now - timedelta(seconds=rules.retention_s))

@@ -66,3 +66,15 @@ def test_analyst_zone_validation():
     r = alerts.with_zone(alerts.with_zone(alerts.Rules(), "z", "POLYGON ((0 0, 1 0, 1 1, 0 0))"), "z",
                          "POLYGON ((0 0, 2 0, 2 2, 0 0))")
     assert len(r.restricted_zone_entry.zones) == 1  # redrawing a zone replaces it
+
+
+def test_where_the_rules_run_is_a_site_setting_refused_unless_true_or_false(tmp_path, monkeypatch):
+    from layers.alerts.refresh import in_database
+
+    monkeypatch.setenv("WATCHFLOOR_HOME", str(tmp_path))
+    assert in_database()  # by default the database does what it can (PostGIS)
+    (tmp_path / "watchfloor.toml").write_text("[alerts]\nin_database = false\n")
+    assert not in_database()
+    (tmp_path / "watchfloor.toml").write_text('[alerts]\nin_database = "no"\n')
+    with pytest.raises(ConfigError, match=r"alerts.in_database in watchfloor.toml: expected true or false, found 'no'"):
+        in_database()

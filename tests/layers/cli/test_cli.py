@@ -122,6 +122,6 @@ def test_up_procfile_names_the_processes_of_a_machine(tmp_path):
     assert r.stdout.splitlines() == [
         f"feeds: watchfloor feeds run --config {tmp_path / 'feeds.toml'}",
         "alerts: watchfloor alerts run --interval 30",
-        f"dashboard: WATCHFLOOR_ALERTS_IN_DASHBOARD=0 streamlit run {ROOT / 'dashboard' / 'server.py'} "
-        "--server.port 8501 --server.address 0.0.0.0",
+        (f"dashboard: WATCHFLOOR_ALERTS_IN_DASHBOARD=0 streamlit run {ROOT / 'dashboard' / 'server.py'} "
+         "--server.port 8501 --server.address 0.0.0.0"),
     ]
