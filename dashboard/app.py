@@ -13,6 +13,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from dashboard import auth
+from dashboard.timing import timed
 from layers.access import may
 
 st.set_page_config(page_title="watchfloor", page_icon="🛰️", layout="wide",
@@ -37,5 +38,6 @@ pages.append(st.Page(str(PAGES / "health.py"), title="Data health", icon=":mater
 nav = st.navigation(pages, position="top" if viewer is not None else "hidden")
 if viewer is not None:
     auth.account_box(viewer)
-    nav.run()
+    with timed(f"page {nav.title}"):
+        nav.run()
     auth.watch(viewer)

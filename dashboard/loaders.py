@@ -31,7 +31,6 @@ import streamlit as st
 from ingest.markings import LEVELS
 from ingest.schema import LAYERS
 from ingest.store import Store, open_store
-from ingest.store.locks import holder_id
 from layers.access import ADMIN, Viewer, may, require, restrict, signature
 from layers.filters import View, apply_view
 from layers.picture import Window, as_seen_by, load_picture, operational_bounds, subject_markings
@@ -125,7 +124,7 @@ def picture(view: View, at: datetime | None = None, *, viewer: Viewer
     """The picture for `view` as `viewer` may see it: the shared raw read, restricted per
     signature, then filtered by the view on each rerun."""
     at = at or now()
-    evaluate_alerts(at)  # first: the keys below must name the alerts after this interval's evaluation
+    ensure_evaluator()
     v = versions()
     source = _source(view, at)
     _, bounds = _raw(source, v)
@@ -136,7 +135,7 @@ def picture(view: View, at: datetime | None = None, *, viewer: Viewer
 def visible_alerts(at: datetime, *, viewer: Viewer) -> gpd.GeoDataFrame:
     """Every alert `viewer` may see (not narrowed by the view's filters): the alert list."""
     at = at or now()
-    evaluate_alerts(at)
+    ensure_evaluator()
     source = ("standing", at.replace(minute=0, second=0, microsecond=0).isoformat())
     return _restricted(source, versions(), _alerts_version(), signature(viewer))["alerts"]
 
@@ -220,7 +219,7 @@ def deck(view: View, at: datetime, *, viewer: Viewer, layers: tuple | None = Non
     """The map for `view` as `viewer` may see it, built once per (view, minute, store version,
     viewer signature) and shared by every session with that signature and view."""
     minute = at.replace(second=0, microsecond=0)
-    evaluate_alerts(at)
+    ensure_evaluator()
     layers = tuple(layers if layers is not None else view.layers)
     key = (tuple(sorted(view.to_params().items())), minute.isoformat(), versions(), _alerts_version(),
            signature(viewer))
@@ -294,61 +293,40 @@ def _read_alerts(version_key: tuple) -> gpd.GeoDataFrame:
 
 @st.cache_resource
 def _evaluator() -> dict:
-    """This process's background evaluation: the newest refresh interval started, the running
-    thread, the last result, the `Evaluator` holding (or standing by for) the store's alerts
-    lease and who held it at the last try (shared by every session)."""
-    return {"bucket": -1, "lock": threading.Lock(), "thread": None, "last": None, "evaluator": None,
-            "holding": None}
+    """This server's alert evaluator child (layers/alerts/background.py), shared by every session,
+    and when it may be started again if it stopped."""
+    return {"lock": threading.Lock(), "process": None, "not_before": 0.0}
 
 
-def _evaluate_in_background(state: dict) -> None:
-    from layers.alerts.refresh import Evaluator
-
-    try:
-        if state["evaluator"] is None:
-            state["evaluator"] = Evaluator(store())
-        run = state["evaluator"].evaluate()
-        if run is None:
-            holder = state["evaluator"].holder() or "another process"
-            if holder != state["holding"]:  # told once per evaluator that holds it
-                log.info("alert evaluation: standing by, %s evaluates", holder)
-            state["holding"] = holder
-        else:
-            if state["holding"] != holder_id():
-                log.info("alert evaluation: this dashboard (%s) evaluates", holder_id())
-            log.info("alert evaluation at %s by %s: %s", run.at.isoformat(), holder_id(), run.line())
-            state["last"], state["holding"] = run, holder_id()
-    except Exception:
-        log.exception("alert evaluation failed; the previous alerts stay until the next interval")
-    finally:
-        _table_versions.clear()  # the evaluation wrote alerts: keys from here on must say so
-
-
-def evaluate_alerts(at: datetime) -> None:
-    """Evaluate the rules once per refresh interval, in a background thread, never on a rerun:
-    the first rerun of a new interval starts it and goes on with the alerts as they are; the
-    next reruns after it finished see the new ones. Only while this process holds the store's
-    alerts lease (layers/alerts/refresh.py `Evaluator`): with a `watchfloor alerts run` or another
-    dashboard evaluating, this one stands by, and takes over when that one stops. Nothing at all
-    when told so (`watchfloor up` sets WATCHFLOOR_ALERTS_IN_DASHBOARD=0; or
-    `[alerts] evaluate_in_dashboard = false`)."""
+def ensure_evaluator() -> None:
+    """Have this server's alert evaluator running: a child process that evaluates the rules every
+    refresh interval (30 s at least) while it holds the store's alerts lease and stands by while
+    another process (`watchfloor alerts run`, another dashboard) holds it. No page run ever waits
+    for an evaluation: they read the alerts the store holds. Nothing at all when told so
+    (`watchfloor up` sets WATCHFLOOR_ALERTS_IN_DASHBOARD=0; or `[alerts] evaluate_in_dashboard =
+    false`). A child that stopped is started again, once a minute at most."""
     import os
+    import time
 
     from ingest.config import refresh_seconds, settings
 
     if os.environ.get("WATCHFLOOR_ALERTS_IN_DASHBOARD") == "0" or \
             not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
         return
-    bucket = int(at.timestamp() // max(30.0, refresh_seconds()))
     state = _evaluator()
     with state["lock"]:
-        running = state["thread"] is not None and state["thread"].is_alive()
-        if bucket <= state["bucket"] or running:
+        process = state["process"]
+        if process is not None and process.is_alive():
             return
-        state["bucket"] = bucket
-        state["thread"] = threading.Thread(target=_evaluate_in_background, args=(state,), daemon=True,
-                                           name="watchfloor-alerts")
-    state["thread"].start()
+        if time.monotonic() < state["not_before"]:
+            return
+        if process is not None:
+            log.warning("alert evaluation: the evaluator (pid %s) stopped with exit code %s; starting another",
+                        process.pid, process.exitcode)
+        from layers.alerts.background import start
+
+        state["process"] = start(refresh_seconds())
+        state["not_before"] = time.monotonic() + 60.0
 
 
 def acknowledge(keys: list[str], *, viewer: Viewer, at: datetime) -> int:

@@ -32,13 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from ingest.config import log_to_stderr
+from ingest.config import log_level, log_to_stderr
 from layers.access.errors import KioskRefused
 from layers.access.kiosk import COOKIE_NAME, enrol
 
 log = logging.getLogger("watchfloor.server")
 # The server log: incidents, wall-display enrolments, who evaluates the alerts (dashboard/loaders.py).
-log_to_stderr(logging.INFO)
+log_to_stderr(log_level(logging.INFO))
 
 PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>watchfloor: wall display</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">

@@ -50,6 +50,24 @@ def refresh_seconds() -> float:
     return max(2.0, value)
 
 
+def log_level(default: int) -> int:
+    """The level of the long-running processes' log: WATCHFLOOR_LOG_LEVEL (DEBUG, INFO, WARNING,
+    ERROR), else `[logging] level` in watchfloor.toml, else ``default``. DEBUG adds one line per
+    dashboard run with its server time; a name that is not a level is refused, not ignored."""
+    import logging
+
+    raw = os.environ.get("WATCHFLOOR_LOG_LEVEL") or settings().get("logging", {}).get("level")
+    if raw is None:
+        return default
+    levels = {"DEBUG": logging.DEBUG, "INFO": logging.INFO, "WARNING": logging.WARNING, "ERROR": logging.ERROR}
+    value = levels.get(str(raw).strip().upper())
+    if value is None:
+        from ingest.errors import ConfigError
+
+        raise ConfigError("logging.level (or WATCHFLOOR_LOG_LEVEL)", "one of " + ", ".join(levels), raw)
+    return value
+
+
 def log_to_stderr(level: int) -> None:
     """Send the `watchfloor` loggers' lines at `level` and above to stderr, unless the embedding
     program configured logging already: the log of the long-running processes (feed runners,

@@ -93,9 +93,9 @@ def triage(alerts: gpd.GeoDataFrame, settings: Mapping[str, RuleTriage], *,
     live = alerts[(alerts["state"] == "open").to_numpy(dtype=bool)]
     if live.empty:
         return empty_cards()
-    rules = live["rule"].astype(str).to_numpy()
+    rules = live["rule"].astype(str).to_numpy(dtype=object)
     subjects = live["subjects"].astype(object).tolist()
-    keys = live["key"].astype(str).to_numpy()
+    keys = live["key"].astype(str).to_numpy(dtype=object)
     group = np.empty(len(live), dtype=object)
     for i, (rule, subj, key) in enumerate(zip(rules, subjects, keys)):
         mode = settings.get(rule, default).group
@@ -107,36 +107,45 @@ def triage(alerts: gpd.GeoDataFrame, settings: Mapping[str, RuleTriage], *,
             group[i] = f"{rule}|{_subject_of(subj, mode) or key}"
     frame = pd.DataFrame({
         "group": group, "rule": rules, "key": keys,
-        "severity": live["severity"].astype(str).to_numpy(),
+        "severity": live["severity"].astype(str).to_numpy(dtype=object),
         "rank": live["severity"].astype(str).map(SEVERITY_RANK).fillna(-1).to_numpy(dtype=int),
-        "time": live["time"].to_numpy(), "message": live["message"].astype(str).to_numpy(),
+        "time": live["time"].to_numpy(), "message": live["message"].astype(str).to_numpy(dtype=object),
         "details": live["details"].astype(object).to_numpy(),
         "lon": live.geometry.x.to_numpy() if len(live) else [], "lat": live.geometry.y.to_numpy() if len(live) else [],
     })
     frame = frame.sort_values(["time", "key"], ascending=[False, True], kind="stable")
+    # Per group, in one pass each (a rerun pays this with thousands of open alerts): the newest
+    # member (first after the sort), the most severe (first of the highest rank), the count, the
+    # first time and the members' keys, newest first.
+    codes, _ = pd.factorize(frame["group"].to_numpy(dtype=object))  # numbered as first seen: newest first
+    by_group = frame.groupby(codes, sort=True)
+    newest = frame.drop_duplicates("group")
+    top_severity = frame.loc[by_group["rank"].idxmax().to_numpy(), "severity"].tolist()
+    counts = np.bincount(codes)
+    first_times = by_group["time"].min().to_numpy()
+    in_groups = np.argsort(codes, kind="stable")
+    members_keys = [tuple(k) for k in np.split(frame["key"].to_numpy(dtype=object)[in_groups], np.cumsum(counts)[:-1])]
     cards = []
-    for gid, members in frame.groupby("group", sort=False):
-        newest = members.iloc[0]
-        rule = str(newest["rule"])
+    for i, row in enumerate(newest.itertuples(index=False)):
+        rule, n = str(row.rule), int(counts[i])
         setting = settings.get(rule, default)
-        top = members.loc[members["rank"].idxmax()]
-        n = len(members)
         if n == 1:
-            title, detail = str(newest["message"]), ""
+            title, detail = str(row.message), ""
         else:
-            title = _group_title(rule, setting.group, n, _details(newest["details"]))
-            detail = "Newest: " + str(newest["message"])
-        lon, lat = float(newest["lon"]), float(newest["lat"])
+            title = _group_title(rule, setting.group, n, _details(row.details))
+            detail = "Newest: " + str(row.message)
+        lon, lat = float(row.lon), float(row.lat)
         if setting.group not in (RULE_GROUP, NO_GROUP):
             # grouped on what the alerts share (a power plant, a unit): ring that, not the newest incident
-            d = _details(newest["details"])
+            d = _details(row.details)
             if isinstance(d.get("target_lon"), (int, float)) and isinstance(d.get("target_lat"), (int, float)):
                 lon, lat = float(d["target_lon"]), float(d["target_lat"])
+        severity = str(top_severity[i])
         cards.append({
-            "card": gid, "rule": rule, "severity": str(top["severity"]),
-            "needs_action": needs_action(str(top["severity"]), setting), "count": n,
-            "time": newest["time"], "first_time": members["time"].min(), "title": title, "detail": detail,
-            "keys": tuple(members["key"].tolist()), "lon": lon, "lat": lat,
+            "card": row.group, "rule": rule, "severity": severity,
+            "needs_action": needs_action(severity, setting), "count": n,
+            "time": row.time, "first_time": first_times[i], "title": title, "detail": detail,
+            "keys": members_keys[i], "lon": lon, "lat": lat,
         })
     out = pd.DataFrame(cards, columns=CARD_COLUMNS)
     out["_rank"] = out["severity"].map(SEVERITY_RANK).fillna(-1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import auth, loaders, ui
+from dashboard.timing import timed
 from ingest.config import refresh_seconds
 from layers.figures import key_figures, screen_marking, ticker
 from layers.filters import wall_view
@@ -17,6 +18,11 @@ ui.init_view_state()
 def live() -> None:
     """Only this reruns on each refresh: the page does not reload and the map keeps its key.
     The sign-in is checked again on every refresh, not once at page load."""
+    with timed("operations refresh"):
+        _draw()
+
+
+def _draw() -> None:
     viewer = auth.current_viewer()
     at = loaders.now()
     chosen = ui.current_view()

@@ -16,6 +16,8 @@ the others stand by, and one of them takes over when it dies.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +35,7 @@ from layers.picture import Window, load_picture, operational_bounds, reference_b
 GEOFENCE_WINDOW = timedelta(hours=24)
 PICTURE_WINDOW = timedelta(days=7)
 FIX_COLUMNS = ("track_id", "time", "callsign", "marking")
+log = logging.getLogger("watchfloor.alerts")
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,7 @@ class Evaluator:
         None when another process holds it."""
         if not (self.lease.held() or self.lease.acquire()):
             return None
+        log.debug("alert evaluation started")
         return refresh_alerts(self.store, now=now, rules=self.rules)
 
     def holder(self) -> str | None:
@@ -128,3 +132,16 @@ class Evaluator:
 
     def close(self) -> None:
         self.lease.release()
+
+
+def evaluations(evaluator: Evaluator, *, interval_s: float, takeover_s: float,
+                wait: Callable[[float], bool]) -> Iterator[AlertRun | None]:
+    """The loop of every evaluating process (`watchfloor alerts run`, a dashboard's evaluator):
+    evaluate now, then every ``interval_s`` while holding the lease, or try to take it over every
+    ``takeover_s`` while another process holds it. Yields each run (None: standing by).
+    ``wait(seconds)`` waits and says whether to stop (the caller's clock and stop signal)."""
+    while True:
+        run = evaluator.evaluate()
+        yield run
+        if wait(interval_s if run is not None else takeover_s):
+            return

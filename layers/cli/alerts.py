@@ -17,7 +17,7 @@ def cmd_alerts_run(args: argparse.Namespace) -> int:
     from ingest.store import open_store
     from ingest.store.locks import holder_id
     from layers.alerts import load_rules
-    from layers.alerts.refresh import Evaluator
+    from layers.alerts.refresh import Evaluator, evaluations
 
     if not args.takeover_s > 0 or not args.interval > 0:
         print("error: --interval and --takeover-s must be numbers of seconds > 0", file=sys.stderr)
@@ -25,8 +25,8 @@ def cmd_alerts_run(args: argparse.Namespace) -> int:
     evaluator = Evaluator(open_store(), load_rules(Path(args.rules) if args.rules else None))
     holding: bool | None = None
     try:
-        while True:
-            run = evaluator.evaluate()
+        for run in evaluations(evaluator, interval_s=args.interval, takeover_s=args.takeover_s,
+                               wait=lambda seconds: bool(_time.sleep(seconds))):
             if run is not None and holding is not True:
                 print(f"this evaluator ({holder_id()}) holds the alerts lease: it evaluates", flush=True)
             elif run is None and holding is not False:
@@ -37,7 +37,7 @@ def cmd_alerts_run(args: argparse.Namespace) -> int:
                 print(f"{run.at:%Y-%m-%d %H:%M:%S}Z {run.line()}", flush=True)
             if args.once:
                 return 0
-            _time.sleep(args.interval if holding else args.takeover_s)
+        return 0
     finally:
         evaluator.close()
 

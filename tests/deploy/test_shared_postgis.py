@@ -241,10 +241,14 @@ def test_two_dashboards_two_runners_and_evaluators_on_one_postgis(postgis_url, b
         evaluations = [line for line in evaluator.kill() if " findings: " in line]
         by_dashboard = {proc.pid: log for (_, _, proc), log in zip(dashboards, logs, strict=True)}
         taker = wait_until(lambda: next((pid for pid, log in by_dashboard.items()
-                                         if f"this dashboard (pid {pid} on " in log.read_text()), None),
+                                         if f"evaluating for the server pid {pid}) evaluates" in log.read_text()),
+                                        None),
                            "a dashboard taking the alert evaluation over", 120)
         other = next(pid for pid in by_dashboard if pid != taker)
-        wait_until(lambda: f"standing by, pid {taker} on " in by_dashboard[other].read_text(),
+        # each dashboard evaluates in a child process (layers/alerts/background.py): the lease names the child
+        child = re.search(r"this dashboard \(pid (\d+) on [^,]+, evaluating for the server pid "
+                          + str(taker), by_dashboard[taker].read_text()).group(1)
+        wait_until(lambda: f"standing by, pid {child} on " in by_dashboard[other].read_text(),
                    "the other dashboard standing by for it", 120)
         wait_until(lambda: "alert evaluation at" in by_dashboard[taker].read_text(), "the dashboard's evaluation")
         assert "alert evaluation at" not in by_dashboard[other].read_text()
