@@ -3,7 +3,8 @@
 An export (layers/export/) names each of its tables by layer and carries its provenance: GeoJSON's
 top-level `"watchfloor"` member (with `layer`), GeoParquet's `watchfloor` key-value metadata, the
 GeoPackage's `watchfloor_provenance` table, PROVENANCE.txt inside a zip, `<name>.provenance.txt`
-beside a plain CSV. `sniff` recognises them by that, so `watchfloor ingest auto --source S FILE`
+beside a plain CSV, the KML Document's `watchfloor:provenance` ExtendedData (a KML's folders of
+records each name their layer and Schema; ingest/exchange.py). `sniff` recognises them by that, so `watchfloor ingest auto --source S FILE`
 needs no `--layer`: one file may hold several layers and `read_export` returns one ReadResult per
 layer, each with its own accounting (stored + quarantined = read). Columns are the store's own
 names, so records keep their keys (`source`, `source_id`: `--source` only fills a record without
@@ -23,6 +24,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -38,6 +40,10 @@ from ingest.exchange import (
     FORMULA_GUARD,
     FORMULA_TRIGGERS,
     GPKG_PROVENANCE_TABLE,
+    KML_COLUMN_DATA,
+    KML_LAYER_DATA,
+    KML_PROVENANCE_DATA,
+    KML_SCHEMA_DATA,
     PROVENANCE_FILE,
     PROVENANCE_KEY,
     PROVENANCE_SIDECAR_SUFFIX,
@@ -51,6 +57,10 @@ NOT_STORED = frozenset({"alerts"})
 _ORDER = {"track_points": 0, "tracks": 1}
 _GEOJSON_HEAD = '{"type":"FeatureCollection","' + PROVENANCE_KEY + '":'
 _ZIP_TABLES = (".geojson", ".parquet", ".csv")
+_KML_EXTS = (".kml", ".kmz")
+# How the Document's provenance is written (layers/export/kml.py): within the first 64 KiB, after the styles.
+_KML_MARK = f'<Data name="{KML_PROVENANCE_DATA}">'
+_KML_PEEK = 64 * 1024
 
 
 def sniff(path: Path, raw: bytes, head: str) -> bool:
@@ -58,6 +68,8 @@ def sniff(path: Path, raw: bytes, head: str) -> bool:
     ext = path.suffix.lower()
     if head.startswith(_GEOJSON_HEAD):
         return True
+    if ext in _KML_EXTS or (head.startswith("<") and "<kml" in head[:1000]):
+        return _KML_MARK in (_kmz_head(path) if raw.startswith(b"PK\x03\x04") else head)
     if raw.startswith(b"PK\x03\x04") and ext == ".zip":
         return _zip_provenance(path) is not None
     if raw.startswith(b"PAR1"):
@@ -98,6 +110,8 @@ def read_export(path: Path, *, source: str, layer: str | None = None, table: str
 
 def _tables(path: Path) -> dict:
     raw = path.open("rb").read(16)
+    if path.suffix.lower() in _KML_EXTS or raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return _kml_tables(path)
     if raw.startswith(b"PK\x03\x04"):
         return _zip_tables(path)
     if raw.startswith(b"PAR1"):
@@ -115,6 +129,72 @@ def _tables(path: Path) -> dict:
         raise UnreadableInputError(path, f"a watchfloor GeoJSON export without its layer: expected "
                                          f'"{PROVENANCE_KEY}": {{"layer": ...}}')
     return {name: lambda: _geojson_frame(path, doc)}
+
+
+def _kmz_head(path: Path) -> str:
+    from ingest.adapters.kml import _main_kml
+
+    try:
+        found = ziputil.read_member(path, _main_kml)
+    except (UnreadableInputError, OSError, zipfile.BadZipFile):
+        return ""
+    return found[1][:_KML_PEEK].decode("utf-8", errors="replace") if found else ""
+
+
+def _kml_tables(path: Path) -> dict:
+    """Each layer of our KML/KMZ export: the Folders whose ExtendedData names a layer (layers/export/kml.py),
+    read with the KML adapter's safe parser. A folder naming a column (a unit's `area`) adds that
+    geometry to its layer's records, matched by key."""
+    from ingest.adapters import kml
+
+    root = kml.parse_kml(path)
+    doc = root if kml._name(root) == "Document" else kml._child(root, "Document")
+    if doc is None:
+        raise UnreadableInputError(path, "a watchfloor KML export without its <Document>")
+    schemas = {"#" + (el.get("id") or ""): [f.get("name") for f in el if kml._name(f) == "SimpleField"]
+               for el in doc if kml._name(el) == "Schema"}
+    records: dict[str, tuple] = {}
+    columns: dict[str, list] = {}
+    for folder in (el for el in doc if kml._name(el) == "Folder"):
+        marks = kml.extended_data(folder)
+        layer = marks.get(KML_LAYER_DATA)
+        if layer is None:
+            continue  # for viewers (the tracks as gx:Track), not records
+        names = schemas.get(marks.get(KML_SCHEMA_DATA, ""), [])
+        if KML_COLUMN_DATA in marks:
+            columns.setdefault(layer, []).append((marks[KML_COLUMN_DATA], folder))
+        elif layer in records:
+            raise UnreadableInputError(path, f"a watchfloor KML export with two folders of layer {layer!r}")
+        else:
+            records[layer] = (folder, names)
+    return {layer: partial(_kml_frame, path, folder, names, tuple(columns.get(layer, ())))
+            for layer, (folder, names) in records.items()}
+
+
+def _kml_frame(path: Path, folder, names: list, extra: tuple) -> gpd.GeoDataFrame:
+    """A folder's placemarks as text columns (their ExtendedData, as CSV's cells) and geometries."""
+    frame = _kml_placemarks(path, folder, names)
+    for column, area_folder in extra:
+        areas = _kml_placemarks(path, area_folder, ["source", "source_id"])
+        by_key = dict(zip(zip(areas["source"], areas["source_id"]), areas.geometry))
+        frame[column] = gpd.GeoSeries([by_key.get(k) for k in zip(frame["source"], frame["source_id"])],
+                                      index=frame.index, crs=CRS)
+    return frame
+
+
+def _kml_placemarks(path: Path, folder, names: list) -> gpd.GeoDataFrame:
+    from ingest.adapters import kml
+
+    rows, geoms = [], []
+    for pm in (el for el in folder if kml._name(el) == "Placemark"):
+        rows.append(kml.extended_data(pm))
+        try:
+            geoms.append(kml.placemark_geometry(pm))
+        except ValueError:  # CoordinateError too: stored as missing, quarantined with its record
+            geoms.append(None)
+    table = pd.DataFrame.from_records(rows, columns=list(dict.fromkeys([*names, *(k for r in rows for k in r)])))
+    table = table.astype(object).where(table.notna(), None)
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, crs=CRS), crs=CRS)
 
 
 def _zip_tables(path: Path) -> dict:

@@ -26,7 +26,8 @@ from tests.conftest import DEMO_NOW, ROOT, TEST_PASSWORD
 
 LAYERS = ("incidents", "deployments", "tracks", "imagery", "borders", "disputed_areas", "infrastructure", "places")
 # (format, file name): every format that can hold layers, each as one file or a zip of tables.
-FORMATS = [("geojson", "x.zip"), ("gpkg", "x.gpkg"), ("parquet", "x.zip"), ("csv", "x.zip")]
+FORMATS = [("geojson", "x.zip"), ("gpkg", "x.gpkg"), ("parquet", "x.zip"), ("csv", "x.zip"), ("kml", "x.kml"),
+           ("kmz", "x.kmz")]
 
 
 @pytest.fixture(scope="module")
