@@ -28,6 +28,7 @@ from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -47,6 +48,7 @@ from ingest.exchange import (
     PROVENANCE_FILE,
     PROVENANCE_KEY,
     PROVENANCE_SIDECAR_SUFFIX,
+    SHP_FIELDS_JSON,
 )
 from ingest.schema import CRS, LAYERS, spec
 
@@ -201,6 +203,8 @@ def _zip_tables(path: Path) -> dict:
     with ziputil.open_archive(path) as zf:
         ziputil.check_archive(zf, path)
         names = [n for n in zf.namelist() if not n.endswith("/")]
+    if SHP_FIELDS_JSON in names:
+        return _shp_tables(path)
     out: dict = {}
     for member in names:
         stem, ext = Path(member).stem, Path(member).suffix.lower()
@@ -210,6 +214,69 @@ def _zip_tables(path: Path) -> dict:
         raise UnreadableInputError(path, f"a watchfloor export zip holding no table: expected "
                                          f"{', '.join('*' + e for e in _ZIP_TABLES)} beside {PROVENANCE_FILE}")
     return out
+
+
+def _shp_tables(path: Path) -> dict:
+    """Each layer of our Shapefile zip, by its FIELDS.json (layers/export/shapefile.py): the layer's
+    shapefiles (one per geometry family) read by GDAL and joined, fields renamed back, geometry types
+    restored; a second geometry's shapefile (a unit's `area`) joined to its records by key."""
+    found = ziputil.read_member(path, lambda names: SHP_FIELDS_JSON if SHP_FIELDS_JSON in names else None)
+    try:
+        index = json.loads(found[1].decode("utf-8"))["shapefiles"] if found else None
+        entries = {str(k): dict(v) for k, v in index.items()}
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UnreadableInputError(path, f"a watchfloor Shapefile export whose {SHP_FIELDS_JSON} cannot be read: "
+                                         f"expected {{\"shapefiles\": {{\"<name>.shp\": {{\"layer\": ...}}}}}} ({exc})") from None
+    layers: dict[str, dict[str | None, list[str]]] = {}
+    for member, entry in entries.items():
+        layers.setdefault(str(entry.get("layer")), {}).setdefault(entry.get("column"), []).append(member)
+    return {layer: partial(_shp_layer, path, parts, entries) for layer, parts in layers.items()}
+
+
+def _shp_layer(path: Path, parts: dict, entries: dict) -> gpd.GeoDataFrame:
+    frame = pd.concat([_shp_frame(path, m, entries[m]) for m in parts.get(None, [])], ignore_index=True)
+    frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=CRS)
+    for column, members in ((c, m) for c, m in parts.items() if c is not None):
+        extra = pd.concat([_shp_frame(path, m, entries[m]) for m in members], ignore_index=True)
+        by_key = dict(zip(zip(extra["source"], extra["source_id"]), extra.geometry))
+        frame[column] = gpd.GeoSeries([by_key.get(k) for k in zip(frame["source"], frame["source_id"])],
+                                      index=frame.index, crs=CRS)
+    return frame
+
+
+def _shp_frame(path: Path, member: str, entry: dict) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    where = f"{path}!{member}"
+    try:
+        frame = pyogrio.read_dataframe(f"/vsizip/{path}/{member}", encoding="UTF-8")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise UnreadableInputError(where, f"a shapefile of a watchfloor export that cannot be read ({exc})") from None
+    if len(frame) != entry.get("features", len(frame)):
+        raise UnreadableInputError(where, f"expected {entry['features']} features as {SHP_FIELDS_JSON} says, "
+                                          f"found {len(frame)}")
+    frame = frame.rename(columns=dict(entry.get("fields") or {}))
+    for col in frame.columns:  # dBASE has no null text: an empty field is a missing value
+        if col != "geometry":
+            frame[col] = frame[col].astype(object).where(frame[col].notna() & (frame[col] != ""), None)
+    frame["geometry"] = _restore_types(frame.geometry.values, entry)
+    return frame
+
+
+def _restore_types(geoms, entry: dict):
+    """The Multi* a shapefile reads back as a single part made Multi* again (FIELDS.json)."""
+    arr = np.asarray(geoms, dtype=object).copy()
+    want = entry.get("geometry_type")
+    rows = np.arange(len(arr)) if isinstance(want, str) and want.startswith("Multi") else \
+        np.asarray(entry.get("multi_rows") or [], dtype=int)
+    for i in rows[(rows >= 0) & (rows < len(arr))]:
+        g = arr[i]
+        if g is not None and not g.geom_type.startswith("Multi") and g.geom_type in _MULTI_OF:
+            arr[i] = _MULTI_OF[g.geom_type]([g])
+    return gpd.GeoSeries(arr, crs=CRS).values
+
+
+_MULTI_OF = {"Point": shapely.MultiPoint, "LineString": shapely.MultiLineString, "Polygon": shapely.MultiPolygon}
 
 
 def _zip_member(path: Path, member: str, ext: str) -> gpd.GeoDataFrame:
