@@ -156,8 +156,9 @@ def test_a_zip_without_its_provenance_is_foreign_and_a_damaged_one_is_named(pict
         read(broken, source="x")
 
 
-def test_the_command_line_reads_an_export_without_layer(picture, demo_home, tmp_path):
-    result = _export(picture, "parquet", tmp_path / "x.zip")
+@pytest.mark.parametrize("fmt,name", [("parquet", "x.zip"), ("kmz", "x.kmz"), ("shp", "x.zip")])
+def test_the_command_line_reads_an_export_without_layer(picture, demo_home, tmp_path, fmt, name):
+    result = _export(picture, fmt, tmp_path / name)
     home = tmp_path / "home"
     home.mkdir()
     env = {"WATCHFLOOR_HOME": str(home), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
