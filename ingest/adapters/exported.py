@@ -169,6 +169,10 @@ def _kml_tables(path: Path) -> dict:
             raise UnreadableInputError(path, f"a watchfloor KML export with two folders of layer {layer!r}")
         else:
             records[layer] = (folder, names)
+    if not records:
+        raise UnreadableInputError(path, f"a watchfloor KML export with no folder naming its layer (expected "
+                                         f'<Data name="{KML_LAYER_DATA}"> in a Folder\'s ExtendedData; an export '
+                                         "made before KML round trips: read it as KML with --layer)")
     return {layer: partial(_kml_frame, path, folder, names, tuple(columns.get(layer, ())))
             for layer, (folder, names) in records.items()}
 

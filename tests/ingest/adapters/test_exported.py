@@ -215,3 +215,13 @@ def test_a_shapefile_zip_comes_back_with_its_layers_columns_and_geometry_types(t
     inc = store.read("incidents").set_index("source_id")
     assert inc.loc["INC-PARIS", "occurred_at"] == pd.Timestamp("2026-11-21T11:30:00.123456Z")
     assert inc.loc["INC-PARIS", "marking"] == "UNCLASSIFIED//REL TO NATO"
+
+
+def test_a_kml_that_says_it_is_ours_but_names_no_layer_is_refused_with_the_way_out(tmp_path):
+    old = tmp_path / "old.kml"  # an export written before folders named their layers
+    old.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+                   '<ExtendedData><Data name="watchfloor:provenance"><value>{}</value></Data></ExtendedData>'
+                   '<Folder><name>incidents</name></Folder></Document></kml>', encoding="utf-8")
+    assert detect(old) == "watchfloor-export"
+    with pytest.raises(UnreadableInputError, match=r"no folder naming its layer.*--layer"):
+        read(old, source="x")
