@@ -4,7 +4,9 @@ An export (layers/export/) names each of its tables by layer and carries its pro
 top-level `"watchfloor"` member (with `layer`), GeoParquet's `watchfloor` key-value metadata, the
 GeoPackage's `watchfloor_provenance` table, PROVENANCE.txt inside a zip, `<name>.provenance.txt`
 beside a plain CSV, the KML Document's `watchfloor:provenance` ExtendedData (a KML's folders of
-records each name their layer and Schema; ingest/exchange.py). `sniff` recognises them by that, so `watchfloor ingest auto --source S FILE`
+records each name their layer and Schema; ingest/exchange.py). A Shapefile zip's FIELDS.json maps
+each .shp to its layer, its 10-character field names to the columns, and the geometry types a
+shapefile cannot hold apart (one-part MultiPolygons), which are restored. `sniff` recognises them by that, so `watchfloor ingest auto --source S FILE`
 needs no `--layer`: one file may hold several layers and `read_export` returns one ReadResult per
 layer, each with its own accounting (stored + quarantined = read). Columns are the store's own
 names, so records keep their keys (`source`, `source_id`: `--source` only fills a record without
