@@ -51,6 +51,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from lxml import etree
+from lxml.builder import ElementMaker
 
 from ingest.exchange import (
     KML_COLUMN_DATA,
@@ -82,6 +84,9 @@ from layers.export.frames import (
 )
 from layers.export.job import ExportJob
 
+# Elements built whole (a Schema, a folder's ExtendedData) are built and serialised by lxml; they sit
+# inside the Document, so they take its default namespace (KML 2.2) without restating it.
+_E = ElementMaker()
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 KMZ_ICON = "files/dot.png"
 CLOUDY_PERCENT = 30  # as layers.map.deck.imagery / layers.map.leaflet.overlays
@@ -189,8 +194,8 @@ def _open_folder(out: IO[str], name: str, description: str, *, layer: str | None
         data = {KML_LAYER_DATA: layer, KML_SCHEMA_DATA: "#" + _schema_id(layer)}
         if column is not None:
             data[KML_COLUMN_DATA] = column
-        out.write("<ExtendedData>" + "".join(f"<Data name={quoteattr(k)}>{_data(v)}</Data>" for k, v in data.items())
-                  + "</ExtendedData>\n")
+        ext = _E.ExtendedData(*(_E.Data(_E.value(v), name=k) for k, v in data.items()))
+        out.write(etree.tostring(ext, encoding="unicode") + "\n")
 
 
 def _schema_id(layer: str) -> str:
@@ -201,9 +206,9 @@ def _schema(layer: str, frame: gpd.GeoDataFrame) -> str:
     """The layer's columns as a KML Schema (name: the layer), with KML's types: every record's
     values are in `<Data>` (see the module docstring), and this says which columns there are and
     what they hold, so a column empty everywhere still comes back."""
-    fields = "".join(f"<SimpleField name={quoteattr(_safe_name(c))} type={quoteattr(_kml_type(frame[c]))}/>"
-                     for c in _attribute_columns(frame))
-    return f"<Schema name={quoteattr(layer)} id={quoteattr(_schema_id(layer))}>{fields}</Schema>\n"
+    schema = _E.Schema(*(_E.SimpleField(name=_safe_name(c), type=_kml_type(frame[c])) for c in _attribute_columns(frame)),
+                       name=layer, id=_schema_id(layer))
+    return etree.tostring(schema, encoding="unicode") + "\n"
 
 
 def _kml_type(series: pd.Series) -> str:
