@@ -23,3 +23,18 @@ GPKG_PROVENANCE_TABLE = "watchfloor_provenance"
 # CSV: a text cell a spreadsheet would run as a formula gets this in front (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_GUARD = "'"
+
+# KML/KMZ: the Document's ExtendedData carries `<Data name="watchfloor:provenance">` (how a KML is
+# recognised as ours); each Folder holding a layer's records carries `<Data name="watchfloor:layer">`
+# (and `watchfloor:column` for a second geometry, a unit's `area`) and points at the Document's
+# `<Schema>` of that layer (`watchfloor:schema`: the columns, so empty ones come back too). Folders
+# without `watchfloor:layer` (the tracks animated as gx:Track) are for viewers, not records.
+KML_PROVENANCE_DATA = f"{PROVENANCE_KEY}:provenance"
+KML_MARKING_DATA = f"{PROVENANCE_KEY}:marking"
+KML_LAYER_DATA = f"{PROVENANCE_KEY}:layer"
+KML_COLUMN_DATA = f"{PROVENANCE_KEY}:column"
+KML_SCHEMA_DATA = f"{PROVENANCE_KEY}:schema"
+# Shapefile zips: FIELDS.json maps every .shp back to its layer, its dBASE field names back to the
+# columns and its geometries back to the types they had (a shapefile cannot tell a Polygon from a
+# one-part MultiPolygon); FIELDS.txt says the same for people.
+SHP_FIELDS_JSON = "FIELDS.json"

@@ -8,7 +8,7 @@ query parameters, so a link reopens the same view.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
 import pandas as pd
@@ -33,7 +33,7 @@ class Viewport:
         return f"{self.longitude:.4f},{self.latitude:.4f},{self.zoom:.2f}"
 
     @classmethod
-    def from_param(cls, text: str | None) -> "Viewport | None":
+    def from_param(cls, text: str | None) -> Viewport | None:
         try:
             lon, lat, zoom = (float(v) for v in (text or "").split(","))
         except ValueError:
@@ -65,7 +65,7 @@ class View:
         hours = WINDOWS.get(self.window, WINDOWS[DEFAULT_WINDOW])
         return now - timedelta(hours=hours), now
 
-    def with_(self, **changes) -> "View":
+    def with_(self, **changes) -> View:
         return replace(self, **changes)
 
     # -- URL round trip -------------------------------------------------------------
@@ -92,7 +92,7 @@ class View:
         return out
 
     @classmethod
-    def from_params(cls, params: dict[str, str | list[str]]) -> "View":
+    def from_params(cls, params: dict[str, str | list[str]]) -> View:
         """Parse loosely: anything unreadable falls back to the default, never an error page."""
         def get(key: str) -> str | None:
             v = params.get(key)
@@ -144,7 +144,7 @@ def area_of_interest(view: View, borders: gpd.GeoDataFrame) -> shapely.Geometry 
 def apply_view(picture: dict[str, gpd.GeoDataFrame], view: View, now: datetime | None = None
                ) -> dict[str, gpd.GeoDataFrame]:
     """The picture as the view shows it. Never mutates the (shared, cached) input frames."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     start, end = view.span(now)
     aoi = area_of_interest(view, picture.get("borders", gpd.GeoDataFrame()))
     out: dict[str, gpd.GeoDataFrame] = {}
@@ -164,14 +164,28 @@ def apply_view(picture: dict[str, gpd.GeoDataFrame], view: View, now: datetime |
         elif name == "alerts" and not f.empty:
             f = f[(f["time"] >= start) & (f["time"] <= end)]
             f = _isin(f, "severity", view.severities)
-            if aoi is not None:
-                f = f[f.intersects(aoi)]
         if name in ("incidents", "tracks", "imagery", "deployments") and not f.empty:
             f = _isin(f, "source", view.sources)
-            if aoi is not None:
-                f = f[f.intersects(aoi)]
+        if aoi is not None and not f.empty:
+            f = _within_area(f, aoi)
         out[name] = f
     return out
+
+
+def _within_area(frame: gpd.GeoDataFrame, aoi: shapely.Geometry) -> gpd.GeoDataFrame:
+    """The records that intersect the area, kept whole: every layer, reference layers too.
+
+    Whole, not cut at the area's edge: a border, a track or a unit's position that reaches into
+    the area is one record, and a GIS user expects that record with its own geometry (cut shapes
+    would be new geometries no source holds, and would not re-ingest as the same record). A second
+    geometry (a unit's area of responsibility) reaching into the area keeps its record too."""
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.active_geometry_name not in frame:
+        return frame
+    hit = frame.intersects(aoi).to_numpy(dtype=bool).copy()
+    for col in frame.columns:
+        if col != frame.geometry.name and isinstance(frame[col].dtype, gpd.array.GeometryDtype):
+            hit |= frame[col].intersects(aoi).fillna(False).to_numpy(dtype=bool)
+    return frame[hit]
 
 
 def _isin(frame: gpd.GeoDataFrame, column: str, values: tuple[str, ...]) -> gpd.GeoDataFrame:

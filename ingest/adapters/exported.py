@@ -3,7 +3,10 @@
 An export (layers/export/) names each of its tables by layer and carries its provenance: GeoJSON's
 top-level `"watchfloor"` member (with `layer`), GeoParquet's `watchfloor` key-value metadata, the
 GeoPackage's `watchfloor_provenance` table, PROVENANCE.txt inside a zip, `<name>.provenance.txt`
-beside a plain CSV. `sniff` recognises them by that, so `watchfloor ingest auto --source S FILE`
+beside a plain CSV, the KML Document's `watchfloor:provenance` ExtendedData (a KML's folders of
+records each name their layer and Schema; ingest/exchange.py). A Shapefile zip's FIELDS.json maps
+each .shp to its layer, its 10-character field names to the columns, and the geometry types a
+shapefile cannot hold apart (one-part MultiPolygons), which are restored. `sniff` recognises them by that, so `watchfloor ingest auto --source S FILE`
 needs no `--layer`: one file may hold several layers and `read_export` returns one ReadResult per
 layer, each with its own accounting (stored + quarantined = read). Columns are the store's own
 names, so records keep their keys (`source`, `source_id`: `--source` only fills a record without
@@ -23,9 +26,11 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -38,9 +43,14 @@ from ingest.exchange import (
     FORMULA_GUARD,
     FORMULA_TRIGGERS,
     GPKG_PROVENANCE_TABLE,
+    KML_COLUMN_DATA,
+    KML_LAYER_DATA,
+    KML_PROVENANCE_DATA,
+    KML_SCHEMA_DATA,
     PROVENANCE_FILE,
     PROVENANCE_KEY,
     PROVENANCE_SIDECAR_SUFFIX,
+    SHP_FIELDS_JSON,
 )
 from ingest.schema import CRS, LAYERS, spec
 
@@ -51,6 +61,10 @@ NOT_STORED = frozenset({"alerts"})
 _ORDER = {"track_points": 0, "tracks": 1}
 _GEOJSON_HEAD = '{"type":"FeatureCollection","' + PROVENANCE_KEY + '":'
 _ZIP_TABLES = (".geojson", ".parquet", ".csv")
+_KML_EXTS = (".kml", ".kmz")
+# How the Document's provenance is written (layers/export/kml.py): within the first 64 KiB, after the styles.
+_KML_MARK = f'<Data name="{KML_PROVENANCE_DATA}">'
+_KML_PEEK = 64 * 1024
 
 
 def sniff(path: Path, raw: bytes, head: str) -> bool:
@@ -58,6 +72,8 @@ def sniff(path: Path, raw: bytes, head: str) -> bool:
     ext = path.suffix.lower()
     if head.startswith(_GEOJSON_HEAD):
         return True
+    if ext in _KML_EXTS or (head.startswith("<") and "<kml" in head[:1000]):
+        return _KML_MARK in (_kmz_head(path) if raw.startswith(b"PK\x03\x04") else head)
     if raw.startswith(b"PK\x03\x04") and ext == ".zip":
         return _zip_provenance(path) is not None
     if raw.startswith(b"PAR1"):
@@ -98,6 +114,8 @@ def read_export(path: Path, *, source: str, layer: str | None = None, table: str
 
 def _tables(path: Path) -> dict:
     raw = path.open("rb").read(16)
+    if path.suffix.lower() in _KML_EXTS or raw.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
+        return _kml_tables(path)
     if raw.startswith(b"PK\x03\x04"):
         return _zip_tables(path)
     if raw.startswith(b"PAR1"):
@@ -117,10 +135,82 @@ def _tables(path: Path) -> dict:
     return {name: lambda: _geojson_frame(path, doc)}
 
 
+def _kmz_head(path: Path) -> str:
+    from ingest.adapters.kml import _main_kml
+
+    try:
+        found = ziputil.read_member(path, _main_kml)
+    except (UnreadableInputError, OSError, zipfile.BadZipFile):
+        return ""
+    return found[1][:_KML_PEEK].decode("utf-8", errors="replace") if found else ""
+
+
+def _kml_tables(path: Path) -> dict:
+    """Each layer of our KML/KMZ export: the Folders whose ExtendedData names a layer (layers/export/kml.py),
+    read with the KML adapter's safe parser. A folder naming a column (a unit's `area`) adds that
+    geometry to its layer's records, matched by key."""
+    from ingest.adapters import kml
+
+    root = kml.parse_kml(path)
+    doc = root if kml._name(root) == "Document" else kml._child(root, "Document")
+    if doc is None:
+        raise UnreadableInputError(path, "a watchfloor KML export without its <Document>")
+    schemas = {"#" + (el.get("id") or ""): [f.get("name") for f in el if kml._name(f) == "SimpleField"]
+               for el in doc if kml._name(el) == "Schema"}
+    records: dict[str, tuple] = {}
+    columns: dict[str, list] = {}
+    for folder in (el for el in doc if kml._name(el) == "Folder"):
+        marks = kml.extended_data(folder)
+        layer = marks.get(KML_LAYER_DATA)
+        if layer is None:
+            continue  # for viewers (the tracks as gx:Track), not records
+        names = schemas.get(marks.get(KML_SCHEMA_DATA, ""), [])
+        if KML_COLUMN_DATA in marks:
+            columns.setdefault(layer, []).append((marks[KML_COLUMN_DATA], folder))
+        elif layer in records:
+            raise UnreadableInputError(path, f"a watchfloor KML export with two folders of layer {layer!r}")
+        else:
+            records[layer] = (folder, names)
+    if not records:
+        raise UnreadableInputError(path, f"a watchfloor KML export with no folder naming its layer (expected "
+                                         f'<Data name="{KML_LAYER_DATA}"> in a Folder\'s ExtendedData; an export '
+                                         "made before KML round trips: read it as KML with --layer)")
+    return {layer: partial(_kml_frame, path, folder, names, tuple(columns.get(layer, ())))
+            for layer, (folder, names) in records.items()}
+
+
+def _kml_frame(path: Path, folder, names: list, extra: tuple) -> gpd.GeoDataFrame:
+    """A folder's placemarks as text columns (their ExtendedData, as CSV's cells) and geometries."""
+    frame = _kml_placemarks(path, folder, names)
+    for column, area_folder in extra:
+        areas = _kml_placemarks(path, area_folder, ["source", "source_id"])
+        by_key = dict(zip(zip(areas["source"], areas["source_id"]), areas.geometry))
+        frame[column] = gpd.GeoSeries([by_key.get(k) for k in zip(frame["source"], frame["source_id"])],
+                                      index=frame.index, crs=CRS)
+    return frame
+
+
+def _kml_placemarks(path: Path, folder, names: list) -> gpd.GeoDataFrame:
+    from ingest.adapters import kml
+
+    rows, geoms = [], []
+    for pm in (el for el in folder if kml._name(el) == "Placemark"):
+        rows.append(kml.extended_data(pm))
+        try:
+            geoms.append(kml.placemark_geometry(pm))
+        except ValueError:  # CoordinateError too: stored as missing, quarantined with its record
+            geoms.append(None)
+    table = pd.DataFrame.from_records(rows, columns=list(dict.fromkeys([*names, *(k for r in rows for k in r)])))
+    table = table.astype(object).where(table.notna(), None)
+    return gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, crs=CRS), crs=CRS)
+
+
 def _zip_tables(path: Path) -> dict:
     with ziputil.open_archive(path) as zf:
         ziputil.check_archive(zf, path)
         names = [n for n in zf.namelist() if not n.endswith("/")]
+    if SHP_FIELDS_JSON in names:
+        return _shp_tables(path)
     out: dict = {}
     for member in names:
         stem, ext = Path(member).stem, Path(member).suffix.lower()
@@ -130,6 +220,69 @@ def _zip_tables(path: Path) -> dict:
         raise UnreadableInputError(path, f"a watchfloor export zip holding no table: expected "
                                          f"{', '.join('*' + e for e in _ZIP_TABLES)} beside {PROVENANCE_FILE}")
     return out
+
+
+def _shp_tables(path: Path) -> dict:
+    """Each layer of our Shapefile zip, by its FIELDS.json (layers/export/shapefile.py): the layer's
+    shapefiles (one per geometry family) read by GDAL and joined, fields renamed back, geometry types
+    restored; a second geometry's shapefile (a unit's `area`) joined to its records by key."""
+    found = ziputil.read_member(path, lambda names: SHP_FIELDS_JSON if SHP_FIELDS_JSON in names else None)
+    try:
+        index = json.loads(found[1].decode("utf-8"))["shapefiles"] if found else None
+        entries = {str(k): dict(v) for k, v in index.items()}
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UnreadableInputError(path, f"a watchfloor Shapefile export whose {SHP_FIELDS_JSON} cannot be read: "
+                                         f"expected {{\"shapefiles\": {{\"<name>.shp\": {{\"layer\": ...}}}}}} ({exc})") from None
+    layers: dict[str, dict[str | None, list[str]]] = {}
+    for member, entry in entries.items():
+        layers.setdefault(str(entry.get("layer")), {}).setdefault(entry.get("column"), []).append(member)
+    return {layer: partial(_shp_layer, path, parts, entries) for layer, parts in layers.items()}
+
+
+def _shp_layer(path: Path, parts: dict, entries: dict) -> gpd.GeoDataFrame:
+    frame = pd.concat([_shp_frame(path, m, entries[m]) for m in parts.get(None, [])], ignore_index=True)
+    frame = gpd.GeoDataFrame(frame, geometry="geometry", crs=CRS)
+    for column, members in ((c, m) for c, m in parts.items() if c is not None):
+        extra = pd.concat([_shp_frame(path, m, entries[m]) for m in members], ignore_index=True)
+        by_key = dict(zip(zip(extra["source"], extra["source_id"]), extra.geometry))
+        frame[column] = gpd.GeoSeries([by_key.get(k) for k in zip(frame["source"], frame["source_id"])],
+                                      index=frame.index, crs=CRS)
+    return frame
+
+
+def _shp_frame(path: Path, member: str, entry: dict) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    where = f"{path}!{member}"
+    try:
+        frame = pyogrio.read_dataframe(f"/vsizip/{path}/{member}", encoding="UTF-8")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError) as exc:
+        raise UnreadableInputError(where, f"a shapefile of a watchfloor export that cannot be read ({exc})") from None
+    if len(frame) != entry.get("features", len(frame)):
+        raise UnreadableInputError(where, f"expected {entry['features']} features as {SHP_FIELDS_JSON} says, "
+                                          f"found {len(frame)}")
+    frame = frame.rename(columns=dict(entry.get("fields") or {}))
+    for col in frame.columns:  # dBASE has no null text: an empty field is a missing value
+        if col != "geometry":
+            frame[col] = frame[col].astype(object).where(frame[col].notna() & (frame[col] != ""), None)
+    frame["geometry"] = _restore_types(frame.geometry.values, entry)
+    return frame
+
+
+def _restore_types(geoms, entry: dict):
+    """The Multi* a shapefile reads back as a single part made Multi* again (FIELDS.json)."""
+    arr = np.asarray(geoms, dtype=object).copy()
+    want = entry.get("geometry_type")
+    rows = np.arange(len(arr)) if isinstance(want, str) and want.startswith("Multi") else \
+        np.asarray(entry.get("multi_rows") or [], dtype=int)
+    for i in rows[(rows >= 0) & (rows < len(arr))]:
+        g = arr[i]
+        if g is not None and not g.geom_type.startswith("Multi") and g.geom_type in _MULTI_OF:
+            arr[i] = _MULTI_OF[g.geom_type]([g])
+    return gpd.GeoSeries(arr, crs=CRS).values
+
+
+_MULTI_OF = {"Point": shapely.MultiPoint, "LineString": shapely.MultiLineString, "Polygon": shapely.MultiPolygon}
 
 
 def _zip_member(path: Path, member: str, ext: str) -> gpd.GeoDataFrame:

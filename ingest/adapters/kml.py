@@ -483,6 +483,34 @@ def _shapes(pm: Element) -> tuple[list[tuple[float, ...]], list[shapely.Polygon]
     return points, polygons, other
 
 
+def placemark_geometry(pm: Element) -> Any:
+    """The geometry of a Placemark as written (Point, LineString, Polygon, MultiGeometry of them as
+    the matching Multi* type), 2D; None when it has none. Raises CoordinateError / ValueError
+    naming what cannot be read."""
+    el = next((c for c in pm if _name(c) in _GEOMETRIES), None)
+    return None if el is None else _geometry(el)
+
+
+_MULTI = {"Point": shapely.MultiPoint, "LineString": shapely.MultiLineString, "Polygon": shapely.MultiPolygon}
+
+
+def _geometry(el: Element) -> Any:
+    kind = _name(el)
+    if kind == "Point":
+        return shapely.Point(_point(el)[:2])
+    if kind in ("LineString", "LinearRing"):
+        return shapely.LineString([c[:2] for c in parse_coordinates(_child_text(el, "coordinates"))])
+    if kind == "Polygon":
+        return _polygon(el)
+    if kind == "MultiGeometry":
+        parts = [_geometry(c) for c in el if _name(c) in _GEOMETRIES]
+        kinds = {p.geom_type for p in parts}
+        if len(kinds) == 1 and next(iter(kinds)) in _MULTI:
+            return _MULTI[next(iter(kinds))](parts)
+        return shapely.GeometryCollection(parts)
+    raise ValueError(f"expected Point, LineString, Polygon or MultiGeometry, found <{kind}>")
+
+
 def _area(polygons: list[shapely.Polygon]) -> Any:
     if not polygons:
         return None

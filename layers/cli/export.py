@@ -60,8 +60,12 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--window", choices=list(WINDOWS), help="a preset window ending now (default 24h)")
     parser.add_argument("--since", help="ISO 8601 start of a custom window (UTC if no offset)")
     parser.add_argument("--until", help="ISO 8601 end of a custom window (default: now)")
-    parser.add_argument("--bbox", help="area of interest minx,miny,maxx,maxy in lon/lat")
-    parser.add_argument("--country", help="area of interest: a country's ISO alpha-3 code from the borders layer")
+    parser.add_argument("--bbox", help="area of interest minx,miny,maxx,maxy in lon/lat: every layer (reference "
+                                       "layers too) keeps the records that intersect it, whole (a border or "
+                                       "track reaching into the box is exported with its full geometry, "
+                                       "not cut at the edge); records wholly outside are left out")
+    parser.add_argument("--country", help="area of interest: a country's ISO alpha-3 code from the borders layer "
+                                          "(records intersecting that country's polygon, kept whole, as --bbox)")
     parser.add_argument("--filter", action="append", default=[], metavar="KEY=V1,V2",
                         help=f"keep only these values; KEY is one of {', '.join(sorted(set(FILTER_KEYS) - set(FILTER_KEYS.values())))}")
     parser.add_argument("--csv-geometry", choices=["wkt", "lonlat"], default="wkt",

@@ -86,7 +86,7 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
     ExportFormat("parquet", write_geoparquet, "parquet", "application/vnd.apache.parquet",
                  "GeoParquet (several layers: a zip of one file each)", zips="several"),
     ExportFormat("shp", write_shapefile_zip, "shp", "application/zip",
-                 label="Shapefile (zip: one per layer and geometry type, FIELDS.txt, PROVENANCE.txt)",
+                 label="Shapefile (zip: one per layer and geometry type, FIELDS.txt and .json, PROVENANCE.txt)",
                  zips="always"),
     ExportFormat("html", write_html, "html", "text/html", label="Map snapshot, HTML (opens offline)",
                  also=("htm",)),

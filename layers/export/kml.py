@@ -3,11 +3,17 @@
 Written as a stream (layer by layer, CHUNK_ROWS placemarks at a time) rather than with simplekml,
 which builds the whole document as objects in memory first; the KML needed here is small and fixed.
 
-Structure: one Folder per layer (named by the layer, as the other formats name their tables, so
-GDAL's KML/LIBKML drivers read each back as that layer), every attribute as ExtendedData `<Data>`
-(untyped: GDAL's LIBKML driver drops typed SchemaData when it reads a KMZ, while `<Data>` survives
-in KML and KMZ alike, and Google Earth and ATAK show both), the Document's description, Snippet and
-ExtendedData carrying the provenance and marking.
+Structure: one Folder per layer, `track_points` too (named by the layer, as the other formats name
+their tables, so GDAL's KML/LIBKML drivers read each back as that layer), every attribute as
+ExtendedData `<Data>` (untyped: GDAL's LIBKML driver drops typed SchemaData when it reads a KMZ,
+while `<Data>` survives in KML and KMZ alike, and Google Earth and ATAK show both), the Document's
+description, Snippet and ExtendedData carrying the provenance and marking. What goes out comes back
+in (`watchfloor ingest auto`, ingest/adapters/exported.py): each layer is declared as a KML 2.2
+`<Schema>` (its columns and their KML types), and each folder of records names its layer and that
+Schema in its own ExtendedData (ingest/exchange.py's KML_* names), so the reader maps folders to
+layers by what they say, not by their names. The tracks' records are the `tracks_path` folder (the
+stored path of each track); the `tracks` folder animates them as gx:Track for viewers; the fixes'
+own folder starts hidden (`<visibility>0`), since the gx:Tracks draw them already.
 
 - Styles: colours from layers/style.py: incidents and alerts by severity, tracks active/stale,
   imagery clear/cloudy, deployments by nation, infrastructure by kind, borders and disputed areas.
@@ -45,7 +51,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from lxml import etree
+from lxml.builder import ElementMaker
 
+from ingest.exchange import (
+    KML_COLUMN_DATA,
+    KML_LAYER_DATA,
+    KML_MARKING_DATA,
+    KML_PROVENANCE_DATA,
+    KML_SCHEMA_DATA,
+)
 from ingest.schema import LAYERS
 from layers import style
 from layers.export.constants import (
@@ -69,6 +84,9 @@ from layers.export.frames import (
 )
 from layers.export.job import ExportJob
 
+# Elements built whole (a Schema, a folder's ExtendedData) are built and serialised by lxml; they sit
+# inside the Document, so they take its default namespace (KML 2.2) without restating it.
+_E = ElementMaker()
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 KMZ_ICON = "files/dot.png"
 CLOUDY_PERCENT = 30  # as layers.map.deck.imagery / layers.map.leaflet.overlays
@@ -77,6 +95,7 @@ CLOUDY_PERCENT = 30  # as layers.map.deck.imagery / layers.map.leaflet.overlays
 TITLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "incidents": ("title", "category"),
     "tracks": ("callsign", "track_id"),
+    "track_points": ("callsign", "track_id"),
     "imagery": ("platform", "collection", "source_id"),
     "deployments": ("unit_name",),
     "infrastructure": ("name", "kind"),
@@ -131,32 +150,79 @@ def write_document(out: IO[str], job: ExportJob, icon_href: str | None) -> None:
     out.write(f"<description>{xml_text(balloon)}</description>\n")
     out.write(_styles(layers, icon_href))  # KML's order: styles, then ExtendedData, then folders
     out.write("<ExtendedData>\n")
-    out.write(f'<Data name="{PROVENANCE_KEY}:marking"><value>{xml_text(prov.marking)}</value></Data>\n')
-    out.write(f'<Data name="{PROVENANCE_KEY}:provenance"><value>{xml_text(prov.to_json())}</value></Data>\n')
+    out.write(f'<Data name="{KML_MARKING_DATA}"><value>{xml_text(prov.marking)}</value></Data>\n')
+    out.write(f'<Data name="{KML_PROVENANCE_DATA}"><value>{xml_text(prov.to_json())}</value></Data>\n')
     out.write("</ExtendedData>\n")
+    for name, frame in layers.items():  # KML 2.2: a Document's Schemas come before its Folders
+        out.write(_schema(name, frame))
     for name, frame in layers.items():
-        if name == "track_points":
-            continue  # carried inside the tracks' gx:Track
-        out.write(f"<Folder>\n<name>{xml_text(name)}</name>\n")
         title = LAYERS[name].title if name in LAYERS else name.replace("_", " ").capitalize()
-        out.write(f"<description>{xml_text(html.escape(f'{title}: {len(frame):,} records. {prov.marking}'))}"
-                  "</description>\n")
-        if name == "tracks":
+        if name == "tracks":  # for viewers: each track animated from its fixes; the records are below
+            _open_folder(out, name, f"{title}: {len(frame):,} tracks as gx:Track (their records: folder "
+                                    f"{KML_TRACK_PATH_FOLDER}). {prov.marking}")
             _write_tracks(out, frame, points, job.now)
-        else:
-            _write_placemarks(out, name, frame, job.now)
-        out.write("</Folder>\n")
-        for column in extra_geometry_columns(frame):
-            out.write(f"<Folder>\n<name>{xml_text(name + '_' + column)}</name>\n")
-            _write_areas(out, frame, column, job.now)
             out.write("</Folder>\n")
-        if name == "tracks":
-            out.write(f"<Folder>\n<name>{KML_TRACK_PATH_FOLDER}</name>\n")
-            out.write(f"<description>{xml_text('Track paths without time, for readers without gx:Track. ' + prov.marking)}"
-                      "</description>\n")
+            _open_folder(out, KML_TRACK_PATH_FOLDER, f"{title}: {len(frame):,} records, each track's path "
+                                                     f"without time (for readers without gx:Track). {prov.marking}",
+                         layer=name)
             _write_placemarks(out, name, frame, job.now, timeless=True)
             out.write("</Folder>\n")
+        else:
+            # the fixes are drawn by the tracks' gx:Track already: their own folder starts hidden
+            _open_folder(out, name, f"{title}: {len(frame):,} records. {prov.marking}", layer=name,
+                         visible=name != "track_points")
+            _write_placemarks(out, name, frame, job.now)
+            out.write("</Folder>\n")
+        for column in extra_geometry_columns(frame):
+            _open_folder(out, name + "_" + column, f"{title}: {column} of each record. {prov.marking}",
+                         layer=name, column=column)
+            _write_areas(out, frame, column, job.now)
+            out.write("</Folder>\n")
     out.write("</Document>\n</kml>\n")
+
+
+def _open_folder(out: IO[str], name: str, description: str, *, layer: str | None = None,
+                 column: str | None = None, visible: bool = True) -> None:
+    """A Folder's head in KML 2.2's order (name, visibility, description, ExtendedData). A folder of
+    records names its layer (and a second geometry's column) in ExtendedData, and that layer's
+    Schema, so the reader of our exports maps it back whatever the folder is called."""
+    out.write(f"<Folder>\n<name>{xml_text(name)}</name>\n")
+    if not visible:
+        out.write("<visibility>0</visibility>\n")
+    out.write(f"<description>{xml_text(html.escape(description))}</description>\n")
+    if layer is not None:
+        data = {KML_LAYER_DATA: layer, KML_SCHEMA_DATA: "#" + _schema_id(layer)}
+        if column is not None:
+            data[KML_COLUMN_DATA] = column
+        ext = _E.ExtendedData(*(_E.Data(_E.value(v), name=k) for k, v in data.items()))
+        out.write(etree.tostring(ext, encoding="unicode") + "\n")
+
+
+def _schema_id(layer: str) -> str:
+    return f"{PROVENANCE_KEY}-{_safe_name(layer)}"
+
+
+def _schema(layer: str, frame: gpd.GeoDataFrame) -> str:
+    """The layer's columns as a KML Schema (name: the layer), with KML's types: every record's
+    values are in `<Data>` (see the module docstring), and this says which columns there are and
+    what they hold, so a column empty everywhere still comes back."""
+    schema = _E.Schema(*(_E.SimpleField(name=_safe_name(c), type=_kml_type(frame[c])) for c in _attribute_columns(frame)),
+                       name=layer, id=_schema_id(layer))
+    return etree.tostring(schema, encoding="unicode") + "\n"
+
+
+def _kml_type(series: pd.Series) -> str:
+    """KML 2.2's SimpleField type of a column: times are ISO 8601 text."""
+    dtype = series.dtype
+    if is_time(series) or pd.api.types.is_string_dtype(dtype) or dtype == object:
+        return "string"
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(dtype):
+        return "double"
+    return "string"
 
 
 # --- styles ---------------------------------------------------------------------------------------
@@ -219,7 +285,7 @@ def _style_ids(layer: str, frame: pd.DataFrame, now: datetime) -> list[str]:
 
     if layer in ("incidents", "alerts"):
         return [f"{layer}-{s}" if s in style.SEVERITY else "default" for s in col("severity")]
-    if layer == "tracks":
+    if layer in ("tracks", "track_points"):
         stale = _stale(frame, now)
         return ["tracks-stale" if s else "tracks-active" for s in stale]
     if layer == "imagery":

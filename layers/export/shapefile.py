@@ -9,7 +9,11 @@ Shapefiles hold one geometry type each and dBASE field names of at most 10 chara
   `<layer>_<column>_<family>.shp` with the record's id columns and marking, since WKT in a
   254-character dBASE field would be cut;
 - field names are shortened by `shapefile_field_names` (deterministic: the same columns always
-  give the same names) and the mapping is written to FIELDS.txt inside the zip;
+  give the same names) and the mapping is written to FIELDS.txt inside the zip, and for programs
+  to FIELDS.json (each .shp -> layer, column, field names, geometry type), which is how
+  `watchfloor ingest auto` takes the zip back in as the layers it came from;
+- geometry types a shapefile cannot tell apart (Polygon vs a one-part MultiPolygon, LineString vs
+  MultiLineString) are kept in FIELDS.json and restored on the way back in;
 - times are ISO 8601 UTC text (dBASE dates have no time of day); text longer than 254 bytes is
   cut, and FIELDS.txt says how many values were;
 - the encoding is UTF-8, declared in each .cpg file; the .prj says WGS 84.
@@ -17,15 +21,18 @@ Shapefiles hold one geometry type each and dBASE field names of at most 10 chara
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyogrio
 
+from ingest.exchange import SHP_FIELDS_JSON
 from layers.export.atomic import scratch_dir
 from layers.export.constants import (
     FIELDS_FILE,
@@ -51,6 +58,10 @@ same names:
   4. if that name (ignoring case) is already taken in the layer, the shortest free name of the form
      <cut name>_1, _2, ... (still {SHP_MAX_FIELD} characters at most) is used.
 Times are ISO 8601 UTC text. Text longer than {SHP_MAX_TEXT} bytes (UTF-8) is cut at that length.
+{SHP_FIELDS_JSON} says the same for programs: for each .shp its layer (and, for a second geometry,
+its column), its field names -> column names, and the geometry type its records had (a shapefile
+cannot tell a Polygon from a one-part MultiPolygon); `watchfloor ingest auto` reads it to take the
+export back in.
 """
 
 
@@ -79,13 +90,14 @@ def family(geom_type: str | None) -> str | None:
 
 def write_shapefile_zip(job: ExportJob, path: Path) -> None:
     notes: list[str] = [FIELD_RULE]
+    index: dict[str, dict] = {}
     with scratch_dir(path) as scratch, zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED,
                                                        allowZip64=True) as zf:
         for name, frame in job.non_empty().items():
             extras = extra_geometry_columns(frame)
             main = frame.drop(columns=extras)
             mapping = shapefile_field_names([c for c in main.columns if c != main.geometry.name])
-            notes.append(_write_families(main, name, mapping, scratch, zf))
+            notes.append(_write_families(main, name, mapping, scratch, zf, index, layer=name))
             for col in extras:
                 keep = [*id_columns(name, frame), *(["marking"] if "marking" in frame else [])]
                 part = gpd.GeoDataFrame(frame[keep], geometry=gpd.GeoSeries(frame[col].values, index=frame.index,
@@ -93,18 +105,33 @@ def write_shapefile_zip(job: ExportJob, path: Path) -> None:
                 part = part[part.geometry.notna() & ~part.geometry.is_empty]
                 if len(part):
                     notes.append(_write_families(part, f"{name}_{col}", shapefile_field_names(keep),
-                                                 scratch, zf, origin=f"column {col!r} of layer {name}"))
+                                                 scratch, zf, index, layer=name, column=col,
+                                                 origin=f"column {col!r} of layer {name}"))
         zf.writestr(FIELDS_FILE, "\n".join(notes))
+        zf.writestr(SHP_FIELDS_JSON, json.dumps({"shapefiles": index}, indent=1, ensure_ascii=False))
         zf.writestr(PROVENANCE_FILE, job.provenance.text())
 
 
+def _geometry_types(geoms: gpd.GeoSeries) -> dict:
+    """What a shapefile cannot say about its geometries: their type, when all share one (a layer of
+    one-part MultiPolygons, such as borders), else the rows (0-based, in file order) that were Multi*."""
+    types = geoms.geom_type.to_numpy()
+    if len(set(types)) == 1:
+        return {"geometry_type": str(types[0])}
+    return {"multi_rows": [int(i) for i in np.flatnonzero(np.char.startswith(types.astype(str), "Multi"))]}
+
+
 def _write_families(frame: gpd.GeoDataFrame, base: str, mapping: dict[str, str], scratch: Path,
-                    zf: zipfile.ZipFile, origin: str | None = None) -> str:
+                    zf: zipfile.ZipFile, index: dict[str, dict], *, layer: str, column: str | None = None,
+                    origin: str | None = None) -> str:
     fam = frame.geom_type.map(family)
     lines: list[str] = []
     for kind in sorted(k for k in fam.dropna().unique()):
         part = frame[fam == kind]
         stem = f"{base}_{kind}"
+        index[f"{stem}.shp"] = {"layer": layer, "column": column, "features": len(part),
+                                "fields": {short: col for col, short in mapping.items()},
+                                **_geometry_types(part.geometry)}
         target = scratch / f"{stem}.shp"
         cut: dict[str, int] = {}
         for i, chunk in enumerate(chunks(part)):

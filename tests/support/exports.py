@@ -198,8 +198,6 @@ def read_back(fmt: str, path: Path, layers: list[str]) -> dict[str, pd.DataFrame
         elif fmt == "gpkg":
             out[layer] = _gdal(str(path), layer)
         elif fmt in ("kml", "kmz"):
-            if layer == "track_points":
-                continue  # carried inside the tracks' gx:Track
             f = _gdal(str(path), layer)
             if "description2" in f:  # LIBKML names the record's own description so
                 f = f.drop(columns=["description"]).rename(columns={"description2": "description"})

@@ -26,7 +26,8 @@ from tests.conftest import DEMO_NOW, ROOT, TEST_PASSWORD
 
 LAYERS = ("incidents", "deployments", "tracks", "imagery", "borders", "disputed_areas", "infrastructure", "places")
 # (format, file name): every format that can hold layers, each as one file or a zip of tables.
-FORMATS = [("geojson", "x.zip"), ("gpkg", "x.gpkg"), ("parquet", "x.zip"), ("csv", "x.zip")]
+FORMATS = [("geojson", "x.zip"), ("gpkg", "x.gpkg"), ("parquet", "x.zip"), ("csv", "x.zip"), ("kml", "x.kml"),
+           ("kmz", "x.kmz"), ("shp", "x.zip")]
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +156,9 @@ def test_a_zip_without_its_provenance_is_foreign_and_a_damaged_one_is_named(pict
         read(broken, source="x")
 
 
-def test_the_command_line_reads_an_export_without_layer(picture, demo_home, tmp_path):
-    result = _export(picture, "parquet", tmp_path / "x.zip")
+@pytest.mark.parametrize("fmt,name", [("parquet", "x.zip"), ("kmz", "x.kmz"), ("shp", "x.zip")])
+def test_the_command_line_reads_an_export_without_layer(picture, demo_home, tmp_path, fmt, name):
+    result = _export(picture, fmt, tmp_path / name)
     home = tmp_path / "home"
     home.mkdir()
     env = {"WATCHFLOOR_HOME": str(home), "PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
@@ -166,3 +168,60 @@ def test_the_command_line_reads_an_export_without_layer(picture, demo_home, tmp_
     assert r.returncode == 0, r.stderr
     assert f"incidents: {result.counts['incidents']} stored, 0 quarantined" in r.stdout
     assert "tracks: " in r.stdout and "track_points: " in r.stdout
+
+
+def test_a_shapefile_zip_comes_back_with_its_layers_columns_and_geometry_types(tmp_path):
+    """A shapefile has 10-character field names and no Polygon/MultiPolygon distinction: FIELDS.json
+    maps both back. Hand-made: Kosovo's border is a one-part MultiPolygon, France's two parts; the
+    infrastructure mixes a point, a polygon with a hole and a one-part MultiPolygon (one polygon
+    shapefile holding both types)."""
+    import json
+    import zipfile
+
+    from tests.support.exports import ALL_SEEING, _valid, export, make_picture
+
+    picture = make_picture()
+    dam = _valid("infrastructure", [{"source_id": "DAM", "kind": "dam", "name": "Gazivoda",
+                                     "geometry": shapely.MultiPolygon([shapely.box(20.6, 42.9, 20.7, 43.0)])}],
+                 source="reference", marking="UNCLASSIFIED")
+    picture["infrastructure"] = pd.concat([picture["infrastructure"], dam], ignore_index=True)
+    from layers.filters import View
+
+    view = View(window="24h", layers=("incidents", "deployments", "borders", "infrastructure"))
+    result = export(picture, view, fmt="shp", tmp_path=tmp_path, viewer=ALL_SEEING)
+    with zipfile.ZipFile(result.path) as zf:
+        index = json.loads(zf.read("FIELDS.json"))["shapefiles"]
+    assert index["borders_polygon.shp"]["geometry_type"] == "MultiPolygon"
+    assert index["infrastructure_polygon.shp"]["multi_rows"] == [1]  # ZONE (a Polygon), then DAM
+    assert index["incidents_point.shp"]["fields"]["occurred"] == "occurred_at"
+    area = index["deployments_area_polygon.shp"]
+    assert (area["layer"], area["column"], area["fields"]["source_id"]) == ("deployments", "area", "source_id")
+    assert detect(result.path) == "watchfloor-export"
+
+    store = DeltaStore(tmp_path / "s")
+    summaries = _ingest_all(store, result.path)
+    assert {layer: s.stored for layer, s in summaries.items()} == {"incidents": 4, "deployments": 2, "borders": 2,
+                                                                   "infrastructure": 3}
+    kinds = {r.source_id: r.geometry.geom_type for r in store.read("infrastructure").itertuples()}
+    assert kinds == {"PRN": "Point", "ZONE": "Polygon", "DAM": "MultiPolygon"}
+    borders = store.read("borders").set_index("source_id").geometry
+    assert borders["XKX"].geom_type == "MultiPolygon" and len(borders["XKX"].geoms) == 1
+    assert len(borders["FRA"].geoms) == 2
+    zone = store.read("infrastructure").set_index("source_id").geometry["ZONE"]
+    assert len(zone.interiors) == 1  # the hole is still a hole
+    units = store.read("deployments").set_index("source_id")
+    assert units.loc["GBR-1", "area"].equals(picture["deployments"].set_index("source_id").loc["GBR-1", "area"])
+    assert units.loc["FRA-1", "area"] is None
+    inc = store.read("incidents").set_index("source_id")
+    assert inc.loc["INC-PARIS", "occurred_at"] == pd.Timestamp("2026-11-21T11:30:00.123456Z")
+    assert inc.loc["INC-PARIS", "marking"] == "UNCLASSIFIED//REL TO NATO"
+
+
+def test_a_kml_that_says_it_is_ours_but_names_no_layer_is_refused_with_the_way_out(tmp_path):
+    old = tmp_path / "old.kml"  # an export written before folders named their layers
+    old.write_text('<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+                   '<ExtendedData><Data name="watchfloor:provenance"><value>{}</value></Data></ExtendedData>'
+                   '<Folder><name>incidents</name></Folder></Document></kml>', encoding="utf-8")
+    assert detect(old) == "watchfloor-export"
+    with pytest.raises(UnreadableInputError, match=r"no folder naming its layer.*--layer"):
+        read(old, source="x")

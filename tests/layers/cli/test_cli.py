@@ -125,3 +125,29 @@ def test_up_procfile_names_the_processes_of_a_machine(tmp_path):
         (f"dashboard: WATCHFLOOR_ALERTS_IN_DASHBOARD=0 streamlit run {ROOT / 'dashboard' / 'server.py'} "
          "--server.port 8501 --server.address 0.0.0.0"),
     ]
+
+
+def test_status_prints_aligned_columns_and_json_for_scripts(tmp_path):
+    import json
+
+    f = tmp_path / "tracks.csv"
+    f.write_text("track_id,time,lat,lon\n"
+                 "uav-1,2026-11-20T10:00:00.123456Z,42.66,21.17\n"
+                 "uav-1,2026-11-20T10:00:05.5Z,42.661,21.171\n")
+    assert run(tmp_path, "ingest", "tracks-csv", str(f), "--source", "p", "--marking", "UNCLASSIFIED").returncode == 0
+    r = run(tmp_path, "status")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    header, rows = lines[0], {line.split()[0]: line for line in lines[1:-1]}
+    at = header.index("newest")
+    assert rows["track_points"][at:].startswith("2026-11-20T10:00:05.500000Z  ")  # not run into last write
+    assert rows["borders"][at:].startswith("-  ")
+    for line in rows.values():  # every column starts where its header does
+        assert line[header.index("last write")] != " " and line[at - 2:at] == "  "
+    assert lines[-1] == "quarantined: 0"
+    doc = json.loads(run(tmp_path, "status", "--json").stdout)
+    by_layer = {row["layer"]: row for row in doc["layers"]}
+    assert by_layer["track_points"]["records"] == 2 and by_layer["track_points"]["newest"] == "2026-11-20T10:00:05.500000Z"
+    assert by_layer["borders"] == {"layer": "borders", "records": 0, "newest": None,
+                                   "last_write": by_layer["borders"]["last_write"]}
+    assert doc["quarantined"] == 0

@@ -47,6 +47,20 @@ def test_filtered_export_holds_exactly_what_apply_view_selects(picture, fixes, f
     assert (shown_points["time"] >= NOW - timedelta(hours=6)).all()
 
 
+def test_an_area_selects_the_reference_layers_too_and_keeps_their_shapes_whole(picture, tmp_path):
+    """--bbox 20,41.5,22,43.5 (Kosovo): France, Paris and its places are left out; Kosovo's border, the
+    disputed zone, the airport, the range and Pristina are in, with their whole geometries."""
+    view = View(window="24h", aoi_wkt="POLYGON ((20 41.5, 22 41.5, 22 43.5, 20 43.5, 20 41.5))",
+                layers=("borders", "disputed_areas", "infrastructure", "places"))
+    result = export(picture, view, fmt="gpkg", tmp_path=tmp_path)
+    assert result.counts == {"borders": 1, "disputed_areas": 1, "infrastructure": 2, "places": 1}
+    back = read_back("gpkg", result.path, list(view.layers))
+    assert ids("borders", back["borders"]) == [("reference", "XKX")]
+    assert ids("places", back["places"]) == [("reference", "PRI")]
+    assert ids("infrastructure", back["infrastructure"]) == [("reference", "PRN"), ("reference", "ZONE")]
+    assert back["borders"].geometry.iloc[0].bounds == (20.0, 41.8, 21.8, 43.3)  # not cut at the area
+
+
 def test_nothing_on_screen_is_an_error_not_an_empty_file(picture, tmp_path):
     view = View(window="1h", severities=("medium",), layers=("incidents",))
     with pytest.raises(ExportError, match="nothing to export"):

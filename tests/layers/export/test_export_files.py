@@ -165,7 +165,7 @@ def test_a_shapefile_export_is_a_zip_gdal_opens_as_it_is(picture, tmp_path):
     assert files(tmp_path) == ["inc.shp.zip"]
     with zipfile.ZipFile(path) as zf:
         assert {"incidents_point.shp", "incidents_point.shx", "incidents_point.dbf", "incidents_point.prj",
-                "incidents_point.cpg", "FIELDS.txt", "PROVENANCE.txt"} == set(zf.namelist())
+                "incidents_point.cpg", "FIELDS.txt", "FIELDS.json", "PROVENANCE.txt"} == set(zf.namelist())
     assert_incidents(pyogrio.read_dataframe(path))  # GDAL reads a .shp.zip without /vsizip/
     assert pyogrio.read_info(path)["crs"] == "EPSG:4326"
 

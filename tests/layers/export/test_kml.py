@@ -100,3 +100,31 @@ def test_kmz_holds_doc_kml_first_and_its_icon(picture, tmp_path):
         assert names[0] == "doc.kml" and "files/dot.png" in names
         assert zf.read("files/dot.png").startswith(b"\x89PNG")
         assert all(i.file_size < 2**31 for i in zf.infolist())
+
+
+def test_each_folder_of_records_names_its_layer_and_schema(picture, fixes, tmp_path):
+    """How `watchfloor ingest auto` maps a KML back to layers: Schemas before the folders (KML 2.2's
+    order), and every folder of records names its layer and Schema; the gx:Track folder names none."""
+    result = export(picture, MARKED_VIEW, fmt="kml", tmp_path=tmp_path, track_points=fixes)
+    doc = DET.fromstring(result.path.read_bytes()).find("k:Document", KML_NS)
+    children = [c.tag.split("}")[1] for c in doc]
+    assert children.index("ExtendedData") < children.index("Schema")
+    assert max(i for i, t in enumerate(children) if t == "Schema") < children.index("Folder")
+    schemas = {s.get("id"): s for s in doc.findall("k:Schema", KML_NS)}
+    assert schemas["watchfloor-incidents"].get("name") == "incidents"
+    fields = {f.get("name"): f.get("type") for f in schemas["watchfloor-incidents"].findall("k:SimpleField", KML_NS)}
+    assert fields["occurred_at"] == "string" and fields["fatalities"] == "int" and fields["marking"] == "string"
+    assert {f.get("name"): f.get("type") for f in schemas["watchfloor-track_points"]}["speed_mps"] == "double"
+    named = {}
+    for folder in doc.findall("k:Folder", KML_NS):
+        data = {d.get("name"): d.find("k:value", KML_NS).text for d in folder.findall("k:ExtendedData/k:Data", KML_NS)}
+        named[folder.find("k:name", KML_NS).text] = (data.get("watchfloor:layer"), data.get("watchfloor:column"),
+                                                     data.get("watchfloor:schema"))
+    assert named["incidents"] == ("incidents", None, "#watchfloor-incidents")
+    assert named["tracks"] == (None, None, None)  # for viewers
+    assert named["tracks_path"] == ("tracks", None, "#watchfloor-tracks")
+    assert named["deployments_area"] == ("deployments", "area", "#watchfloor-deployments")
+    assert named["track_points"] == ("track_points", None, "#watchfloor-track_points")
+    points = next(f for f in doc.findall("k:Folder", KML_NS) if f.find("k:name", KML_NS).text == "track_points")
+    assert points.find("k:visibility", KML_NS).text == "0"  # the gx:Tracks draw the fixes already
+    assert len(points.findall("k:Placemark", KML_NS)) == result.counts["track_points"]
