@@ -23,3 +23,9 @@ GPKG_PROVENANCE_TABLE = "watchfloor_provenance"
 # CSV: a text cell a spreadsheet would run as a formula gets this in front (OWASP CSV injection).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 FORMULA_GUARD = "'"
+# A TAK data package of ours (layers/export/cot.py): each record's CoT event carries this detail
+# element (layer, source, source_id, wkt attributes; the columns as JSON text) so that
+# ingest/adapters/cot_drawings.py puts it back in its layer exactly.
+COT_RECORD_DETAIL = "__watchfloor"
+# The member every TAK data package (mission package) holds: ATAK's MissionPackageManifest.
+TAK_MANIFEST = "MANIFEST/manifest.xml"
