@@ -271,11 +271,14 @@ def record_row(ev: Element, source: str, raw: str) -> tuple[str, dict[str, Any]]
     try:
         values = json.loads("".join(el.itertext()) or "{}")  # type: ignore[union-attr]
         if not isinstance(values, dict):
-            raise ValueError("not a JSON object")
+            values = {"": values}  # refused just below: a JSON value that is not an object
         geometry = shapely.from_wkt(el.get("wkt")) if el.get("wkt") else None  # type: ignore[union-attr]
     except (ValueError, shapely.errors.GEOSException) as exc:
         return layer, rejection(layer, source, sid, reasons.MALFORMED_RECORD,
                                 f"a watchfloor CoT record whose columns or geometry cannot be read: {exc}", raw)
+    if "" in values:
+        return layer, rejection(layer, source, sid, reasons.MALFORMED_RECORD,
+                                "a watchfloor CoT record whose columns are not a JSON object", raw)
     known = set(LAYERS[layer].column_names) - {"geometry", "ingested_at"}
     row = {k: v for k, v in values.items() if k in known}
     row.setdefault("source", text_or_none(el.get("source")) or source)  # type: ignore[union-attr]

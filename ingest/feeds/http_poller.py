@@ -65,7 +65,7 @@ from ingest.feeds.errors import FeedError, FeedFetchError, FeedRefusedError
 from ingest.feeds.health import classify
 from ingest.feeds.health import to_utc as _ts
 from ingest.feeds.netguard import PinnedAdapter, Resolver, Target, check_url, redact
-from ingest.pipeline import IngestSummary, ingest, ingest_results
+from ingest.pipeline import IngestSummary, ingest_results
 from ingest.store.base import FeedStatus, Store
 
 log = logging.getLogger("watchfloor.feeds")

@@ -102,13 +102,13 @@ def mixed(tmp_path: Path) -> Path:
     parts = [(DATA / "cot" / n).read_bytes().split(b"?>", 1)[1] for n in ("atak_circle.cot", "atak_route.cot")]
     text = b"".join([
         b"<?xml version='1.0' encoding='UTF-8'?><events>",
-        b'<event version="2.0" uid="UAV-1" type="a-h-A-M-F-Q" time="2026-11-21T10:00:00Z" '
-        b'stale="2026-11-21T10:05:00Z"><point lat="42.6" lon="21.1" hae="300"/><detail/></event>',
+        (b'<event version="2.0" uid="UAV-1" type="a-h-A-M-F-Q" time="2026-11-21T10:00:00Z" '
+        b'stale="2026-11-21T10:05:00Z"><point lat="42.6" lon="21.1" hae="300"/><detail/></event>'),
         *parts,
-        b"<event version='2.0' uid='bad-rect' type='u-d-r' time='2026-11-21T10:00:00Z'>"
-        b"<point lat='39.7' lon='-105'/><detail><link point='39.73,-105.0'/><link point='39.72,-104.99'/></detail></event>",
-        b"<event version='2.0' uid='GeoChat.X' type='b-t-f' time='2026-11-21T10:00:01Z'>"
-        b"<point lat='39.7' lon='-105'/><detail><remarks>hello</remarks></detail></event>",
+        (b"<event version='2.0' uid='bad-rect' type='u-d-r' time='2026-11-21T10:00:00Z'>"
+        b"<point lat='39.7' lon='-105'/><detail><link point='39.73,-105.0'/><link point='39.72,-104.99'/></detail></event>"),
+        (b"<event version='2.0' uid='GeoChat.X' type='b-t-f' time='2026-11-21T10:00:01Z'>"
+        b"<point lat='39.7' lon='-105'/><detail><remarks>hello</remarks></detail></event>"),
         b"</events>",
     ])
     path = tmp_path / "mixed.cot"
