@@ -32,6 +32,7 @@ from ingest.markings import highest_marking
 from layers.access import Viewer, require, restrict
 from layers.export.atomic import atomic_output
 from layers.export.constants import MAX_SOURCES_LISTED, PROVENANCE_SIDECAR_SUFFIX
+from layers.export.cot import write_cot_package
 from layers.export.csvfile import write_csv
 from layers.export.geojson import write_geojson
 from layers.export.geopackage import write_geopackage
@@ -88,11 +89,13 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
     ExportFormat("shp", write_shapefile_zip, "shp", "application/zip",
                  label="Shapefile (zip: one per layer and geometry type, FIELDS.txt, PROVENANCE.txt)",
                  zips="always"),
+    ExportFormat("cot", write_cot_package, "zip", "application/zip",
+                 label="TAK data package (zip: MANIFEST/manifest.xml and one .cot per record; ATAK, WinTAK)"),
     ExportFormat("html", write_html, "html", "text/html", label="Map snapshot, HTML (opens offline)",
                  also=("htm",)),
     ExportFormat("png", write_png, "png", "image/png", label="Map snapshot, PNG"),
 )}
-ALIASES = {"geopackage": "gpkg", "geoparquet": "parquet", "shapefile": "shp", "json": "geojson"}
+ALIASES = {"tak": "cot", "geopackage": "gpkg", "geoparquet": "parquet", "shapefile": "shp", "json": "geojson"}
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,9 @@ def _provenance(fmt: str, path: Path) -> dict | str:
     if fmt in ("csv", "shp"):
         with zipfile.ZipFile(path) as zf:
             return zf.read("PROVENANCE.txt").decode()
+    if fmt == "cot":
+        with zipfile.ZipFile(path) as zf:
+            return json.loads(zf.read("watchfloor-provenance.json"))
     if fmt == "html":
         return path.read_text(encoding="utf-8")
     if fmt == "png":
