@@ -246,8 +246,7 @@ def overlay_event(row: Mapping[str, Any]) -> etree._Element:
 
 
 def _rows(frame: gpd.GeoDataFrame) -> Iterator[dict[str, Any]]:
-    for rec in frame.to_dict("records"):
-        yield rec
+    yield from frame.to_dict("records")
 
 
 def record_events(layers: Mapping[str, gpd.GeoDataFrame]) -> Iterator[tuple[str, etree._Element]]:
