@@ -204,6 +204,30 @@ def parse_cot_event(
     return result
 
 
+def parse_cot_message(xml_bytes: bytes, *, source: str, name: object = "CoT message") -> tuple[str, dict[str, Any]]:
+    """`parse_cot_event` for any event, as the live listeners need it: (layer, row or rejection).
+
+    A position report gives a `track_points` row, a drawing an `overlays` row, an event of our own
+    data package its record's layer and row (rows hold a shapely `geometry`); any other type is a
+    `track_points` rejection (`unsupported_type`). Raises HostileInputError as parse_cot_event does.
+    """
+    try:
+        root = xmlsafe.parse_bytes(xml_bytes, name=name)
+    except UnreadableInputError:
+        return LAYER, parse_cot_event(xml_bytes, source=source, name=name)  # its rejection says why
+    if xmlsafe.local_name(root.tag) != "event":
+        return LAYER, parse_cot_event(xml_bytes, source=source, name=name)
+    where = drawings.classify(root)
+    if where == LAYER:
+        return LAYER, parse_cot_event(xml_bytes, source=source, name=name)
+    raw = _raw(root)
+    if where == "record":
+        return drawings.record_row(root, source, raw)
+    if where == drawings.LAYER:
+        return drawings.LAYER, drawings.drawing_row(root, source, raw)
+    return LAYER, drawings.unsupported(root, source, raw)
+
+
 def _start_tag_end(buf: bytes | bytearray, start: int) -> int:
     """Index of the '>' closing the tag opened at `start` (quotes respected), or -1."""
     quote = 0
