@@ -48,9 +48,8 @@ from typing import Any, Self
 
 import pandas as pd
 
-from ingest.adapters.base import rejection
 from ingest.adapters import cot_drawings
-from ingest.adapters.base import ReadResult, rejections
+from ingest.adapters.base import ReadResult, rejection, rejections
 from ingest.adapters.cot import LAYER, iter_cot_events, parse_cot_message, result_from_parsed
 from ingest.errors import HostileInputError
 from ingest.feeds.config import CotFeed
