@@ -26,6 +26,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Self
 
 import geopandas as gpd
 
@@ -170,7 +171,7 @@ class CotSender:
             self._stop.wait(wait)
         self._close()
 
-    def start(self) -> CotSender:
+    def start(self) -> Self:
         self._thread = threading.Thread(target=self.run, name=f"cot-out {self.host}:{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -180,7 +181,7 @@ class CotSender:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def __enter__(self) -> CotSender:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
