@@ -21,6 +21,7 @@ from layers.map.deck.base import TOOLTIP
 from layers.map.deck.borders import borders, disputed
 from layers.map.deck.deployments import deployments
 from layers.map.deck.imagery import imagery
+from layers.map.deck.overlays import overlays
 from layers.map.deck.points import incidents, infrastructure, places
 from layers.map.deck.tracks import tracks
 from layers.triage import DEFAULT_SETTINGS as DEFAULT_TRIAGE
@@ -28,7 +29,7 @@ from layers.triage import RuleTriage
 
 # Draw order, bottom to top, and the toggles the UI offers.
 MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "hotspots", "imagery", "infrastructure",
-                               "deployments", "tracks", "incidents", "alerts")
+                               "overlays", "deployments", "tracks", "incidents", "alerts")
 # Map layers drawn from another layer's data.
 LAYER_SOURCE: dict[str, str] = {"hotspots": "incidents"}
 
@@ -70,6 +71,8 @@ def build_layer(name: str, frame: gpd.GeoDataFrame, now: datetime, *, zoom: floa
         return imagery(frame)
     if name == "infrastructure":
         return infrastructure(frame)
+    if name == "overlays":
+        return overlays(frame)
     if name == "deployments":
         return deployments(frame, zoom=zoom)
     if name == "tracks":
