@@ -119,7 +119,11 @@ def imagery_timeline(imagery: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def layer_health(stats: list, now: datetime, expected_minutes: dict[str, float] | None = None) -> pd.DataFrame:
-    """Per layer: records, newest record, last write and how stale the newest record is."""
+    """Per layer: records, newest record, last write and how stale the newest record is. A layer
+    with no expected refresh is 'reference' if it is reference data, else 'ok' (TAK drawings
+    stand until redrawn)."""
+    from ingest.schema import LAYERS
+
     expected_minutes = expected_minutes or {"track_points": 10, "tracks": 10, "incidents": 24 * 60,
                                             "imagery": 3 * 24 * 60, "deployments": 2 * 24 * 60}
     rows = []
@@ -128,7 +132,9 @@ def layer_health(stats: list, now: datetime, expected_minutes: dict[str, float] 
         limit = expected_minutes.get(s.layer)
         stale = bool(limit is not None and (age is None or age > timedelta(minutes=limit)))
         rows.append({"layer": s.layer, "records": s.count, "newest": s.newest, "last write": s.last_write,
-                     "age": _age_text(age), "state": "stale" if stale else ("reference" if limit is None else "ok")})
+                     "age": _age_text(age),
+                     "state": "stale" if stale else ("reference" if limit is None and (
+                         s.layer not in LAYERS or LAYERS[s.layer].reference) else "ok")})
     return pd.DataFrame(rows)
 
 
