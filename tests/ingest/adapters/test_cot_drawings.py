@@ -154,3 +154,41 @@ def test_a_circle_without_a_radius_is_quarantined_with_the_reason(tmp_path):
     assert result.frame.empty and result.records_read == 1
     assert result.rejected.iloc[0]["reason"] == reasons.MALFORMED_RECORD
     assert "<ellipse major>" in result.rejected.iloc[0]["detail"] and "'abc'" in result.rejected.iloc[0]["detail"]
+
+
+@pytest.fixture(params=["delta", pytest.param("postgis", marks=pytest.mark.postgis)])
+def any_store(request, tmp_path):
+    """Each backend (this folder's `store` is the embedded one only)."""
+    if request.param == "delta":
+        yield DeltaStore(tmp_path / "store")
+        return
+    from ingest.store.postgis import PostGISStore, upgrade
+
+    url = request.getfixturevalue("postgis_url")
+    upgrade(url)
+    s = PostGISStore(url)
+    yield s
+    s.close()
+
+
+def test_both_stores_keep_the_shapes_and_a_redrawn_shape_replaces_its_old_version(any_store, tmp_path):
+    """Every drawing sample into the embedded store and PostGIS (migration 0004); then the geofence
+    sent again, moved and later, replaces the first version (its uid is the key)."""
+    for name in ("atak_circle.cot", "atak_rectangle.cot", "atak_route.cot", "wintak_freeform.cot",
+                 "wintak_geofence.cot", "wintak_range_bearing.cot"):
+        summary = ingest_results(any_store, read(DATA / "cot" / name, source=SRC), source=SRC,
+                                 default_marking="UNCLASSIFIED")
+        assert (summary.stored, summary.quarantined) == (1, 0), name
+    shapes = any_store.read("overlays").set_index("source_id")
+    assert sorted(shapes["kind"]) == ["circle", "circle", "freeform", "range_bearing", "rectangle", "route"]
+    fence = shapes.loc["d0be1c6b-4d86-40ec-bf8f-0e94b621eb3b"]
+    assert bool(fence["geofence"]) and fence["geofence_trigger"] == "Entry"
+    assert str(fence["drawn_at"]) == "2020-12-16 19:50:57.629000+00:00"
+    moved = (DATA / "cot" / "wintak_geofence.cot").read_text().replace("2020-12-16T19:50:57.629Z", "2020-12-16T20:00:00Z")
+    moved = moved.replace("lon='-77.06586686880725'", "lon='-77.0'")
+    path = tmp_path / "moved.cot"
+    path.write_text(moved)
+    ingest_results(any_store, read(path, source=SRC), source=SRC, default_marking="UNCLASSIFIED")
+    again = any_store.read("overlays").set_index("source_id")
+    assert len(again) == 6
+    assert abs(again.loc["d0be1c6b-4d86-40ec-bf8f-0e94b621eb3b"].geometry.centroid.x + 77.0) < 1e-3
