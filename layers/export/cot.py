@@ -249,13 +249,29 @@ def _rows(frame: gpd.GeoDataFrame) -> Iterator[dict[str, Any]]:
     yield from frame.to_dict("records")
 
 
+def written(layers: Mapping[str, gpd.GeoDataFrame]) -> dict[str, gpd.GeoDataFrame]:
+    """The records a package of `layers` holds: the layers TAK has an event for, and of the track
+    points only each track's latest (the record its event carries). The export counts and marks
+    exactly these (layers/export/api.py), not what was on screen but cannot go to TAK."""
+    out = {name: frame for name, frame in layers.items() if name in COT_LAYERS}
+    fixes = layers.get("track_points")
+    if fixes is not None and "tracks" in out:
+        out["track_points"] = _latest(fixes)
+    return out
+
+
+def _latest(fixes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if not len(fixes):
+        return fixes
+    return fixes.sort_values("time", kind="stable").groupby("track_id", sort=False).tail(1)
+
+
 def record_events(layers: Mapping[str, gpd.GeoDataFrame]) -> Iterator[tuple[str, etree._Element]]:
     """(layer, event) for every record TAK has an event for, layer by layer."""
     fixes = layers.get("track_points")
     latest: dict[str, dict[str, Any]] = {}
     if fixes is not None and len(fixes):
-        last = fixes.sort_values("time", kind="stable").groupby("track_id", sort=False).tail(1)
-        latest = {r["track_id"]: r for r in _rows(last)}
+        latest = {r["track_id"]: r for r in _rows(_latest(fixes))}
     builders = {"deployments": deployment_event, "incidents": incident_event, "overlays": overlay_event}
     for layer in COT_LAYERS:
         frame = layers.get(layer)

@@ -44,6 +44,8 @@ def test_the_package_has_a_manifest_listing_one_cot_per_record(package):
     assert sorted(listed) == sorted(n for n in names if n != "MANIFEST/manifest.xml")
     n_records = sum(len(shown[layer]) for layer in ("overlays", "deployments", "tracks", "incidents"))
     assert len(events) == n_records
+    # counted and marked as written: no imagery or borders, one fix per track
+    assert result.counts == {"overlays": 2, "deployments": 2, "tracks": 2, "incidents": 4, "track_points": 2}
     for name, ev in events.items():
         assert ev.tag == "event" and ev.get("stale") and ev.get("time") and ev.find("point") is not None
         assert name == f"{name.split('/')[0]}/{name.split('/')[0]}.cot"
