@@ -186,3 +186,17 @@ def test_bad_arguments_are_refused_with_what_was_expected(store):
         CotSender(store, "127.0.0.1", 1, username="x", protocol="sctp")
     with pytest.raises(CotOutError, match="not in the users file"):
         CotSender(store, "127.0.0.1", 1, username="nobody", users=dict).viewer()
+
+
+def test_the_command_refuses_an_unknown_account_before_sending_anything(tmp_path, monkeypatch, capsys):
+    from layers.cli import main
+
+    monkeypatch.setenv("WATCHFLOOR_HOME", str(tmp_path))
+    monkeypatch.delenv("WATCHFLOOR_STORE", raising=False)
+    server = LoopbackServer()
+    try:
+        assert main(["feed", "cot-out", "--to", "{}:{}".format(*server.address), "--user", "nobody"]) == 2
+        assert "account 'nobody': not in the users file" in capsys.readouterr().err
+        assert server.received == []  # not even a connection
+    finally:
+        server.close()
