@@ -598,9 +598,6 @@ def _as_listed(values: pa.Array | pa.ChunkedArray | np.ndarray | list[Any]) -> p
 
 
 # -- every layer: drawings, our own records, a TAK data package ---------------------------------
-# An event start tag whose type is not a position report (a-*), or our own record detail: only a
-# file holding one needs the second, element-by-element pass of `read_cot_layers`.
-_NOT_POSITION = re.compile(rb"<event\b[^>]*?\btype\s*=\s*[\"'](?!a-)")
 _XML_DECL = re.compile(rb"^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*\?>")
 # A data package of ours holds one .cot per record; TAK's own packages a few. Far more entries
 # than a KMZ, so the entry cap is raised for them (the size caps of ziputil stay).
@@ -643,13 +640,23 @@ def read_cot_layers(path: Path, *, source: str, layer: str | None = None, max_by
     data = _package_bytes(path, max_bytes) if is_data_package(path) else read_bytes(path, max_bytes)
     base = _read_cot_data(data, path, source, max_bytes)
     out = [base]
-    if _NOT_POSITION.search(data) or COT_RECORD_DETAIL.encode() in data:
+    if COT_RECORD_DETAIL.encode() in data or _has_other_types(base.frame):
         out = _sorted_layers(data, path, source, base)
     if layer is not None:
         out = [r for r in out if r.layer == layer]
         if not out:
             raise UnsupportedOptionError("cot", "--layer", f"{path} holds no {layer} records")
     return out
+
+
+def _has_other_types(frame: pd.DataFrame) -> bool:
+    """Whether the track point pass read an event that is not a position report (a drawing, a chat):
+    only a file holding one (or our own record detail) needs the element-by-element second pass.
+    Read off the column the first pass made, so a file of position reports costs one scan of it."""
+    if not len(frame) or "platform_type" not in frame:
+        return False
+    types = pd.Series(frame["platform_type"], dtype="string")
+    return bool((types.notna() & ~types.str.startswith("a-").fillna(True)).any())
 
 
 def _events(data: bytes, path: Path) -> list[Element]:
