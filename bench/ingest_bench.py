@@ -147,7 +147,7 @@ def run(repeats: int = 3) -> str:
             Row("CoT adapter (read_cot; goal >= 200,000 events/s)", cot_s, "CoT peer", cpeer,
                 f"{n / cot_s:,.0f} events/s"),
             Row("CoT adapter + validate", cot_both, "CoT peer", cpeer, f"{n / cot_both:,.0f} events/s"),
-            Row("CoT every layer (read_cot_layers: + the scan for drawings; position reports only)", layers_s,
+            Row("CoT every layer (read_cot_layers: read_cot + a look at the types read; position reports only)", layers_s,
                 "CoT adapter", cot_s, f"{n / layers_s:,.0f} events/s"),
             Row("lxml iterparse alone, nothing extracted (the ceiling)", floor, "CoT peer", cpeer,
                 f"{n / floor:,.0f} events/s"),
