@@ -16,10 +16,10 @@ import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
 from layers.map.deck.alerts import alerts as alert_rings
-from layers.map.deck.hotspots import hotspots as hex_layer
 from layers.map.deck.base import TOOLTIP
 from layers.map.deck.borders import borders, disputed
 from layers.map.deck.deployments import deployments
+from layers.map.deck.hotspots import hotspots as hex_layer
 from layers.map.deck.imagery import imagery
 from layers.map.deck.overlays import overlays
 from layers.map.deck.points import incidents, infrastructure, places
@@ -41,7 +41,7 @@ class CompactDeck(pdk.Deck):
     about 3x slower and twice the bytes for large layers (shared/notes/performance.md).
     Streamlit sends whatever `to_json` returns."""
 
-    def to_json(self) -> str:  # noqa: D102 - same contract as pydeck's
+    def to_json(self) -> str:
         # Built once: a cached deck is re-sent on reruns without re-encoding.
         cached = self.__dict__.get("_json_cache")
         if cached is None:
