@@ -38,3 +38,9 @@ KML_SCHEMA_DATA = f"{PROVENANCE_KEY}:schema"
 # columns and its geometries back to the types they had (a shapefile cannot tell a Polygon from a
 # one-part MultiPolygon); FIELDS.txt says the same for people.
 SHP_FIELDS_JSON = "FIELDS.json"
+# A TAK data package of ours (layers/export/cot.py): each record's CoT event carries this detail
+# element (layer, source, source_id, wkt attributes; the columns as JSON text) so that
+# ingest/adapters/cot_drawings.py puts it back in its layer exactly.
+COT_RECORD_DETAIL = "__watchfloor"
+# The member every TAK data package (mission package) holds: ATAK's MissionPackageManifest.
+TAK_MANIFEST = "MANIFEST/manifest.xml"

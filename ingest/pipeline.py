@@ -89,6 +89,17 @@ def ingest(store: Store, result: ReadResult, *, source: str, default_marking: st
     return summary
 
 
+def ingest_results(store: Store, results: ReadResult | list[ReadResult], *, source: str,
+                   default_marking: str | None = None, now: datetime | None = None) -> IngestSummary:
+    """`ingest` each layer a reader returned (a list for MULTI_LAYER formats), in order; the summed
+    summary (its layer '*' when several)."""
+    total: IngestSummary | None = None
+    for result in results if isinstance(results, list) else [results]:
+        summary = ingest(store, result, source=source, default_marking=default_marking, now=now)
+        total = summary if total is None else total + summary
+    return total if total is not None else IngestSummary("track_points", source, read=0)
+
+
 def refresh_tracks(store: Store, track_ids: list[str], *, written: gpd.GeoDataFrame | None = None) -> int:
     """Re-derive the tracks whose points just changed.
 

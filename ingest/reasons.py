@@ -29,6 +29,7 @@ MISSING_SOURCE_ID = "missing_source_id"
 BAD_VALUE = "bad_value"  # outside a closed vocabulary, or not a number
 # whole-record parse failures (adapters)
 MALFORMED_RECORD = "malformed_record"
+UNSUPPORTED_TYPE = "unsupported_type"  # a CoT event neither a position report nor a drawing (chat, marker)
 HOSTILE_INPUT = "hostile_input"  # refused as an attack: XML entities, oversized or traversing archives
 
 ALL = tuple(v for k, v in dict(globals()).items() if k.isupper() and isinstance(v, str))

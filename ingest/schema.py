@@ -148,6 +148,9 @@ ECHELONS = (
 )
 
 POLYGONAL = ("Polygon", "MultiPolygon")
+# What a TAK drawing (CoT `u-d-*`, `b-m-r`, `u-rb-a`) was drawn as; its geometry is a Polygon for the
+# closed shapes and a LineString for routes and range-and-bearing lines.
+OVERLAY_KINDS = ("circle", "ellipse", "rectangle", "freeform", "polygon", "route", "range_bearing")
 
 LAYERS: dict[str, LayerSpec] = {
     spec.name: spec
@@ -249,6 +252,29 @@ LAYERS: dict[str, LayerSpec] = {
             time_column="reported_at",
             version_column="reported_at",
             doc="Geometry is the unit's position; `area` its area of responsibility.",
+        ),
+        LayerSpec(
+            "overlays",
+            "TAK drawings",
+            ("Polygon", "LineString"),
+            (
+                Column("drawn_at", "time", True, "CoT event time of this version of the drawing."),
+                Column("kind", "str", True, "What was drawn.", allowed=OVERLAY_KINDS),
+                Column("label", "str", False, "The drawing's name (CoT contact callsign)."),
+                Column("cot_type", "str", False, "CoT type as received, e.g. 'u-d-c-c'."),
+                Column("sender_uid", "str", False, "uid of the TAK device that drew it (CoT creator or p-p link)."),
+                Column("stroke_color", "str", False, "Line colour as #RRGGBBAA (from CoT strokeColor ARGB)."),
+                Column("fill_color", "str", False, "Fill colour as #RRGGBBAA (from CoT fillColor ARGB)."),
+                Column("geofence", "bool", False, "True when TAK marked the drawing as a geofence (__geofence)."),
+                Column("geofence_trigger", "str", False, "TAK geofence trigger, e.g. 'Entry', 'Exit', 'Both'."),
+                Column("geofence_monitor", "str", False, "Who TAK's geofence monitors, e.g. 'All', 'TAK Users'."),
+                Column("remarks", "str", False, "Free text from the drawing: untrusted."),
+                Column("stale_at", "time", False, "CoT stale time."),
+            ),
+            time_column="drawn_at",
+            version_column="drawn_at",
+            doc="Shapes drawn in ATAK/WinTAK and sent as CoT; source_id is the drawing's CoT uid, "
+            "so a redrawn shape replaces its earlier version.",
         ),
         LayerSpec(
             "borders",

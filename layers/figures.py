@@ -31,17 +31,17 @@ def key_figures(picture: dict[str, gpd.GeoDataFrame], now: datetime, feeds: pd.D
     alerts = picture.get("alerts", gpd.GeoDataFrame())
     open_alerts = alerts[alerts["state"] == "open"] if not alerts.empty else alerts
     return {
-        "alerts_open": int(len(open_alerts)),
+        "alerts_open": len(open_alerts),
         "alerts_critical": int((open_alerts["severity"] == "critical").sum()) if not open_alerts.empty else 0,
-        "incidents_24h": int(len(recent)),
+        "incidents_24h": len(recent),
         "incidents_by_severity": by_sev,
         "tracks_active": active,
         "tracks_stale": stale,
-        "units": int(len(dep)),
+        "units": len(dep),
         "nations": int(dep["nation"].nunique()) if not dep.empty else 0,
         "personnel": int(dep["strength"].fillna(0).sum()) if not dep.empty else 0,
         "stale_feeds": stale_feeds,
-        "feeds": 0 if feeds is None else int(len(feeds)),
+        "feeds": 0 if feeds is None else len(feeds),
         "action_cards": 0 if cards is None or cards.empty else int(cards["needs_action"].astype(bool).sum()),
     }
 
@@ -119,7 +119,11 @@ def imagery_timeline(imagery: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def layer_health(stats: list, now: datetime, expected_minutes: dict[str, float] | None = None) -> pd.DataFrame:
-    """Per layer: records, newest record, last write and how stale the newest record is."""
+    """Per layer: records, newest record, last write and how stale the newest record is. A layer
+    with no expected refresh is 'reference' if it is reference data, else 'ok' (TAK drawings
+    stand until redrawn)."""
+    from ingest.schema import LAYERS
+
     expected_minutes = expected_minutes or {"track_points": 10, "tracks": 10, "incidents": 24 * 60,
                                             "imagery": 3 * 24 * 60, "deployments": 2 * 24 * 60}
     rows = []
@@ -128,7 +132,9 @@ def layer_health(stats: list, now: datetime, expected_minutes: dict[str, float] 
         limit = expected_minutes.get(s.layer)
         stale = bool(limit is not None and (age is None or age > timedelta(minutes=limit)))
         rows.append({"layer": s.layer, "records": s.count, "newest": s.newest, "last write": s.last_write,
-                     "age": _age_text(age), "state": "stale" if stale else ("reference" if limit is None else "ok")})
+                     "age": _age_text(age),
+                     "state": "stale" if stale else ("reference" if limit is None and (
+                         s.layer not in LAYERS or LAYERS[s.layer].reference) else "ok")})
     return pd.DataFrame(rows)
 
 
@@ -179,7 +185,7 @@ def visible_stats(stats: list, picture: dict[str, gpd.GeoDataFrame]) -> list:
         newest = None
         if col and col in frame.columns and not frame.empty and frame[col].notna().any():
             newest = frame[col].max()
-        out.append(replace(s, count=int(len(frame)), newest=newest))
+        out.append(replace(s, count=len(frame), newest=newest))
     return out
 
 

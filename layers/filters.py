@@ -17,7 +17,7 @@ import shapely
 WINDOWS: dict[str, float] = {"1h": 1, "6h": 6, "24h": 24, "7d": 168}
 DEFAULT_WINDOW = "24h"
 DEFAULT_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "imagery", "infrastructure",
-                                   "deployments", "tracks", "incidents", "alerts")
+                                   "overlays", "deployments", "tracks", "incidents", "alerts")
 ALL_LAYERS: tuple[str, ...] = DEFAULT_LAYERS + ("hotspots",)
 # The wall shows what needs attention; imagery footprints (for analysts) would cross out its symbols.
 WALL_LAYERS: tuple[str, ...] = tuple(name for name in DEFAULT_LAYERS if name != "imagery")
@@ -164,7 +164,7 @@ def apply_view(picture: dict[str, gpd.GeoDataFrame], view: View, now: datetime |
         elif name == "alerts" and not f.empty:
             f = f[(f["time"] >= start) & (f["time"] <= end)]
             f = _isin(f, "severity", view.severities)
-        if name in ("incidents", "tracks", "imagery", "deployments") and not f.empty:
+        if name in ("incidents", "tracks", "imagery", "deployments", "overlays") and not f.empty:
             f = _isin(f, "source", view.sources)
         if aoi is not None and not f.empty:
             f = _within_area(f, aoi)

@@ -16,7 +16,7 @@ import pandas as pd
 from ingest.schema import LAYERS
 from ingest.store import Store
 
-EVENT_LAYERS = ("incidents", "tracks", "imagery", "deployments")
+EVENT_LAYERS = ("incidents", "tracks", "imagery", "deployments", "overlays")
 REFERENCE_LAYERS = ("borders", "disputed_areas", "infrastructure", "places")
 MARGIN_DEG = 1.0
 
@@ -54,8 +54,8 @@ def load_picture(store: Store, window: Window, bounds: tuple[float, float, float
                  ) -> dict[str, gpd.GeoDataFrame]:
     out: dict[str, gpd.GeoDataFrame] = {}
     for layer in EVENT_LAYERS:
-        # Deployments are a standing picture: the latest report counts, however old.
-        if layer == "deployments":
+        # Deployments and TAK drawings are a standing picture: the latest version counts, however old.
+        if layer in ("deployments", "overlays"):
             out[layer] = store.read(layer, end=window.end)
         else:
             out[layer] = store.read(layer, start=window.start, end=window.end)

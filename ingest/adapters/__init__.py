@@ -23,7 +23,7 @@ from ingest.adapters import ziputil
 from ingest.adapters.acled_csv import read_acled_csv
 from ingest.adapters.adsb import read_aircraft_json, read_opensky_states
 from ingest.adapters.base import ReadResult
-from ingest.adapters.cot import read_cot
+from ingest.adapters.cot import is_data_package, read_cot_layers
 from ingest.adapters.exported import FORMAT as EXPORT_FORMAT
 from ingest.adapters.exported import read_export
 from ingest.adapters.exported import sniff as sniff_export
@@ -59,7 +59,7 @@ def _lazy(module: str, name: str) -> Reader:
 
 
 READERS: dict[str, tuple[str | None, Reader]] = {
-    "cot": ("track_points", read_cot),
+    "cot": ("track_points", read_cot_layers),  # drawings -> overlays, our records back: a list
     "gpx": ("track_points", read_gpx),
     "tracks-csv": ("track_points", read_tracks_csv),
     "geojson-incidents": ("incidents", partial(read_geojson, layer="incidents")),
@@ -88,7 +88,7 @@ READERS: dict[str, tuple[str | None, Reader]] = {
     EXPORT_FORMAT: (None, read_export),
 }
 # Formats whose reader returns one ReadResult per layer it finds (a list), so they need no --layer.
-MULTI_LAYER: frozenset[str] = frozenset({EXPORT_FORMAT})
+MULTI_LAYER: frozenset[str] = frozenset({EXPORT_FORMAT, "cot"})
 
 _PEEK = 64 * 1024
 
@@ -134,6 +134,8 @@ def detect(path: Path) -> str:
     ext = path.suffix.lower()
     if sniff_export(path, raw, head):  # our own export: every layer it holds, by name
         return EXPORT_FORMAT
+    if raw.startswith(b"PK\x03\x04") and is_data_package(path):
+        return "cot"  # a TAK data package: its .cot members
     if ext == ".gpx":
         return "gpx"
     if ext == ".cot":
@@ -197,7 +199,7 @@ def detect(path: Path) -> str:
     raise UnreadableInputError(
         path,
         "cannot tell the format: expected CoT XML (<event>), GPX, KML/KMZ, GDACS GeoRSS, OSM "
-        "(.osm.pbf/.osm), a PX4 ULog (.ulg), a MAVLink telemetry log (.tlog), a readsb/dump1090 "
+        "(.osm.pbf/.osm), a TAK data package (zip with MANIFEST/manifest.xml), a PX4 ULog (.ulg), a MAVLink telemetry log (.tlog), a readsb/dump1090 "
         "aircraft.json or OpenSky state vectors, "
         "STAC, USGS or other GeoJSON, a GeoTIFF, a GeoPackage, an ACLED CSV "
         "(event_type column), a track CSV (track id, lat, lon columns), or a deployments "

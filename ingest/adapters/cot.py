@@ -50,7 +50,8 @@ import shapely
 from lxml import etree
 
 from ingest import reasons
-from ingest.adapters import xmlsafe
+from ingest.adapters import cot_drawings as drawings
+from ingest.adapters import xmlsafe, ziputil
 from ingest.adapters.base import ReadResult, rejection, rejections
 from ingest.adapters.common import (
     MAX_INPUT_BYTES,
@@ -60,7 +61,8 @@ from ingest.adapters.common import (
     read_bytes,
     text_or_none,
 )
-from ingest.errors import HostileInputError, UnreadableInputError
+from ingest.errors import HostileInputError, UnreadableInputError, UnsupportedOptionError
+from ingest.exchange import COT_RECORD_DETAIL, TAK_MANIFEST
 from ingest.schema import CRS
 
 LAYER = "track_points"
@@ -200,6 +202,30 @@ def parse_cot_event(
     lon, lat = result.pop("lon"), result.pop("lat")
     result["geometry"] = shapely.Point(lon, lat)
     return result
+
+
+def parse_cot_message(xml_bytes: bytes, *, source: str, name: object = "CoT message") -> tuple[str, dict[str, Any]]:
+    """`parse_cot_event` for any event, as the live listeners need it: (layer, row or rejection).
+
+    A position report gives a `track_points` row, a drawing an `overlays` row, an event of our own
+    data package its record's layer and row (rows hold a shapely `geometry`); any other type is a
+    `track_points` rejection (`unsupported_type`). Raises HostileInputError as parse_cot_event does.
+    """
+    try:
+        root = xmlsafe.parse_bytes(xml_bytes, name=name)
+    except UnreadableInputError:
+        return LAYER, parse_cot_event(xml_bytes, source=source, name=name)  # its rejection says why
+    if xmlsafe.local_name(root.tag) != "event":
+        return LAYER, parse_cot_event(xml_bytes, source=source, name=name)
+    where = drawings.classify(root)
+    if where == LAYER:
+        return LAYER, parse_cot_event(xml_bytes, source=source, name=name)
+    raw = _raw(root)
+    if where == "record":
+        return drawings.record_row(root, source, raw)
+    if where == drawings.LAYER:
+        return drawings.LAYER, drawings.drawing_row(root, source, raw)
+    return LAYER, drawings.unsupported(root, source, raw)
 
 
 def _start_tag_end(buf: bytes | bytearray, start: int) -> int:
@@ -342,7 +368,10 @@ def read_cot(path: Path, *, source: str, max_bytes: int = MAX_INPUT_BYTES, **_: 
     to every reader.
     """
     path = Path(path)
-    data = read_bytes(path, max_bytes)
+    return _read_cot_data(read_bytes(path, max_bytes), path, source, max_bytes)
+
+
+def _read_cot_data(data: bytes, path: Path, source: str, max_bytes: int) -> ReadResult:
     if xmlsafe.streamable(data):
         try:
             return _read_streamed(data, path, source)
@@ -566,3 +595,112 @@ def _as_listed(values: pa.Array | pa.ChunkedArray | np.ndarray | list[Any]) -> p
     if values.null_count == len(values):
         return pd.Series([None] * len(values), dtype=object)
     return pd.Series(values.to_pandas())
+
+
+# -- every layer: drawings, our own records, a TAK data package ---------------------------------
+_XML_DECL = re.compile(rb"^\s*(?:\xef\xbb\xbf)?<\?xml[^>]*\?>")
+# A data package of ours holds one .cot per record; TAK's own packages a few. Far more entries
+# than a KMZ, so the entry cap is raised for them (the size caps of ziputil stay).
+MAX_PACKAGE_ENTRIES = 200_000
+
+
+def is_data_package(path: Path) -> bool:
+    """A zip holding MANIFEST/manifest.xml: a TAK data (mission) package."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return TAK_MANIFEST in {n.replace("\\", "/") for n in zf.namelist()}
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def _package_bytes(path: Path, max_bytes: int) -> bytes:
+    """The .cot members of a data package as one `<events>` document (declarations dropped),
+    refusing a DOCTYPE/ENTITY in any member as in every other CoT input."""
+    parts = [b"<events>"]
+    with ziputil.staging_dir() as staging:
+        members = ziputil.extract(path, staging, want=lambda n: n.lower().endswith(".cot"),
+                                  max_entries=MAX_PACKAGE_ENTRIES, max_total_bytes=max_bytes)
+        for member in sorted(members, key=lambda m: m.name):
+            data = member.path.read_bytes()
+            if b"<!DOCTYPE" in data.upper() or b"<!ENTITY" in data.upper():
+                raise HostileInputError(f"{path}!{member.name}", "CoT contains a DOCTYPE/ENTITY declaration; refused")
+            parts.append(_XML_DECL.sub(b"", data, count=1))
+    parts.append(b"</events>")
+    return b"\n".join(parts)
+
+
+def read_cot_layers(path: Path, *, source: str, layer: str | None = None, max_bytes: int = MAX_INPUT_BYTES,
+                    **_: Any) -> list[ReadResult]:
+    """Every layer a CoT file or TAK data package holds: position reports as track points, drawings
+    as overlays, our own exported records in their layers (ingest/adapters/cot_drawings.py), other
+    event types quarantined. `layer` keeps only that layer's result (refused if it holds none)."""
+    path = Path(path)
+    data = _package_bytes(path, max_bytes) if is_data_package(path) else read_bytes(path, max_bytes)
+    base = _read_cot_data(data, path, source, max_bytes)
+    out = [base]
+    if COT_RECORD_DETAIL.encode() in data or _has_other_types(base.frame):
+        out = _sorted_layers(data, path, source, base)
+    if layer is not None:
+        out = [r for r in out if r.layer == layer]
+        if not out:
+            raise UnsupportedOptionError("cot", "--layer", f"{path} holds no {layer} records")
+    return out
+
+
+def _has_other_types(frame: pd.DataFrame) -> bool:
+    """Whether the track point pass read an event that is not a position report (a drawing, a chat):
+    only a file holding one (or our own record detail) needs the element-by-element second pass.
+    Read off the column the first pass made, so a file of position reports costs one scan of it."""
+    if not len(frame) or "platform_type" not in frame:
+        return False
+    types = pd.Series(frame["platform_type"], dtype="string")
+    return bool((types.notna() & ~types.str.startswith("a-").fillna(True)).any())
+
+
+def _events(data: bytes, path: Path) -> list[Element]:
+    try:
+        return _find_events(xmlsafe.parse_bytes(data, name=path))
+    except UnreadableInputError:  # concatenated events: each one on its own
+        found = []
+        for chunk in iter_cot_events([data], name=path, max_event_bytes=max(len(data), MAX_EVENT_BYTES)):
+            try:
+                root = xmlsafe.parse_bytes(chunk, name=path)
+            except UnreadableInputError:
+                continue  # already rejected by the track point pass
+            if xmlsafe.local_name(root.tag) == "event":
+                found.append(root)
+        return found
+
+
+def _sorted_layers(data: bytes, path: Path, source: str, base: ReadResult) -> list[ReadResult]:
+    rows: dict[str, list[dict[str, Any]]] = {}
+    rejected: dict[str, list[dict[str, Any]]] = {}
+    diverted: set[str] = set()
+    for ev in _events(data, path):
+        where = drawings.classify(ev)
+        if where == "track_points":
+            continue
+        uid = text_or_none(ev.get("uid"))
+        diverted.add(f"{uid}@{text_or_none(ev.get('time')) or ''}")
+        raw = _raw(ev)
+        if where == "record":
+            layer, row = drawings.record_row(ev, source, raw)
+        elif where == drawings.LAYER:
+            layer, row = drawings.LAYER, drawings.drawing_row(ev, source, raw)
+        else:
+            layer, row = "track_points", drawings.unsupported(ev, source, raw)
+        (rejected if is_rejection(row) else rows).setdefault(layer, []).append(row)
+    frame, bad = base.frame, base.rejected
+    if diverted:
+        frame = frame[~frame["source_id"].isin(diverted).to_numpy()] if len(frame) else frame
+        bad = bad[~bad["source_id"].isin(diverted).to_numpy()] if len(bad) else bad
+    results = drawings.results(rows, rejected)
+    track = next((r for r in results if r.layer == "track_points"), None)
+    kept = ReadResult("track_points", frame, bad)
+    if track is None:
+        return [kept, *results] if len(frame) or len(bad) else results
+    merged = ReadResult("track_points", pd.concat([frame, track.frame], ignore_index=True) if len(frame) else track.frame,
+                        pd.concat([bad, track.rejected], ignore_index=True) if len(bad) else track.rejected)
+    return [merged if r is track else r for r in results]

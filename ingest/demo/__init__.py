@@ -55,5 +55,6 @@ def load_demo(store: Store, *, now: datetime | None = None, workdir: Path | None
     for name, fmt, source, marking in DEMO_FEEDS:
         _, reader = READERS[fmt]
         result = reader(workdir / name, source=source)
-        summaries.append(ingest(store, result, source=source, default_marking=marking, now=now))
+        for one in result if isinstance(result, list) else [result]:
+            summaries.append(ingest(store, one, source=source, default_marking=marking, now=now))
     return summaries

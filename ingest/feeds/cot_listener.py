@@ -26,8 +26,10 @@ so exposing it beyond the host must be a deliberate setting (and should sit
 behind a network the operation controls). Multicast: the socket binds the
 group address and joins it on `interface`.
 
-Friendly positions (CoT types `a-f-G-...`) are stored as `track_points` like
-every other event; mapping them to `deployments` is a later issue.
+Position reports (CoT types `a-*`, friendly ones too) are stored as `track_points`;
+drawings (`u-d-*`, routes `b-m-r`, range and bearing `u-rb-a`) as shapes on `overlays`,
+events of our own data package in their record's layer (ingest/adapters/cot_drawings.py),
+and any other type (chat, markers) is quarantined as `unsupported_type`.
 """
 
 from __future__ import annotations
@@ -46,13 +48,14 @@ from typing import Any, Self
 
 import pandas as pd
 
-from ingest.adapters.base import rejection
-from ingest.adapters.cot import LAYER, iter_cot_events, parse_cot_event, result_from_parsed
+from ingest.adapters import cot_drawings
+from ingest.adapters.base import ReadResult, rejection, rejections
+from ingest.adapters.cot import LAYER, iter_cot_events, parse_cot_message, result_from_parsed
 from ingest.errors import HostileInputError
 from ingest.feeds.config import CotFeed
 from ingest.feeds.errors import FeedError
 from ingest.feeds.health import to_utc
-from ingest.pipeline import IngestSummary, ingest
+from ingest.pipeline import IngestSummary, ingest_results
 from ingest.store.base import FeedStatus, Store
 
 log = logging.getLogger("watchfloor.feeds")
@@ -286,7 +289,7 @@ class CotListener:
         """Parse one event and queue it (row or rejection). False if it was hostile."""
         self.stats.messages += 1
         try:
-            parsed = parse_cot_event(data, source=self.feed.source, name=name)
+            layer, parsed = parse_cot_message(data, source=self.feed.source, name=name)
         except HostileInputError as exc:
             self._hostile(exc, data, name)
             return False
@@ -294,6 +297,8 @@ class CotListener:
             self.stats.rejected += 1
         else:
             self.stats.events += 1
+            if layer != LAYER:
+                parsed["_layer"] = layer  # a drawing, or a record of our own data package
         self._queue(parsed)
         return True
 
@@ -343,10 +348,10 @@ class CotListener:
             return None
         now = now or self.clock()
         try:
-            result = result_from_parsed(dict(item) for item in batch)  # copies: it pops keys
+            results = _results(batch)
             with self.write_lock or nullcontext():
-                summary = ingest(self.store, result, source=self.feed.source,
-                                 default_marking=self.feed.default_marking, now=now)
+                summary = ingest_results(self.store, results, source=self.feed.source,
+                                         default_marking=self.feed.default_marking, now=now)
         except Exception as exc:  # noqa: BLE001 - a store outage must not lose the events
             self.consecutive_failures += 1
             self.last_error = f"could not store {len(batch)} CoT event(s): {type(exc).__name__}: {exc}"
@@ -408,6 +413,25 @@ class CotListener:
             self._state, self._last_status = state, time.monotonic()
         except Exception:
             log.exception("feed %s: could not record the feed status", self.feed.name)
+
+
+def _results(batch: list[dict[str, Any]]) -> list[ReadResult]:
+    """The batch as one ReadResult per layer: track points (and every rejection of a track point)
+    first, as `result_from_parsed` builds them, then drawings and our own records by layer."""
+    points = [dict(item) for item in batch  # copies: result_from_parsed pops keys
+              if "_layer" not in item and item.get("layer", LAYER) == LAYER]
+    out = [result_from_parsed(points)] if points else []
+    others: dict[str, list[dict[str, Any]]] = {}
+    bad: dict[str, list[dict[str, Any]]] = {}
+    for item in batch:
+        if "_layer" in item:
+            row = dict(item)
+            others.setdefault(row.pop("_layer"), []).append(row)
+        elif item.get("layer", LAYER) != LAYER:
+            bad.setdefault(item["layer"], []).append(item)
+    for layer in sorted(set(others) | set(bad)):
+        out.append(ReadResult(layer, cot_drawings.frame_of(layer, others.get(layer, [])), rejections(bad.get(layer, []))))
+    return out
 
 
 def _family(host: str) -> socket.AddressFamily:

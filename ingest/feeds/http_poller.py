@@ -65,7 +65,7 @@ from ingest.feeds.errors import FeedError, FeedFetchError, FeedRefusedError
 from ingest.feeds.health import classify
 from ingest.feeds.health import to_utc as _ts
 from ingest.feeds.netguard import PinnedAdapter, Resolver, Target, check_url, redact
-from ingest.pipeline import IngestSummary, ingest
+from ingest.pipeline import IngestSummary, ingest_results
 from ingest.store.base import FeedStatus, Store
 
 log = logging.getLogger("watchfloor.feeds")
@@ -379,8 +379,8 @@ class HttpPoller:
         finally:
             path.unlink(missing_ok=True)
         with self.write_lock or nullcontext():
-            summary = ingest(self.store, result, source=feed.source,
-                             default_marking=feed.default_marking, now=now)
+            summary = ingest_results(self.store, result, source=feed.source,
+                                     default_marking=feed.default_marking, now=now)
         log.info("feed %s: %s", feed.name, summary.line())
         return summary
 

@@ -64,6 +64,20 @@ def _of_categories(incidents: gpd.GeoDataFrame, categories: tuple[str, ...]) -> 
     return incidents[incidents["category"].astype("string").str.lower().isin(wanted).fillna(False).to_numpy()]
 
 
+def tak_geofences(overlays: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    """The TAK drawings marked as geofences that fire on entry (trigger Entry, Both or not given),
+    polygons only, named by their label: the restricted zones TAK users drew."""
+    if overlays is None or overlays.empty or "geofence" not in overlays:
+        return None
+    fence = overlays["geofence"].fillna(False).astype(bool).to_numpy().copy()
+    trigger = overlays.get("geofence_trigger")
+    if trigger is not None:
+        fence &= ~trigger.astype("string").str.strip().str.lower().eq("exit").fillna(False).to_numpy(dtype=bool)
+    fence &= overlays.geometry.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    fences = overlays[fence]
+    return fences.assign(name=fences["label"]) if "label" in fences else fences
+
+
 def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetime, *,
              track_points: gpd.GeoDataFrame | Fixes | None = None,
              only: tuple[str, ...] | None = None, pair_search: PairSearch | None = None) -> gpd.GeoDataFrame:
@@ -137,6 +151,10 @@ def evaluate(picture: Mapping[str, gpd.GeoDataFrame], rules: Rules, now: datetim
             if rz.zones:
                 parts.append(area_entries(fixes, zones_frame(rz.zones), rule="restricted_zone_entry",
                                           severity=rz.severity, layer="zones", label="restricted zone"))
+            fences = tak_geofences(layer("overlays")) if rz.include_tak_geofences else None
+            if fences is not None and len(fences):
+                parts.append(area_entries(fixes, fences, rule="restricted_zone_entry", severity=rz.severity,
+                                          layer="overlays", label="TAK geofence"))
         if r.loitering.enabled and infra is not None:
             lt = r.loitering
             targets = infra

@@ -27,7 +27,7 @@ import shapely
 from ingest.store import Store
 from ingest.store.base import GeofenceQuery
 from ingest.store.locks import ALERTS
-from layers.alerts.evaluate import evaluate
+from layers.alerts.evaluate import evaluate, tak_geofences
 from layers.alerts.rules import Rules, load_rules
 from layers.picture import Window, load_picture, operational_bounds, reference_boxes
 
@@ -52,9 +52,11 @@ class AlertRun:
                 f"{self.resolved} resolved" + (f", {self.pruned} old resolved forgotten" if self.pruned else ""))
 
 
-def geofence_query(rules: Rules, now: datetime, bounds: tuple | None) -> GeofenceQuery:
+def geofence_query(rules: Rules, now: datetime, bounds: tuple | None,
+                   overlays: gpd.GeoDataFrame | None = None) -> GeofenceQuery:
     """What the geofencing rules in force test the last GEOFENCE_WINDOW of fixes against, as the
-    picture holds it (`layers.picture.reference_boxes`), for `Store.geofence_fixes`."""
+    picture holds it (`layers.picture.reference_boxes`), for `Store.geofence_fixes`; the TAK
+    geofences among `overlays` are zones too (when the rule includes them)."""
     boxes = reference_boxes(bounds)
     rz, lt = rules.restricted_zone_entry, rules.loitering
     return GeofenceQuery(
@@ -62,8 +64,13 @@ def geofence_query(rules: Rules, now: datetime, bounds: tuple | None) -> Geofenc
         borders=rules.border_crossing.enabled, borders_bbox=boxes["borders"],
         disputed_areas=rules.disputed_area_entry.enabled, restricted_zones=rz.enabled and rz.include_infrastructure,
         areas_bbox=boxes["infrastructure"],
-        zones_wkb=tuple(shapely.to_wkb(z.geometry) for z in rz.zones) if rz.enabled else (),
+        zones_wkb=(tuple(shapely.to_wkb(z.geometry) for z in rz.zones) + _fence_wkb(rz, overlays)) if rz.enabled else (),
         loiter_radius_m=lt.radius_m if lt.enabled else None, loiter_kinds=tuple(lt.kinds))
+
+
+def _fence_wkb(rz, overlays: gpd.GeoDataFrame | None) -> tuple[bytes, ...]:
+    fences = tak_geofences(overlays) if rz.include_tak_geofences else None
+    return tuple(shapely.to_wkb(g) for g in fences.geometry.values) if fences is not None else ()
 
 
 def evaluate_store(store: Store, now: datetime, rules: Rules, *, pushdown: bool = True) -> gpd.GeoDataFrame:
@@ -73,7 +80,7 @@ def evaluate_store(store: Store, now: datetime, rules: Rules, *, pushdown: bool 
     holds a day of fixes; the findings are the same (tests/layers/alerts/test_pushdown.py)."""
     bounds = operational_bounds(store)
     picture = load_picture(store, Window(now - PICTURE_WINDOW, now), bounds)
-    points = store.geofence_fixes(geofence_query(rules, now, bounds)) if pushdown else None
+    points = store.geofence_fixes(geofence_query(rules, now, bounds, picture.get("overlays"))) if pushdown else None
     if points is None:
         points = store.read("track_points", start=now - GEOFENCE_WINDOW, end=now, columns=list(FIX_COLUMNS))
 

@@ -83,6 +83,9 @@ class RestrictedZoneRule:
     enabled: bool = True
     severity: str = "critical"
     include_infrastructure: bool = True
+    # Drawings TAK users marked as geofences (overlays with geofence = true, an entry or both
+    # trigger) count as zones too: a fence drawn on a tablet alerts the watch floor.
+    include_tak_geofences: bool = True
     zones: tuple[Zone, ...] = ()
 
 
@@ -229,7 +232,7 @@ def parse_rules(data: Mapping[str, Any], *, origin: str = "alerts.toml") -> Rule
         default = getattr(d, name)
         simple[name] = SimpleRule(enabled=p.boolean(s, f"rules.{name}", True),
                                   severity=p.severity(s, f"rules.{name}", default.severity))
-    s = section("restricted_zone_entry", {"include_infrastructure", "zones"})
+    s = section("restricted_zone_entry", {"include_infrastructure", "include_tak_geofences", "zones"})
     zones_raw = s.get("zones", [])
     if not isinstance(zones_raw, list):
         raise ConfigError(f"{origin}: rules.restricted_zone_entry.zones", "a list of {name, wkt} tables", zones_raw)
@@ -242,6 +245,7 @@ def parse_rules(data: Mapping[str, Any], *, origin: str = "alerts.toml") -> Rule
         enabled=p.boolean(s, "rules.restricted_zone_entry", True),
         severity=p.severity(s, "rules.restricted_zone_entry", d.restricted_zone_entry.severity),
         include_infrastructure=p.boolean(s, "rules.restricted_zone_entry", True, key="include_infrastructure"),
+        include_tak_geofences=p.boolean(s, "rules.restricted_zone_entry", True, key="include_tak_geofences"),
         zones=zones)
     s = section("loitering", {"radius", "min_dwell", "max_gap", "kinds"})
     max_gap = s.get("max_gap", d.loitering.max_gap_s)

@@ -32,6 +32,8 @@ from ingest.markings import highest_marking
 from layers.access import Viewer, require, restrict
 from layers.export.atomic import atomic_output
 from layers.export.constants import MAX_SOURCES_LISTED, PROVENANCE_SIDECAR_SUFFIX
+from layers.export.cot import write_cot_package
+from layers.export.cot import written as cot_written
 from layers.export.csvfile import write_csv
 from layers.export.geojson import write_geojson
 from layers.export.geopackage import write_geopackage
@@ -65,6 +67,9 @@ class ExportFormat:
     provenance_sidecar: bool = False
     # Other names a plain file of this format may end with.
     also: tuple[str, ...] = ()
+    # The records of the selected layers the format writes (None: all of them). Counts, marking and
+    # provenance are of exactly these: a TAK package holds no imagery, and a track's latest fix only.
+    holds: Callable[[Mapping[str, gpd.GeoDataFrame]], dict[str, gpd.GeoDataFrame]] | None = None
 
     def zipped(self, n_layers: int, *, zip_asked: bool = False) -> bool:
         return self.zips == "always" or (self.zips == "several" and (n_layers > 1 or zip_asked))
@@ -88,11 +93,14 @@ FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
     ExportFormat("shp", write_shapefile_zip, "shp", "application/zip",
                  label="Shapefile (zip: one per layer and geometry type, FIELDS.txt and .json, PROVENANCE.txt)",
                  zips="always"),
+    ExportFormat("cot", write_cot_package, "zip", "application/zip",
+                 label="TAK data package (zip: MANIFEST/manifest.xml and one .cot per record; ATAK, WinTAK)",
+                 holds=cot_written),
     ExportFormat("html", write_html, "html", "text/html", label="Map snapshot, HTML (opens offline)",
                  also=("htm",)),
     ExportFormat("png", write_png, "png", "image/png", label="Map snapshot, PNG"),
 )}
-ALIASES = {"geopackage": "gpkg", "geoparquet": "parquet", "shapefile": "shp", "json": "geojson"}
+ALIASES = {"tak": "cot", "geopackage": "gpkg", "geoparquet": "parquet", "shapefile": "shp", "json": "geojson"}
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,8 @@ def export_view(picture: Mapping[str, gpd.GeoDataFrame], view: View, *, viewer: 
     spec = resolve_format(fmt)
     now = _utc(now or datetime.now(UTC))
     layers = selected_layers(picture, view, now, track_points)
+    if spec.holds is not None:
+        layers = spec.holds(layers)
     counts = {name: len(frame) for name, frame in layers.items()}
     if not any(counts.values()):
         raise ExportError("nothing to export: the view shows no features you may see "

@@ -29,7 +29,8 @@ from layers.export.constants import HTML_ASSET_SENTINEL, SNAPSHOT_MAX_FEATURES
 from layers.export.job import ExportJob
 
 VENDOR_DIR = Path(__file__).resolve().parents[2] / "dashboard" / "static" / "vendor"
-DRAWN_LAYERS = ("borders", "disputed_areas", "imagery", "infrastructure", "deployments", "tracks", "incidents")
+DRAWN_LAYERS = ("borders", "disputed_areas", "imagery", "infrastructure", "overlays", "deployments", "tracks",
+                "incidents")
 BANNER_PX = 30
 FOOTER_LINE_PX = 15
 FOOTER_LINES = 4  # marking; records and their counts; time window and generation; filters and what is not drawn

@@ -98,6 +98,7 @@ TITLE_COLUMNS: dict[str, tuple[str, ...]] = {
     "track_points": ("callsign", "track_id"),
     "imagery": ("platform", "collection", "source_id"),
     "deployments": ("unit_name",),
+    "overlays": ("label", "kind"),
     "infrastructure": ("name", "kind"),
     "borders": ("name",),
     "disputed_areas": ("name",),

@@ -10,6 +10,7 @@ KML driver) or the format's own reader (pyarrow for GeoParquet, csv for CSV).
 from __future__ import annotations
 
 import io
+import math
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +39,7 @@ PARIS = (2.35, 48.85)
 DATA_FORMATS = ("geojson", "gpkg", "kml", "kmz", "csv", "parquet", "shp")
 
 
-ALL_FORMATS = (*DATA_FORMATS, "html", "png")
+ALL_FORMATS = (*DATA_FORMATS, "html", "png", "cot")
 
 
 XSS = '<img src=x onerror="alert(1)"></script><script>alert(2)</script>'
@@ -150,6 +151,17 @@ def make_picture() -> dict[str, gpd.GeoDataFrame]:
         {"source_id": "PAR", "name": "Paris", "population": 2_100_000, "geometry": shapely.Point(*PARIS)},
         {"source_id": "PRI", "name": "Pristina", "population": 200_000, "geometry": shapely.Point(21.166, 42.667)},
     ], source="reference", marking="UNCLASSIFIED")
+    # TAK drawings: a geofence ring (a hand-made 8-gon) and a route; colours as TAK's ARGB hex.
+    ring = [(21.2 + 0.01 * math.cos(a * math.pi / 4), 42.6 + 0.01 * math.sin(a * math.pi / 4)) for a in range(8)]
+    overlays = _valid("overlays", [
+        {"source_id": "fence-1", "drawn_at": "2026-11-21T09:00:00.25Z", "kind": "freeform", "label": "No-go",
+         "cot_type": "u-d-f", "sender_uid": "ANDROID-1", "stroke_color": "#FF0000FF", "fill_color": "#FF000060",
+         "geofence": True, "geofence_trigger": "Entry", "geofence_monitor": "All",
+         "stale_at": "2026-11-22T09:00:00Z", "geometry": shapely.Polygon(ring), "marking": "UNCLASSIFIED//REL TO NATO"},
+        {"source_id": "route-1", "drawn_at": "2026-11-21T08:00:00Z", "kind": "route", "label": "Route 7",
+         "cot_type": "b-m-r", "geofence": False, "remarks": XSS,
+         "geometry": shapely.LineString([(21.1, 42.6), (21.12, 42.61), (21.15, 42.63)]), "marking": "UNCLASSIFIED"},
+    ], source="tak")
     alerts = gpd.GeoDataFrame({
         "key": ["proximity|INC-KOS", "stale|T1"], "rule": ["proximity", "stale_track"],
         "severity": ["critical", "low"],
@@ -166,7 +178,7 @@ def make_picture() -> dict[str, gpd.GeoDataFrame]:
     assert list(alerts.columns) == ALERT_COLUMNS
     return {"incidents": incidents, "tracks": tracks, "imagery": imagery, "deployments": deployments,
             "borders": borders, "disputed_areas": disputed, "infrastructure": infrastructure, "places": places,
-            "alerts": alerts}
+            "overlays": overlays, "alerts": alerts}
 
 
 VIEW = View(window="24h")

@@ -16,11 +16,12 @@ import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
 from layers.map.deck.alerts import alerts as alert_rings
-from layers.map.deck.hotspots import hotspots as hex_layer
 from layers.map.deck.base import TOOLTIP
 from layers.map.deck.borders import borders, disputed
 from layers.map.deck.deployments import deployments
+from layers.map.deck.hotspots import hotspots as hex_layer
 from layers.map.deck.imagery import imagery
+from layers.map.deck.overlays import overlays
 from layers.map.deck.points import incidents, infrastructure, places
 from layers.map.deck.tracks import tracks
 from layers.triage import DEFAULT_SETTINGS as DEFAULT_TRIAGE
@@ -28,7 +29,7 @@ from layers.triage import RuleTriage
 
 # Draw order, bottom to top, and the toggles the UI offers.
 MAP_LAYERS: tuple[str, ...] = ("borders", "disputed_areas", "places", "hotspots", "imagery", "infrastructure",
-                               "deployments", "tracks", "incidents", "alerts")
+                               "overlays", "deployments", "tracks", "incidents", "alerts")
 # Map layers drawn from another layer's data.
 LAYER_SOURCE: dict[str, str] = {"hotspots": "incidents"}
 
@@ -40,7 +41,7 @@ class CompactDeck(pdk.Deck):
     about 3x slower and twice the bytes for large layers (shared/notes/performance.md).
     Streamlit sends whatever `to_json` returns."""
 
-    def to_json(self) -> str:  # noqa: D102 - same contract as pydeck's
+    def to_json(self) -> str:
         # Built once: a cached deck is re-sent on reruns without re-encoding.
         cached = self.__dict__.get("_json_cache")
         if cached is None:
@@ -70,6 +71,8 @@ def build_layer(name: str, frame: gpd.GeoDataFrame, now: datetime, *, zoom: floa
         return imagery(frame)
     if name == "infrastructure":
         return infrastructure(frame)
+    if name == "overlays":
+        return overlays(frame)
     if name == "deployments":
         return deployments(frame, zoom=zoom)
     if name == "tracks":

@@ -67,6 +67,7 @@ from layers.map.leaflet.overlays import (
     _imagery_features,
     _incident_features,
     _infrastructure_features,
+    _tak_features,
     _track_features,
 )
 
@@ -135,6 +136,7 @@ def build_analyst_map(
     for name, title, make in (
         ("imagery", "Imagery footprints", _imagery_features),
         ("infrastructure", "Critical infrastructure", _infrastructure_features),
+        ("overlays", "TAK drawings", _tak_features),
         ("deployments", "Partner deployments", _deployment_features),
         ("tracks", "Tracks", lambda f: _track_features(f, now)),
         ("incidents", "Incidents", _incident_features),
@@ -191,7 +193,8 @@ def thin(frame: gpd.GeoDataFrame, layer: str, max_features: int) -> tuple[gpd.Ge
         if "occurred_at" in frame:
             keys.append((frame["occurred_at"], False))
     else:
-        column = {"tracks": "last_seen", "deployments": "reported_at", "imagery": "acquired_at"}.get(layer)
+        column = {"tracks": "last_seen", "deployments": "reported_at", "imagery": "acquired_at",
+                  "overlays": "drawn_at"}.get(layer)
         if column and column in frame:
             keys.append((frame[column], False))
     if keys:

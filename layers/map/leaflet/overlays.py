@@ -130,6 +130,21 @@ def _disputed_features(frame: gpd.GeoDataFrame) -> dict:
     return _collection([_feature(g, {"tip": t, "style": st}, digits=4) for g, t in zip(geoms, tips)])
 
 
+def _tak_features(frame: gpd.GeoDataFrame) -> dict:
+    """TAK drawings in their own colours (layers.map.deck.overlays.rgba), lines unfilled."""
+    from layers.map.deck.overlays import DEFAULT_FILL, DEFAULT_LINE, rgba
+
+    tips = tooltips(frame, [f"TAK {k}: {t}" for k, t in zip(_col(frame, "kind", ""), _titles(frame, "label", default=""))],
+                    [("Geofence", "geofence_trigger"), ("Sent by", "sender_uid"), ("Remarks", "remarks"),
+                     ("Drawn", "drawn_at"), ("Marking", "marking")])
+    feats = []
+    for g, t, line, fill in zip(frame.geometry.values, tips, _col(frame, "stroke_color"), _col(frame, "fill_color")):
+        area = g.geom_type in ("Polygon", "MultiPolygon")
+        st = _path_style(rgba(line, DEFAULT_LINE), rgba(fill, DEFAULT_FILL) if area else None, weight=2)
+        feats.append(_feature(g, {"tip": t, "style": st}, digits=6))
+    return _collection(feats)
+
+
 def _imagery_features(frame: gpd.GeoDataFrame) -> dict:
     tips = tooltips(frame, _titles(frame, "platform", "collection", default="scene"),
                     [("Scene", "source_id"), ("Acquired", "acquired_at"), ("Cloud %", "cloud_cover"),

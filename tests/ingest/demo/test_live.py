@@ -60,7 +60,7 @@ def test_every_document_goes_through_its_adapter_with_nothing_quarantined(world,
     events = b"<events>" + b"".join(e for _, e in world.cot_events(T)) + b"</events>"
     (tmp_path / "cot.xml").write_bytes(events)
     layer, reader = READERS["cot"]
-    result = reader(tmp_path / "cot.xml", source="demo-live")
+    (result,) = reader(tmp_path / "cot.xml", source="demo-live")  # one layer: position reports only
     assert len(result.frame) == len(world.cot_events(T)) and validate(result.frame, layer, source="x").quarantined.empty
 
 

@@ -113,3 +113,23 @@ def test_a_multicast_group_is_joined(store):
         assert listener.address[0] == "239.2.3.1"
     finally:
         listener.stop()
+
+
+def test_a_tak_drawing_on_the_wire_becomes_a_shape_and_a_chat_is_quarantined(store):
+    """A real WinTAK geofence circle (tests/data/cot/wintak_geofence.cot) over UDP: a shape on
+    `overlays`, never a track point; a GeoChat message is not a position report."""
+    feed = cot_cfg("cot-udp")
+    drawing = (Path(__file__).resolve().parents[2] / "data" / "cot" / "wintak_geofence.cot").read_bytes()
+    chat = (b"<event version='2.0' uid='GeoChat.X' type='b-t-f' time='2026-11-21T10:00:01Z'>"
+            b"<point lat='42.6' lon='21.1'/><detail><remarks>hello</remarks></detail></event>")
+    with CotListener(feed, store) as listener, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+        for datagram in (drawing, chat, cot("UAV-9", "2026-11-21T10:00:00Z")):
+            tx.sendto(datagram, listener.address)
+        assert wait_for(lambda: listener.stats.messages == 3 and len(store.read("overlays")) == 1
+                        and len(store.quarantined(source=feed.source)) == 1 and count(store) == 1)
+    shape = store.read("overlays").iloc[0]
+    assert (shape["kind"], shape["geofence"], shape["geofence_trigger"], shape["label"]) == (
+        "circle", True, "Entry", "Geo Fence Circle")
+    assert shape["marking"] == "UNCLASSIFIED" and shape.geometry.geom_type == "Polygon"
+    assert list(store.read("track_points")["track_id"]) == ["UAV-9"]
+    assert reasons(store, feed.source) == ["unsupported_type"]

@@ -41,6 +41,9 @@ def _provenance(fmt: str, path: Path) -> dict | str:
     if fmt in ("csv", "shp"):
         with zipfile.ZipFile(path) as zf:
             return zf.read("PROVENANCE.txt").decode()
+    if fmt == "cot":
+        with zipfile.ZipFile(path) as zf:
+            return json.loads(zf.read("watchfloor-provenance.json"))
     if fmt == "html":
         return path.read_text(encoding="utf-8")
     if fmt == "png":
@@ -66,7 +69,8 @@ def test_provenance_in_the_file_and_its_name(picture, fixes, fmt, tmp_path):
         assert prov["marking"] == result.marking
         assert prov["window"] == {"start": "2026-11-20T12:00:00Z", "end": "2026-11-21T12:00:00Z"}
         assert prov["filters"] == {"sev": "high,critical", "lyr": "incidents,tracks"}
-        assert prov["counts"] == {"incidents": 3, "tracks": 2, "track_points": 6}
+        # a TAK package holds each track's latest fix only, and says so
+        assert prov["counts"] == {"incidents": 3, "tracks": 2, "track_points": 2 if fmt == "cot" else 6}
         assert prov["layers"] == ["incidents", "tracks", "track_points"]
         assert prov["sources"] == {"incidents": ["demo-incidents"], "tracks": ["derived"], "track_points": ["demo-cot"]}
         assert datetime.fromisoformat(prov["generated_at"]) > NOW - timedelta(days=3650)
