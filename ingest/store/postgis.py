@@ -54,8 +54,10 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
+from urllib.parse import unquote
 
 from ingest.errors import SchemaError, StoreError, StoreQueryError
+from ingest.markings import parse_marking
 from ingest.schema import LAYERS, QUARANTINE_COLUMNS, LayerSpec, spec
 from ingest.store.base import (
     ALERT_COLUMNS,
@@ -131,13 +133,36 @@ def redact(url: str) -> str:
     return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', '')}"
 
 
+def scrub(text: object, url: str) -> str:
+    """``text`` (an error message from psycopg, libpq or ADBC) with every secret of ``url`` taken
+    out: the whole URL, its password (parsed, and as written, percent-encoded or not) and any
+    ``password=...`` or ``user:password@`` it may echo. Messages and logs carry the result only."""
+    out = str(text)
+    secrets_: set[str] = set()
+    try:
+        pw = conninfo_to_dict(url).get("password")
+    except psycopg.ProgrammingError:
+        pw = None
+    if pw:
+        secrets_.add(str(pw))
+    m = re.match(r"^[a-z]+://[^:/@]*:([^@]*)@", url or "")
+    if m and m.group(1):
+        secrets_ |= {m.group(1), unquote(m.group(1))}
+    if url:
+        out = out.replace(url, redact(url))
+    for secret in sorted(secrets_, key=len, reverse=True):
+        out = out.replace(secret, "***")
+    out = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", out, flags=re.IGNORECASE)
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", out)
+
+
 def connect(url: str, **settings: str) -> psycopg.Connection:
     """An autocommit connection whose session time zone is UTC (reads parse timestamps as UTC).
     `settings` are more libpq parameters, over the URL's (a lease's keepalives and name)."""
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise StoreError(f"WATCHFLOOR_STORE is not a valid PostgreSQL URL: {exc}") from None
+        raise StoreError(f"WATCHFLOOR_STORE is not a valid PostgreSQL URL: {scrub(exc, url)}") from None
     params["options"] = (params.get("options", "") + " -c TimeZone=UTC -c DateStyle=ISO").strip()
     params.setdefault("application_name", "watchfloor")
     params.setdefault("connect_timeout", "10")
@@ -145,7 +170,9 @@ def connect(url: str, **settings: str) -> psycopg.Connection:
     try:
         return psycopg.connect(**params, autocommit=True)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot connect to the PostGIS store at {redact(url)}: {exc}".strip()) from exc
+        # `from None`: the original exception (and a logged traceback of it) is not kept
+        raise StoreError(f"cannot connect to the PostGIS store at {redact(url)}: "
+                         f"{scrub(exc, url)}".strip()) from None
 
 
 def migrations() -> list[tuple[str, str]]:
@@ -186,9 +213,41 @@ def upgrade(url: str) -> list[str]:
                     conn.execute(text)
                     conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)", (name,))
                 applied.append(name)
+            with conn.transaction():
+                protect_and_remark(conn)
         except psycopg.Error as exc:
-            raise StoreError(f"upgrading the PostGIS store at {redact(url)}: migration failed: {exc}") from exc
+            raise StoreError(f"upgrading the PostGIS store at {redact(url)}: migration failed: "
+                             f"{scrub(exc, url)}") from None
     return applied
+
+
+def protect_and_remark(conn: psycopg.Connection) -> dict[str, int]:
+    """After the migrations: every layer table protected by row-level security (a layer added by a
+    later migration too), and every row's marking columns derived again from its marking text, so
+    rows written before 0004 (or before the site's coalitions changed) are judged as the dashboard
+    judges them. Returns rows changed per table; their versions are bumped (caches refresh)."""
+    if conn.execute("SELECT to_regprocedure('watchfloor_protect_layer(regclass)')").fetchone()[0] is None:
+        return {}
+    changed: dict[str, int] = {}
+    for name in [*LAYERS, FEEDS_TABLE]:
+        table = INTERNAL_TABLES.get(name, name)
+        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+            continue
+        conn.execute("SELECT watchfloor_protect_layer(%s::regclass)", (table,))
+        if name in LAYERS:
+            conn.execute("INSERT INTO watchfloor_layer_tables (name) VALUES (%s) ON CONFLICT DO NOTHING", (name,))
+        t = sql.Identifier(table)
+        markings = [r[0] for r in conn.execute(sql.SQL("SELECT DISTINCT marking FROM {}").format(t))]
+        _parsed_markings(conn, markings)
+        n = conn.execute(sql.SQL(
+            "UPDATE {} AS t SET _mk_level = m.mk_level, _mk_rel = m.mk_rel FROM _wf_mk m "
+            "WHERE t.marking IS NOT DISTINCT FROM m.mk_text "
+            "AND (t._mk_level IS DISTINCT FROM m.mk_level OR t._mk_rel IS DISTINCT FROM m.mk_rel)").format(t)).rowcount
+        conn.execute("DROP TABLE _wf_mk")
+        if n:
+            changed[name] = n
+            _bump(conn, name)
+    return changed
 
 
 def add_db_arguments(parser) -> None:
@@ -288,9 +347,14 @@ class PostGISStore(Store):
             for c in names)
         sets = sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
                                   for c in names if c not in ("source", "source_id"))
+        ids = ids + sql.SQL(", _mk_level, _mk_rel")
+        select = select + sql.SQL(", m.mk_level, m.mk_rel")
+        sets = sets + sql.SQL(", _mk_level = EXCLUDED._mk_level, _mk_rel = EXCLUDED._mk_rel")
+        markings = pc.unique(table.column("marking")).to_pylist()
         upsert = sql.SQL(
             "WITH w AS (INSERT INTO {t} AS t ({ids}) "
             "SELECT DISTINCT ON (source, source_id) {select} FROM _wf_in "
+            "LEFT JOIN _wf_mk m ON m.mk_text IS NOT DISTINCT FROM _wf_in.marking "
             "ORDER BY source, source_id, _version DESC, _ord DESC "
             "ON CONFLICT (source, source_id) DO UPDATE SET {sets} "
             "WHERE EXCLUDED._version >= t._version AND EXCLUDED._hash <> t._hash "
@@ -301,6 +365,7 @@ class PostGISStore(Store):
         def run(conn: psycopg.Connection) -> tuple[int, int]:
             _temp_table(conn, "_wf_in", kinds)
             _copy_in(conn, "_wf_in", list(kinds), data)
+            _parsed_markings(conn, markings)
             ins, changed = conn.execute(upsert).fetchone()
             if changed:
                 _bump(conn, layer)
@@ -423,11 +488,13 @@ class PostGISStore(Store):
                 values[i] = pd.Timestamp(values[i]).tz_convert("UTC").to_pydatetime()
             elif isinstance(values[i], np.generic):
                 values[i] = values[i].item()
-        cols = sql.SQL(", ").join(map(sql.Identifier, FEED_STATUS_COLUMNS))
+        names = [*FEED_STATUS_COLUMNS, "_mk_level", "_mk_rel"]
+        values += list(marking_columns(status.marking))
+        cols = sql.SQL(", ").join(map(sql.Identifier, names))
         q = sql.SQL("INSERT INTO watchfloor_feeds ({cols}) VALUES ({vals}) ON CONFLICT (feed) DO UPDATE SET {sets}") \
             .format(cols=cols, vals=sql.SQL(", ").join(sql.Placeholder() * len(values)),
                     sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                                            for c in FEED_STATUS_COLUMNS[1:]))
+                                            for c in names[1:]))
 
         def run(conn: psycopg.Connection) -> None:
             conn.execute(q, values)
@@ -625,7 +692,7 @@ class PostGISStore(Store):
                         pass
                 if attempt == 0 and isinstance(exc, (adbc_dbapi.OperationalError, adbc_dbapi.InterfaceError)):
                     continue  # e.g. a pooled connection the server closed
-                raise StoreError(f"{self!r}: {exc}".strip()) from exc
+                raise StoreError(f"{self!r}: {scrub(exc, self.url)}".strip()) from None
             with self._lock:
                 if len(self._idle_arrow) < POOL_SIZE and self._pid == os.getpid():
                     self._idle_arrow.append(conn)
@@ -651,16 +718,17 @@ class PostGISStore(Store):
                         return fn(conn)
             except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure) as exc:
                 if attempt == RETRIES:
-                    raise StoreError(f"{self!r}: gave up after {RETRIES + 1} tries: {exc}") from exc
+                    raise StoreError(f"{self!r}: gave up after {RETRIES + 1} tries: {scrub(exc, self.url)}") from exc
                 _time.sleep(0.02 * (attempt + 1))
             except pgerrors.UndefinedTable as exc:
-                raise StoreError(f"{self!r}: {exc}".strip() + f" (is the schema created? run `{UPGRADE_COMMAND}`)") \
+                raise StoreError(f"{self!r}: {scrub(exc, self.url)}".strip()
+                                 + f" (is the schema created? run `{UPGRADE_COMMAND}`)") \
                     from exc
             except psycopg.OperationalError as exc:  # e.g. a pooled connection the server closed
                 if attempt >= 1:
-                    raise StoreError(f"{self!r}: {exc}".strip()) from exc
+                    raise StoreError(f"{self!r}: {scrub(exc, self.url)}".strip()) from None
             except psycopg.Error as exc:
-                raise StoreError(f"{self!r}: {exc}".strip()) from exc
+                raise StoreError(f"{self!r}: {scrub(exc, self.url)}".strip()) from exc
         raise AssertionError("unreachable")
 
 
@@ -670,6 +738,24 @@ def _bump(conn: psycopg.Connection, name: str) -> None:
     conn.execute("INSERT INTO watchfloor_versions AS v (name, version, changed_at) "
                  "VALUES (%s, 1, clock_timestamp()) ON CONFLICT (name) DO UPDATE "
                  "SET version = v.version + 1, changed_at = EXCLUDED.changed_at", (name,))
+
+
+def marking_columns(marking: object) -> tuple[int | None, list[str] | None]:
+    """(_mk_level, _mk_rel) of a marking, parsed by ingest/markings.py as the dashboard parses it:
+    level None when missing or unreadable; nations None when releasable to all partners."""
+    m = parse_marking(marking)
+    if m is None:
+        return None, None
+    return m.level, None if m.rel_to is None else sorted(m.rel_to)
+
+
+def _parsed_markings(conn: psycopg.Connection, markings: list[object]) -> None:
+    """Temporary table _wf_mk (mk_text, mk_level, mk_rel): each distinct marking parsed once."""
+    conn.execute("CREATE TEMP TABLE _wf_mk (mk_text text, mk_level smallint, mk_rel text[]) ON COMMIT DROP")
+    texts = {None if _isna(v) else str(v).replace("\x00", NUL_STANDIN) for v in markings}
+    rows = [(t, *marking_columns(t)) for t in texts]  # the text as stored: what the dashboard reads back
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO _wf_mk VALUES (%s, %s, %s)", rows)
 
 
 def _temp_table(conn: psycopg.Connection, name: str, kinds: dict[str, str]) -> None:
