@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import adbc_driver_manager.dbapi as adbc_dbapi
 import adbc_driver_postgresql.dbapi as adbc_pg
@@ -54,7 +55,6 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
-from urllib.parse import unquote
 
 from ingest.errors import SchemaError, StoreError, StoreQueryError
 from ingest.markings import parse_marking
@@ -246,15 +246,19 @@ def protect_and_remark(conn: psycopg.Connection) -> dict[str, int]:
         conn.execute("DROP TABLE _wf_mk")
         if n:
             changed[name] = n
-            _bump(conn, name)
+            bump(conn, name)
     return changed
 
 
 def add_db_arguments(parser) -> None:
-    """The arguments of `watchfloor db`: `upgrade` and `status`, each with an optional --url."""
+    """The arguments of `watchfloor db`: `upgrade`, `status` and `role ...`, each with an optional --url."""
     sub = parser.add_subparsers(dest="db_command", required=True)
     up = sub.add_parser("upgrade", help="create or upgrade the PostGIS store's tables (pending migrations)")
     st = sub.add_parser("status", help="list the applied and pending migrations of the PostGIS store")
+    from ingest.store.roles import add_role_arguments
+
+    role = sub.add_parser("role", help="login roles: owner (migrations), writer (feeds), reader per dashboard")
+    add_role_arguments(role)
     for p in (up, st):
         p.add_argument("--url", help="postgresql://... (default: WATCHFLOOR_STORE)")
 
@@ -269,6 +273,14 @@ def db_command(args) -> int:
         raise ConfigError("WATCHFLOOR_STORE", "a postgresql://... URL (or --url) for `watchfloor db`",
                           url.split("@")[-1] if url else "unset")
     where = redact(url)
+    if args.db_command == "role":
+        from ingest.store.roles import role_command
+
+        with connect(url) as conn:
+            try:
+                return role_command(args, conn, where)
+            except psycopg.Error as exc:
+                raise StoreError(f"{where}: {scrub(exc, url)}") from None
     if args.db_command == "upgrade":
         done = upgrade(url)
         for name in done:
@@ -368,7 +380,7 @@ class PostGISStore(Store):
             _parsed_markings(conn, markings)
             ins, changed = conn.execute(upsert).fetchone()
             if changed:
-                _bump(conn, layer)
+                bump(conn, layer)
             return int(ins), int(changed) - int(ins)
 
         ins, upd = self._write(run)
@@ -385,7 +397,7 @@ class PostGISStore(Store):
         def run(conn: psycopg.Connection) -> int:
             n = conn.execute(q, params).rowcount
             if n:
-                _bump(conn, layer)
+                bump(conn, layer)
             return n
 
         return self._write(run)
@@ -414,7 +426,7 @@ class PostGISStore(Store):
         def run(conn: psycopg.Connection) -> int:
             n = conn.execute(q, rows).rowcount
             if n:
-                _bump(conn, QUARANTINE_TABLE)
+                bump(conn, QUARANTINE_TABLE)
             return n
 
         return self._write(run)
@@ -498,7 +510,7 @@ class PostGISStore(Store):
 
         def run(conn: psycopg.Connection) -> None:
             conn.execute(q, values)
-            _bump(conn, FEEDS_TABLE)
+            bump(conn, FEEDS_TABLE)
 
         self._write(run)
 
@@ -547,7 +559,7 @@ class PostGISStore(Store):
             old = conn.execute("SELECT a.key, a.content_hash, a.status, a.last_seen FROM watchfloor_alerts a "
                                "JOIN _wf_alerts s ON s.key = a.key ORDER BY a.key FOR UPDATE OF a").fetchall()
             if conn.execute(upsert).rowcount:
-                _bump(conn, ALERTS_TABLE)
+                bump(conn, ALERTS_TABLE)
             return old
 
         old = self._write(run)
@@ -602,7 +614,7 @@ class PostGISStore(Store):
                              "VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
                              (str(key), str(by), at_ts.to_pydatetime())).rowcount
             if n:
-                _bump(conn, ACKS_TABLE)
+                bump(conn, ACKS_TABLE)
             return True
 
         return self._write(run)
@@ -616,8 +628,8 @@ class PostGISStore(Store):
                 (cutoff,)).fetchall()]
             if gone:
                 conn.execute("DELETE FROM watchfloor_alert_acks WHERE key = ANY(%s::text[])", (gone,))
-                _bump(conn, ALERTS_TABLE)
-                _bump(conn, ACKS_TABLE)
+                bump(conn, ALERTS_TABLE)
+                bump(conn, ACKS_TABLE)
             return len(gone)
 
         return self._write(run)
@@ -639,7 +651,7 @@ class PostGISStore(Store):
         def run(conn: psycopg.Connection) -> int:
             n = conn.execute(q, params).rowcount
             if n:
-                _bump(conn, ALERTS_TABLE)
+                bump(conn, ALERTS_TABLE)
             return n
 
         return self._write(run)
@@ -702,6 +714,11 @@ class PostGISStore(Store):
             return table
         raise AssertionError("unreachable")
 
+    def run(self, fn: Callable[[psycopg.Connection], T], *, transaction: bool = False) -> T:
+        """``fn`` on a pooled connection (in one transaction if asked, retried on deadlocks),
+        errors as StoreError without secrets: for tables beside the layers (layers/access/directory.py)."""
+        return self._run(fn, transaction=transaction)
+
     def _read(self, fn: Callable[[psycopg.Connection], T]) -> T:
         return self._run(fn, transaction=False)
 
@@ -734,7 +751,8 @@ class PostGISStore(Store):
 
 # -- SQL and data helpers ---------------------------------------------------------------
 
-def _bump(conn: psycopg.Connection, name: str) -> None:
+def bump(conn: psycopg.Connection, name: str) -> None:
+    """Count a change of ``name`` (in the caller's transaction): what `Store.version` reads."""
     conn.execute("INSERT INTO watchfloor_versions AS v (name, version, changed_at) "
                  "VALUES (%s, 1, clock_timestamp()) ON CONFLICT (name) DO UPDATE "
                  "SET version = v.version + 1, changed_at = EXCLUDED.changed_at", (name,))
