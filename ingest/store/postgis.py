@@ -125,12 +125,17 @@ class SchemaBehindError(StoreError):
 # -- connections and migrations ---------------------------------------------------------
 
 def redact(url: str) -> str:
-    """host:port/dbname of a libpq URL, for messages (never the password)."""
+    """host:port/dbname of a libpq URL, for messages (never the password). A URL whose password
+    libpq would not read as one (an unescaped '/', '@' or '?' in it: parts of it would land in the
+    host, port or database name) is not described at all."""
     try:
         p = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "<unparseable database URL>"
-    return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', '')}"
+    if _misparsed(url, p):
+        return MISPARSED
+    text = f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', '')}"
+    return _without(text, _secrets(url))
 
 
 def scrub(text: object, url: str) -> str:
@@ -138,22 +143,50 @@ def scrub(text: object, url: str) -> str:
     out: the whole URL, its password (parsed, and as written, percent-encoded or not) and any
     ``password=...`` or ``user:password@`` it may echo. Messages and logs carry the result only."""
     out = str(text)
-    secrets_: set[str] = set()
+    if url:
+        out = out.replace(url, redact(url))
+    out = _without(out, _secrets(url))
+    out = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", out, flags=re.IGNORECASE)
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", out)
+
+
+MISPARSED = ("<a database URL whose password does not parse: write '/', '@', '?', ':' and '#' in it "
+             "as %2F, %40, %3F, %3A and %23>")
+
+
+def _misparsed(url: str, parsed: dict) -> bool:
+    """Whether libpq reads the URL's password other than as written (parts of it would end up in
+    the host, port or database name, and in libpq's error messages)."""
+    raw = _url_password(url)
+    return raw is not None and unquote(raw) != parsed.get("password")
+
+
+def _url_password(url: str) -> str | None:
+    """The password as written in a URL's user-info (up to its last '@'), or None."""
+    if not re.match(r"^[a-z]+://", url or "") or "@" not in url:
+        return None
+    userinfo = url.split("://", 1)[1].rsplit("@", 1)[0]
+    return userinfo.split(":", 1)[1] if ":" in userinfo else None
+
+
+def _secrets(url: str) -> set[str]:
+    out: set[str] = set()
     try:
         pw = conninfo_to_dict(url).get("password")
     except psycopg.ProgrammingError:
         pw = None
-    if pw:
-        secrets_.add(str(pw))
-    m = re.match(r"^[a-z]+://[^:/@]*:([^@]*)@", url or "")
-    if m and m.group(1):
-        secrets_ |= {m.group(1), unquote(m.group(1))}
-    if url:
-        out = out.replace(url, redact(url))
+    raw = _url_password(url)
+    for value in (pw, raw, unquote(raw) if raw else None):
+        if value:
+            out.add(str(value))
+            out |= {part for part in re.split(r"[/@?:#]", str(value)) if len(part) >= 4}
+    return out
+
+
+def _without(text: str, secrets_: set[str]) -> str:
     for secret in sorted(secrets_, key=len, reverse=True):
-        out = out.replace(secret, "***")
-    out = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", out, flags=re.IGNORECASE)
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", out)
+        text = text.replace(secret, "***")
+    return text
 
 
 def connect(url: str, **settings: str) -> psycopg.Connection:
@@ -163,6 +196,8 @@ def connect(url: str, **settings: str) -> psycopg.Connection:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
         raise StoreError(f"WATCHFLOOR_STORE is not a valid PostgreSQL URL: {scrub(exc, url)}") from None
+    if _misparsed(url, params):
+        raise StoreError(f"WATCHFLOOR_STORE is not a valid PostgreSQL URL: {MISPARSED}")
     params["options"] = (params.get("options", "") + " -c TimeZone=UTC -c DateStyle=ISO").strip()
     params.setdefault("application_name", "watchfloor")
     params.setdefault("connect_timeout", "10")
