@@ -331,14 +331,14 @@ def evaluate_alerts(at: datetime) -> None:
     alerts lease (layers/alerts/refresh.py `Evaluator`): with a `watchfloor alerts run` or another
     dashboard evaluating, this one stands by, and takes over when that one stops. Nothing at all
     when told so (`watchfloor up` sets WATCHFLOOR_ALERTS_IN_DASHBOARD=0; or
-    `[alerts] evaluate_in_dashboard = false`)."""
+    `[alerts] evaluate_in_dashboard = false`), nor on a PostGIS reader login (`Store.scoped`)."""
     import os
 
     from ingest.config import refresh_seconds, settings
 
     if os.environ.get("WATCHFLOOR_ALERTS_IN_DASHBOARD") == "0" or \
-            not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
-        return
+            not settings().get("alerts", {}).get("evaluate_in_dashboard", True) or store().scoped():
+        return  # a reader login sees part of the records: evaluating on them would resolve the rest
     bucket = int(at.timestamp() // max(30.0, refresh_seconds()))
     state = _evaluator()
     with state["lock"]:

@@ -252,6 +252,12 @@ class Store(ABC):
     # lets another take over when that one dies (ingest/store/locks.py).
 
     @abstractmethod
+    def scoped(self) -> bool:
+        """Whether this store's credential sees only part of the records (a PostGIS reader login:
+        README, "Database roles and credentials"). Work over all records, such as evaluating the
+        alert rules, must not run on a scoped store: it would resolve what it cannot see."""
+        return False
+
     def exclusive(self, name: str) -> Lease:
         """The lease `name` (`locks.ALERTS`, `locks.feed_lease(feed)`) among every process
         using this store, not yet acquired. `acquire()` (or entering it as a context

@@ -341,6 +341,7 @@ class PostGISStore(Store):
         self._idle_arrow: list[adbc_dbapi.Connection] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._scoped: bool | None = None
         if check_schema:
             with self._connection() as conn:
                 missing = pending_migrations(conn)
@@ -349,6 +350,15 @@ class PostGISStore(Store):
 
     def __repr__(self) -> str:
         return f"PostGISStore({redact(self.url)!r})"
+
+    def scoped(self) -> bool:
+        """A member of watchfloor_reader (not a superuser): row-level security applies to it."""
+        if self._scoped is None:
+            self._scoped = bool(self._read(lambda conn: conn.execute(
+                "SELECT CASE WHEN r.rolsuper OR to_regrole('watchfloor_reader') IS NULL THEN false "
+                "ELSE pg_has_role(current_user, 'watchfloor_reader', 'USAGE') END "
+                "FROM pg_roles r WHERE r.rolname = current_user").fetchone()[0]))
+        return self._scoped
 
     def exclusive(self, name: str) -> Lease:
         """A session advisory lock on a connection of its own: among every machine's processes."""

@@ -232,6 +232,17 @@ GRANT SELECT ON watchfloor_alerts, watchfloor_alert_acks, watchfloor_quarantine,
     watchfloor_layer_tables, watchfloor_reader_scopes, watchfloor_users, watchfloor_kiosks TO watchfloor_reader;
 GRANT INSERT ON watchfloor_alert_acks TO watchfloor_reader;
 GRANT UPDATE (enrol_code_hash, enrol_expires_at, token_hash) ON watchfloor_kiosks TO watchfloor_reader;
+-- A dashboard stores the restricted zones its analysts draw (layers/zones.py: infrastructure records
+-- of kind restricted_zone), marked so that its own scope may see them; nothing else.
+GRANT INSERT, UPDATE ON infrastructure TO watchfloor_reader;
+DO $$
+BEGIN
+    EXECUTE format('CREATE POLICY reader_zone_insert ON infrastructure FOR INSERT TO watchfloor_reader '
+                   'WITH CHECK (kind = %L AND %s)', 'restricted_zone', watchfloor_marking_test());
+    EXECUTE format('CREATE POLICY reader_zone_update ON infrastructure FOR UPDATE TO watchfloor_reader '
+                   'USING (kind = %L AND %s) WITH CHECK (kind = %L AND %s)', 'restricted_zone',
+                   watchfloor_marking_test(), 'restricted_zone', watchfloor_marking_test());
+END $$;
 -- Every process bumps the change counters of what it wrote (Store.version).
 GRANT SELECT, INSERT, UPDATE ON watchfloor_versions TO watchfloor_reader;
 

@@ -26,7 +26,7 @@ import shapely
 from ingest.schema import LAYERS
 from ingest.store.postgis import PostGISStore, connect, upgrade
 from ingest.store.roles import add_login, drop_login, scope
-from layers.access import DisabledUser, KioskRefused, check_session, restrict, start_session
+from layers.access import DisabledUser, KioskRefused, Viewer, check_session, restrict, start_session
 from layers.access.directory import DatabaseDirectory
 from tests.support.oracle import BAD, VIEWERS, gen_marking
 
@@ -302,3 +302,32 @@ def test_users_import_copies_a_users_file_into_the_database(postgis_url, tmp_pat
     assert "copied 1 account(s)" in out and "gbr.one" in out
     got = DatabaseDirectory(postgis_url).users()
     assert got == load_users(tmp_path / "users.toml")
+
+
+def test_a_dashboard_on_a_reader_login_acknowledges_and_draws_zones_within_its_scope(postgis_url, world, logins):
+    """The two things a dashboard writes; and it never evaluates the alert rules (it sees a part)."""
+    store, picture = world
+    url = _reader_url(postgis_url, logins("reader", scope("FRA", "RESTRICTED")))
+    reader = PostGISStore(url)
+    assert reader.scoped() and not store.scoped()
+    visible = sorted(set(restrict(picture, Viewer("x", "FRA", "RESTRICTED"))["alerts"]["key"]))
+    hidden = sorted(set(picture["alerts"]["key"]) - set(visible))
+    assert visible and hidden
+    assert reader.acknowledge(visible[0], "Fra One (fra.one, FRA)")
+    assert not reader.acknowledge(hidden[0], "Fra One (fra.one, FRA)")  # as if it did not exist
+    assert set(store.alerts(states=["acknowledged"])["key"]) == {visible[0]}
+
+    from layers.zones import zone_frame
+
+    zone = zone_frame("Exclusion 1", "POLYGON ((20 42, 20.1 42, 20.1 42.1, 20 42))", by="fra.one", now=T0)
+    from ingest.pipeline import ingest_frame
+
+    ok = ingest_frame(reader, "infrastructure", zone.assign(marking="RESTRICTED//REL TO FRA"), source="drawn")
+    assert ok.quarantined == 0 and "Exclusion 1" in set(store.read("infrastructure")["name"])
+    from ingest.errors import StoreError
+
+    for frame in (zone.assign(marking="SECRET//REL TO FRA"),                        # beyond its scope
+                  zone.assign(marking="UNCLASSIFIED", kind="power_plant")):         # not a zone
+        with pytest.raises(StoreError, match="row-level security"):
+            ingest_frame(reader, "infrastructure", frame, source="drawn")
+    reader.close()
