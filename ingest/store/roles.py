@@ -99,7 +99,8 @@ def drop_login(conn: psycopg.Connection, name: str) -> None:
     """Remove a login watchfloor made: its scope, its group memberships, the role itself."""
     _check_name(name)
     with conn.transaction():
-        conn.execute("DELETE FROM watchfloor_reader_scopes WHERE role_name = %s", (name,))
+        if conn.execute("SELECT to_regclass('watchfloor_reader_scopes')").fetchone()[0] is not None:
+            conn.execute("DELETE FROM watchfloor_reader_scopes WHERE role_name = %s", (name,))
         conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 

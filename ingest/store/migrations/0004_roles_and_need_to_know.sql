@@ -33,6 +33,11 @@ BEGIN
             END;
         END IF;
     END LOOP;
+    -- whoever upgrades is an owner (a superuser needs no membership); the owner creates in the schema
+    IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+        EXECUTE format('GRANT watchfloor_owner TO %I', current_user);
+    END IF;
+    EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO watchfloor_owner', current_schema());
 END $$;
 
 -- Which scope each reader login has. Readers see their own row only.
@@ -249,5 +254,4 @@ GRANT SELECT, INSERT, UPDATE ON watchfloor_versions TO watchfloor_reader;
 DO $$
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA %I TO watchfloor_writer, watchfloor_reader', current_schema());
-    EXECUTE format('GRANT USAGE, CREATE ON SCHEMA %I TO watchfloor_owner', current_schema());
 END $$;

@@ -331,3 +331,35 @@ def test_a_dashboard_on_a_reader_login_acknowledges_and_draws_zones_within_its_s
         with pytest.raises(StoreError, match="row-level security"):
             ingest_frame(reader, "infrastructure", frame, source="drawn")
     reader.close()
+
+
+def test_an_administrator_login_that_is_not_superuser_upgrades_and_owns(postgis_url, logins):
+    """The admin's machine: a login with CREATEROLE that owns the schema (as the database owner owns
+    public), no superuser."""
+    name = f"wf_t_admin_{uuid.uuid4().hex[:10]}"
+    schema = postgis_url.split("search_path%3D")[1].split(",")[0]
+    with connect(postgis_url) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN CREATEROLE")
+        conn.execute(f"ALTER SCHEMA {schema} OWNER TO {name}")  # as the database owner owns public
+    try:
+        url = _reader_url(postgis_url, name)
+        assert upgrade(url)  # every migration, 0004 included
+        with connect(url) as conn:
+            assert conn.execute("SELECT pg_has_role(current_user, 'watchfloor_owner', 'MEMBER')").fetchone()[0]
+            add_login(conn, "reader", f"{name}_r", "unused-pw", reader_scope=scope("FRA", "RESTRICTED"))
+        assert upgrade(url) == []
+        writer = _reader_url(postgis_url, logins("writer"))
+        from ingest.errors import StoreError
+
+        with connect(postgis_url) as conn:  # a migration that is not there yet, as after a watchfloor upgrade
+            conn.execute("DELETE FROM watchfloor_migrations WHERE name LIKE '0004%'")
+        with pytest.raises(StoreError, match="must be owner|permission denied"):
+            upgrade(writer)
+    finally:
+        with connect(postgis_url) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            conn.execute(f"CREATE SCHEMA {schema}")  # for the fixture to drop
+            for role in (f"{name}_r", name):
+                if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
+                    conn.execute(f"DROP OWNED BY {role}")
+                    conn.execute(f"DROP ROLE {role}")
