@@ -363,3 +363,12 @@ def test_an_administrator_login_that_is_not_superuser_upgrades_and_owns(postgis_
                 if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
                     conn.execute(f"DROP OWNED BY {role}")
                     conn.execute(f"DROP ROLE {role}")
+
+
+def test_alerts_run_refuses_a_reader_login(postgis_url, logins, tmp_path):
+    upgrade(postgis_url)
+    url = _reader_url(postgis_url, logins("reader", scope("FRA", "RESTRICTED")))
+    env = {**os.environ, "WATCHFLOOR_STORE": url, "WATCHFLOOR_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    run = subprocess.run([sys.executable, "-m", "layers.cli", "alerts", "run"], env=env, capture_output=True,
+                         text=True, timeout=120, check=False)
+    assert run.returncode == 2 and "writer credential" in run.stderr and "reader login" in run.stderr
