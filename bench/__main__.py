@@ -12,12 +12,14 @@ from bench import (
     ingest_bench,
     postgis_bench,
     pushdown_bench,
+    rls_bench,
     scenario,
     store_bench,
 )
 
 BENCHES = {"store": store_bench.run, "ingest": ingest_bench.run, "dashboard": dashboard_bench.run,
-           "analysis": analysis_bench.run, "stores": postgis_bench.run, "pushdown": pushdown_bench.run}
+           "analysis": analysis_bench.run, "stores": postgis_bench.run, "pushdown": pushdown_bench.run,
+           "rls": rls_bench.run}
 
 
 def main() -> int:

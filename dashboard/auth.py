@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from pathlib import Path
 
 import streamlit as st
 
@@ -35,9 +34,9 @@ from layers.access import (
     check_session,
     load_users,
     start_session,
-    users_path,
 )
-from layers.access.kiosk import COOKIE_NAME, Kiosk, check_token, kiosks_path, load_kiosks
+from layers.access.directory import directory
+from layers.access.kiosk import COOKIE_NAME, Kiosk, check_token, load_kiosks
 from layers.access.sessions import DEFAULT_SESSION_LIFETIME
 
 log = logging.getLogger(__name__)
@@ -46,33 +45,26 @@ NOTICE_KEY = "wf_signin_notice"
 
 
 @st.cache_resource(max_entries=4)
-def _users(path: str, stamp: tuple[int, int]) -> dict[str, UserRecord]:
-    return load_users(Path(path))
+def _users(stamp: object) -> dict[str, UserRecord]:
+    return load_users()
 
 
 def users() -> dict[str, UserRecord]:
-    """The accounts, read again whenever the file changes (an edit by `watchfloor users`)."""
-    path = users_path()
-    try:
-        st_ = path.stat()
-    except FileNotFoundError:
-        return {}
-    return _users(str(path), (st_.st_mtime_ns, st_.st_size))
+    """The accounts, read again whenever they change (an edit by `watchfloor users` on any machine):
+    the directory's stamp is the users file's mtime, or the PostGIS store's change counter."""
+    stamp = directory().stamp("users")
+    return {} if stamp is None else _users(stamp)
 
 
 @st.cache_resource(max_entries=4)
-def _kiosks(path: str, stamp: tuple[int, int]) -> dict[str, Kiosk]:
-    return load_kiosks(Path(path))
+def _kiosks(stamp: object) -> dict[str, Kiosk]:
+    return load_kiosks()
 
 
 def kiosks() -> dict[str, Kiosk]:
-    """The enrolled wall displays, read again whenever the file changes (enrolment, revocation)."""
-    path = kiosks_path()
-    try:
-        st_ = path.stat()
-    except FileNotFoundError:
-        return {}
-    return _kiosks(str(path), (st_.st_mtime_ns, st_.st_size))
+    """The enrolled wall displays, read again whenever they change (enrolment, revocation)."""
+    stamp = directory().stamp("kiosks")
+    return {} if stamp is None else _kiosks(stamp)
 
 
 @st.cache_resource
@@ -138,8 +130,8 @@ def _kiosk_token() -> str | None:
 def validate() -> tuple[Viewer | None, str | None]:
     """The viewer of this browser's valid sign-in, else (None, what to tell them).
 
-    Cheap enough for every refresh: a stat of the users and kiosks files, the rest from
-    memory. Order: a wall display's device token, then the identity provider, then a
+    Cheap enough for every refresh: a stat of the users and kiosks files (or one indexed row of
+    the PostGIS store each), the rest from memory. Order: a wall display's device token, then the identity provider, then a
     local account's session."""
     notice = None
     token = _kiosk_token()

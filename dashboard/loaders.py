@@ -304,15 +304,16 @@ def ensure_evaluator() -> None:
     another process (`watchfloor alerts run`, another dashboard) holds it. No page run ever waits
     for an evaluation: they read the alerts the store holds. Nothing at all when told so
     (`watchfloor up` sets WATCHFLOOR_ALERTS_IN_DASHBOARD=0; or `[alerts] evaluate_in_dashboard =
-    false`). A child that stopped is started again, once a minute at most."""
+    false`), nor on a PostGIS reader login (`Store.scoped`). A child that stopped is started
+    again, once a minute at most."""
     import os
     import time
 
     from ingest.config import refresh_seconds, settings
 
     if os.environ.get("WATCHFLOOR_ALERTS_IN_DASHBOARD") == "0" or \
-            not settings().get("alerts", {}).get("evaluate_in_dashboard", True):
-        return
+            not settings().get("alerts", {}).get("evaluate_in_dashboard", True) or store().scoped():
+        return  # a reader login sees part of the records: evaluating on them would resolve the rest
     state = _evaluator()
     with state["lock"]:
         process = state["process"]

@@ -42,11 +42,18 @@ TEST_USERS: dict[str, dict[str, str]] = {
 }
 
 
-def add_test_users(home: Path, users: dict[str, dict[str, str]] | None = None) -> None:
+def add_test_users(home: Path, users: dict[str, dict[str, str]] | None = None, *,
+                   store_url: str | None = None) -> None:
+    """The test accounts in ``home``'s users.toml, or with ``store_url`` in that PostGIS store's
+    accounts table (where every dashboard on that store reads them)."""
     from layers.access import add_user
 
-    for name, spec in (users or TEST_USERS).items():
-        add_user(home / "users.toml", name, TEST_PASSWORD, display_name=name.title(), **spec)
+    with pytest.MonkeyPatch.context() as mp:
+        if store_url:
+            mp.setenv("WATCHFLOOR_STORE", store_url)
+        for name, spec in (users or TEST_USERS).items():
+            add_user(None if store_url else home / "users.toml", name, TEST_PASSWORD, display_name=name.title(),
+                     **spec)
 
 
 def session_for(home: Path, username: str):

@@ -251,6 +251,12 @@ class Store(ABC):
     # rules) on one or several machines; a lease makes one of them do it at a time, and
     # lets another take over when that one dies (ingest/store/locks.py).
 
+    def scoped(self) -> bool:
+        """Whether this store's credential sees only part of the records (a PostGIS reader login:
+        README, "Database roles and credentials"). Work over all records, such as evaluating the
+        alert rules, must not run on a scoped store: it would resolve what it cannot see."""
+        return False
+
     @abstractmethod
     def exclusive(self, name: str) -> Lease:
         """The lease `name` (`locks.ALERTS`, `locks.feed_lease(feed)`) among every process

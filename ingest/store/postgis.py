@@ -40,6 +40,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import adbc_driver_manager.dbapi as adbc_dbapi
 import adbc_driver_postgresql.dbapi as adbc_pg
@@ -56,6 +57,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 
 from ingest.errors import SchemaError, StoreError, StoreQueryError
+from ingest.markings import parse_marking
 from ingest.schema import LAYERS, QUARANTINE_COLUMNS, LayerSpec, spec
 from ingest.store.base import (
     ALERT_COLUMNS,
@@ -123,12 +125,68 @@ class SchemaBehindError(StoreError):
 # -- connections and migrations ---------------------------------------------------------
 
 def redact(url: str) -> str:
-    """host:port/dbname of a libpq URL, for messages (never the password)."""
+    """host:port/dbname of a libpq URL, for messages (never the password). A URL whose password
+    libpq would not read as one (an unescaped '/', '@' or '?' in it: parts of it would land in the
+    host, port or database name) is not described at all."""
     try:
         p = conninfo_to_dict(url)
     except psycopg.ProgrammingError:
         return "<unparseable database URL>"
-    return f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', '')}"
+    if _misparsed(url, p):
+        return MISPARSED
+    text = f"{p.get('host', 'localhost')}:{p.get('port', '5432')}/{p.get('dbname', '')}"
+    return _without(text, _secrets(url))
+
+
+def scrub(text: object, url: str) -> str:
+    """``text`` (an error message from psycopg, libpq or ADBC) with every secret of ``url`` taken
+    out: the whole URL, its password (parsed, and as written, percent-encoded or not) and any
+    ``password=...`` or ``user:password@`` it may echo. Messages and logs carry the result only."""
+    out = str(text)
+    if url:
+        out = out.replace(url, redact(url))
+    out = _without(out, _secrets(url))
+    out = re.sub(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", r"\1***", out, flags=re.IGNORECASE)
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", out)
+
+
+MISPARSED = ("<a database URL whose password does not parse: write '/', '@', '?', ':' and '#' in it "
+             "as %2F, %40, %3F, %3A and %23>")
+
+
+def _misparsed(url: str, parsed: dict) -> bool:
+    """Whether libpq reads the URL's password other than as written (parts of it would end up in
+    the host, port or database name, and in libpq's error messages)."""
+    raw = _url_password(url)
+    return raw is not None and unquote(raw) != parsed.get("password")
+
+
+def _url_password(url: str) -> str | None:
+    """The password as written in a URL's user-info (up to its last '@'), or None."""
+    if not re.match(r"^[a-z]+://", url or "") or "@" not in url:
+        return None
+    userinfo = url.split("://", 1)[1].rsplit("@", 1)[0]
+    return userinfo.split(":", 1)[1] if ":" in userinfo else None
+
+
+def _secrets(url: str) -> set[str]:
+    out: set[str] = set()
+    try:
+        pw = conninfo_to_dict(url).get("password")
+    except psycopg.ProgrammingError:
+        pw = None
+    raw = _url_password(url)
+    for value in (pw, raw, unquote(raw) if raw else None):
+        if value:
+            out.add(str(value))
+            out |= {part for part in re.split(r"[/@?:#]", str(value)) if len(part) >= 4}
+    return out
+
+
+def _without(text: str, secrets_: set[str]) -> str:
+    for secret in sorted(secrets_, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def connect(url: str, **settings: str) -> psycopg.Connection:
@@ -137,7 +195,9 @@ def connect(url: str, **settings: str) -> psycopg.Connection:
     try:
         params = conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise StoreError(f"WATCHFLOOR_STORE is not a valid PostgreSQL URL: {exc}") from None
+        raise StoreError(f"WATCHFLOOR_STORE is not a valid PostgreSQL URL: {scrub(exc, url)}") from None
+    if _misparsed(url, params):
+        raise StoreError(f"WATCHFLOOR_STORE is not a valid PostgreSQL URL: {MISPARSED}")
     params["options"] = (params.get("options", "") + " -c TimeZone=UTC -c DateStyle=ISO").strip()
     params.setdefault("application_name", "watchfloor")
     params.setdefault("connect_timeout", "10")
@@ -145,7 +205,9 @@ def connect(url: str, **settings: str) -> psycopg.Connection:
     try:
         return psycopg.connect(**params, autocommit=True)
     except psycopg.Error as exc:
-        raise StoreError(f"cannot connect to the PostGIS store at {redact(url)}: {exc}".strip()) from exc
+        # `from None`: the original exception (and a logged traceback of it) is not kept
+        raise StoreError(f"cannot connect to the PostGIS store at {redact(url)}: "
+                         f"{scrub(exc, url)}".strip()) from None
 
 
 def migrations() -> list[tuple[str, str]]:
@@ -186,16 +248,52 @@ def upgrade(url: str) -> list[str]:
                     conn.execute(text)
                     conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} (name) VALUES (%s)", (name,))
                 applied.append(name)
+            with conn.transaction():
+                protect_and_remark(conn)
         except psycopg.Error as exc:
-            raise StoreError(f"upgrading the PostGIS store at {redact(url)}: migration failed: {exc}") from exc
+            raise StoreError(f"upgrading the PostGIS store at {redact(url)}: migration failed: "
+                             f"{scrub(exc, url)}") from None
     return applied
 
 
+def protect_and_remark(conn: psycopg.Connection) -> dict[str, int]:
+    """After the migrations: every layer table protected by row-level security (a layer added by a
+    later migration too), and every row's marking columns derived again from its marking text, so
+    rows written before 0005 (or before the site's coalitions changed) are judged as the dashboard
+    judges them. Returns rows changed per table; their versions are bumped (caches refresh)."""
+    if conn.execute("SELECT to_regprocedure('watchfloor_protect_layer(regclass)')").fetchone()[0] is None:
+        return {}
+    changed: dict[str, int] = {}
+    for name in [*LAYERS, FEEDS_TABLE]:
+        table = INTERNAL_TABLES.get(name, name)
+        if conn.execute("SELECT to_regclass(%s)", (table,)).fetchone()[0] is None:
+            continue
+        conn.execute("SELECT watchfloor_protect_layer(%s::regclass)", (table,))
+        if name in LAYERS:
+            conn.execute("INSERT INTO watchfloor_layer_tables (name) VALUES (%s) ON CONFLICT DO NOTHING", (name,))
+        t = sql.Identifier(table)
+        markings = [r[0] for r in conn.execute(sql.SQL("SELECT DISTINCT marking FROM {}").format(t))]
+        _parsed_markings(conn, markings)
+        n = conn.execute(sql.SQL(
+            "UPDATE {} AS t SET _mk_level = m.mk_level, _mk_rel = m.mk_rel FROM _wf_mk m "
+            "WHERE t.marking IS NOT DISTINCT FROM m.mk_text "
+            "AND (t._mk_level IS DISTINCT FROM m.mk_level OR t._mk_rel IS DISTINCT FROM m.mk_rel)").format(t)).rowcount
+        conn.execute("DROP TABLE _wf_mk")
+        if n:
+            changed[name] = n
+            bump(conn, name)
+    return changed
+
+
 def add_db_arguments(parser) -> None:
-    """The arguments of `watchfloor db`: `upgrade` and `status`, each with an optional --url."""
+    """The arguments of `watchfloor db`: `upgrade`, `status` and `role ...`, each with an optional --url."""
     sub = parser.add_subparsers(dest="db_command", required=True)
     up = sub.add_parser("upgrade", help="create or upgrade the PostGIS store's tables (pending migrations)")
     st = sub.add_parser("status", help="list the applied and pending migrations of the PostGIS store")
+    from ingest.store.roles import add_role_arguments
+
+    role = sub.add_parser("role", help="login roles: owner (migrations), writer (feeds), reader per dashboard")
+    add_role_arguments(role)
     for p in (up, st):
         p.add_argument("--url", help="postgresql://... (default: WATCHFLOOR_STORE)")
 
@@ -210,6 +308,14 @@ def db_command(args) -> int:
         raise ConfigError("WATCHFLOOR_STORE", "a postgresql://... URL (or --url) for `watchfloor db`",
                           url.split("@")[-1] if url else "unset")
     where = redact(url)
+    if args.db_command == "role":
+        from ingest.store.roles import role_command
+
+        with connect(url) as conn:
+            try:
+                return role_command(args, conn, where)
+            except psycopg.Error as exc:
+                raise StoreError(f"{where}: {scrub(exc, url)}") from None
     if args.db_command == "upgrade":
         done = upgrade(url)
         for name in done:
@@ -235,6 +341,7 @@ class PostGISStore(Store):
         self._idle_arrow: list[adbc_dbapi.Connection] = []
         self._pid = os.getpid()
         self._lock = threading.Lock()
+        self._scoped: bool | None = None
         if check_schema:
             with self._connection() as conn:
                 missing = pending_migrations(conn)
@@ -243,6 +350,15 @@ class PostGISStore(Store):
 
     def __repr__(self) -> str:
         return f"PostGISStore({redact(self.url)!r})"
+
+    def scoped(self) -> bool:
+        """A member of watchfloor_reader (not a superuser): row-level security applies to it."""
+        if self._scoped is None:
+            self._scoped = bool(self._read(lambda conn: conn.execute(
+                "SELECT CASE WHEN r.rolsuper OR to_regrole('watchfloor_reader') IS NULL THEN false "
+                "ELSE pg_has_role(current_user, 'watchfloor_reader', 'USAGE') END "
+                "FROM pg_roles r WHERE r.rolname = current_user").fetchone()[0]))
+        return self._scoped
 
     def exclusive(self, name: str) -> Lease:
         """A session advisory lock on a connection of its own: among every machine's processes."""
@@ -288,9 +404,14 @@ class PostGISStore(Store):
             for c in names)
         sets = sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
                                   for c in names if c not in ("source", "source_id"))
+        ids = ids + sql.SQL(", _mk_level, _mk_rel")
+        select = select + sql.SQL(", m.mk_level, m.mk_rel")
+        sets = sets + sql.SQL(", _mk_level = EXCLUDED._mk_level, _mk_rel = EXCLUDED._mk_rel")
+        markings = pc.unique(table.column("marking")).to_pylist()
         upsert = sql.SQL(
             "WITH w AS (INSERT INTO {t} AS t ({ids}) "
             "SELECT DISTINCT ON (source, source_id) {select} FROM _wf_in "
+            "LEFT JOIN _wf_mk m ON m.mk_text IS NOT DISTINCT FROM _wf_in.marking "
             "ORDER BY source, source_id, _version DESC, _ord DESC "
             "ON CONFLICT (source, source_id) DO UPDATE SET {sets} "
             "WHERE EXCLUDED._version >= t._version AND EXCLUDED._hash <> t._hash "
@@ -301,9 +422,10 @@ class PostGISStore(Store):
         def run(conn: psycopg.Connection) -> tuple[int, int]:
             _temp_table(conn, "_wf_in", kinds)
             _copy_in(conn, "_wf_in", list(kinds), data)
+            _parsed_markings(conn, markings)
             ins, changed = conn.execute(upsert).fetchone()
             if changed:
-                _bump(conn, layer)
+                bump(conn, layer)
             return int(ins), int(changed) - int(ins)
 
         ins, upd = self._write(run)
@@ -320,7 +442,7 @@ class PostGISStore(Store):
         def run(conn: psycopg.Connection) -> int:
             n = conn.execute(q, params).rowcount
             if n:
-                _bump(conn, layer)
+                bump(conn, layer)
             return n
 
         return self._write(run)
@@ -349,7 +471,7 @@ class PostGISStore(Store):
         def run(conn: psycopg.Connection) -> int:
             n = conn.execute(q, rows).rowcount
             if n:
-                _bump(conn, QUARANTINE_TABLE)
+                bump(conn, QUARANTINE_TABLE)
             return n
 
         return self._write(run)
@@ -423,15 +545,17 @@ class PostGISStore(Store):
                 values[i] = pd.Timestamp(values[i]).tz_convert("UTC").to_pydatetime()
             elif isinstance(values[i], np.generic):
                 values[i] = values[i].item()
-        cols = sql.SQL(", ").join(map(sql.Identifier, FEED_STATUS_COLUMNS))
+        names = [*FEED_STATUS_COLUMNS, "_mk_level", "_mk_rel"]
+        values += list(marking_columns(status.marking))
+        cols = sql.SQL(", ").join(map(sql.Identifier, names))
         q = sql.SQL("INSERT INTO watchfloor_feeds ({cols}) VALUES ({vals}) ON CONFLICT (feed) DO UPDATE SET {sets}") \
             .format(cols=cols, vals=sql.SQL(", ").join(sql.Placeholder() * len(values)),
                     sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
-                                            for c in FEED_STATUS_COLUMNS[1:]))
+                                            for c in names[1:]))
 
         def run(conn: psycopg.Connection) -> None:
             conn.execute(q, values)
-            _bump(conn, FEEDS_TABLE)
+            bump(conn, FEEDS_TABLE)
 
         self._write(run)
 
@@ -480,7 +604,7 @@ class PostGISStore(Store):
             old = conn.execute("SELECT a.key, a.content_hash, a.status, a.last_seen FROM watchfloor_alerts a "
                                "JOIN _wf_alerts s ON s.key = a.key ORDER BY a.key FOR UPDATE OF a").fetchall()
             if conn.execute(upsert).rowcount:
-                _bump(conn, ALERTS_TABLE)
+                bump(conn, ALERTS_TABLE)
             return old
 
         old = self._write(run)
@@ -535,7 +659,7 @@ class PostGISStore(Store):
                              "VALUES (%s, %s, %s) ON CONFLICT (key) DO NOTHING",
                              (str(key), str(by), at_ts.to_pydatetime())).rowcount
             if n:
-                _bump(conn, ACKS_TABLE)
+                bump(conn, ACKS_TABLE)
             return True
 
         return self._write(run)
@@ -549,8 +673,8 @@ class PostGISStore(Store):
                 (cutoff,)).fetchall()]
             if gone:
                 conn.execute("DELETE FROM watchfloor_alert_acks WHERE key = ANY(%s::text[])", (gone,))
-                _bump(conn, ALERTS_TABLE)
-                _bump(conn, ACKS_TABLE)
+                bump(conn, ALERTS_TABLE)
+                bump(conn, ACKS_TABLE)
             return len(gone)
 
         return self._write(run)
@@ -572,7 +696,7 @@ class PostGISStore(Store):
         def run(conn: psycopg.Connection) -> int:
             n = conn.execute(q, params).rowcount
             if n:
-                _bump(conn, ALERTS_TABLE)
+                bump(conn, ALERTS_TABLE)
             return n
 
         return self._write(run)
@@ -625,7 +749,7 @@ class PostGISStore(Store):
                         pass
                 if attempt == 0 and isinstance(exc, (adbc_dbapi.OperationalError, adbc_dbapi.InterfaceError)):
                     continue  # e.g. a pooled connection the server closed
-                raise StoreError(f"{self!r}: {exc}".strip()) from exc
+                raise StoreError(f"{self!r}: {scrub(exc, self.url)}".strip()) from None
             with self._lock:
                 if len(self._idle_arrow) < POOL_SIZE and self._pid == os.getpid():
                     self._idle_arrow.append(conn)
@@ -634,6 +758,11 @@ class PostGISStore(Store):
                 conn.close()
             return table
         raise AssertionError("unreachable")
+
+    def run(self, fn: Callable[[psycopg.Connection], T], *, transaction: bool = False) -> T:
+        """``fn`` on a pooled connection (in one transaction if asked, retried on deadlocks),
+        errors as StoreError without secrets: for tables beside the layers (layers/access/directory.py)."""
+        return self._run(fn, transaction=transaction)
 
     def _read(self, fn: Callable[[psycopg.Connection], T]) -> T:
         return self._run(fn, transaction=False)
@@ -651,25 +780,45 @@ class PostGISStore(Store):
                         return fn(conn)
             except (pgerrors.DeadlockDetected, pgerrors.SerializationFailure) as exc:
                 if attempt == RETRIES:
-                    raise StoreError(f"{self!r}: gave up after {RETRIES + 1} tries: {exc}") from exc
+                    raise StoreError(f"{self!r}: gave up after {RETRIES + 1} tries: {scrub(exc, self.url)}") from exc
                 _time.sleep(0.02 * (attempt + 1))
             except pgerrors.UndefinedTable as exc:
-                raise StoreError(f"{self!r}: {exc}".strip() + f" (is the schema created? run `{UPGRADE_COMMAND}`)") \
+                raise StoreError(f"{self!r}: {scrub(exc, self.url)}".strip()
+                                 + f" (is the schema created? run `{UPGRADE_COMMAND}`)") \
                     from exc
             except psycopg.OperationalError as exc:  # e.g. a pooled connection the server closed
                 if attempt >= 1:
-                    raise StoreError(f"{self!r}: {exc}".strip()) from exc
+                    raise StoreError(f"{self!r}: {scrub(exc, self.url)}".strip()) from None
             except psycopg.Error as exc:
-                raise StoreError(f"{self!r}: {exc}".strip()) from exc
+                raise StoreError(f"{self!r}: {scrub(exc, self.url)}".strip()) from exc
         raise AssertionError("unreachable")
 
 
 # -- SQL and data helpers ---------------------------------------------------------------
 
-def _bump(conn: psycopg.Connection, name: str) -> None:
+def bump(conn: psycopg.Connection, name: str) -> None:
+    """Count a change of ``name`` (in the caller's transaction): what `Store.version` reads."""
     conn.execute("INSERT INTO watchfloor_versions AS v (name, version, changed_at) "
                  "VALUES (%s, 1, clock_timestamp()) ON CONFLICT (name) DO UPDATE "
                  "SET version = v.version + 1, changed_at = EXCLUDED.changed_at", (name,))
+
+
+def marking_columns(marking: object) -> tuple[int | None, list[str] | None]:
+    """(_mk_level, _mk_rel) of a marking, parsed by ingest/markings.py as the dashboard parses it:
+    level None when missing or unreadable; nations None when releasable to all partners."""
+    m = parse_marking(marking)
+    if m is None:
+        return None, None
+    return m.level, None if m.rel_to is None else sorted(m.rel_to)
+
+
+def _parsed_markings(conn: psycopg.Connection, markings: list[object]) -> None:
+    """Temporary table _wf_mk (mk_text, mk_level, mk_rel): each distinct marking parsed once."""
+    conn.execute("CREATE TEMP TABLE _wf_mk (mk_text text, mk_level smallint, mk_rel text[]) ON COMMIT DROP")
+    texts = {None if _isna(v) else str(v).replace("\x00", NUL_STANDIN) for v in markings}
+    rows = [(t, *marking_columns(t)) for t in texts]  # the text as stored: what the dashboard reads back
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO _wf_mk VALUES (%s, %s, %s)", rows)
 
 
 def _temp_table(conn: psycopg.Connection, name: str, kinds: dict[str, str]) -> None:

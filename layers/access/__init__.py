@@ -4,8 +4,9 @@
   gets has been through `restrict`;
 - `errors`: why a sign-in or a session was refused;
 - `passwords` (argon2id hashes, `authenticate`), `sessions`, `throttle` (slowing password
-  guessing), `accounts` (the local users file), `oidc` (a site identity provider's claims),
-  `kiosk` (wall displays that stay signed in with revocable device tokens).
+  guessing), `accounts` (the accounts: the local users file, or the PostGIS store's table),
+  `oidc` (a site identity provider's claims), `kiosk` (wall displays that stay signed in with
+  revocable device tokens), `directory` (where accounts and displays live: files or the database).
 
 The `watchfloor users` command is in `layers/cli/users.py`.
 """

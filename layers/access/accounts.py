@@ -20,6 +20,7 @@ cannot leave an account silently enabled.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
@@ -62,11 +63,17 @@ class UserRecord:
 
 
 def load_users(path: str | Path | None = None) -> dict[str, UserRecord]:
-    """Accounts from the users file (default ``$WATCHFLOOR_HOME/users.toml``); {} if there is none.
+    """Accounts from the users file ``path``, or without it from where the configured store keeps
+    them (layers/access/directory.py: ``$WATCHFLOOR_HOME/users.toml``, or the PostGIS store's
+    table); {} if there are none.
 
     Raises ConfigError naming the user and setting for anything invalid. Messages name keys,
     never values of secrets. Warns when the file is readable by group or others."""
-    path = Path(path) if path is not None else users_path()
+    if path is None:
+        from layers.access.directory import directory
+
+        return directory().users()
+    path = Path(path)
     if not path.exists():
         return {}
     mode = path.stat().st_mode & 0o777
@@ -200,7 +207,6 @@ def add_user(path: str | Path | None, username: str, password: str, *, nation: s
     Everything is validated before the file is touched: username, nation, clearance,
     role, display name, password policy. Raises ConfigError if the user exists and
     ``replace`` is false."""
-    path = Path(path) if path is not None else users_path()
     name = username.strip().lower() if isinstance(username, str) else ""
     if not USERNAME_PATTERN.fullmatch(name):
         raise ConfigError("username", "lower-case letters, digits, '.', '_' or '-' (max 64)", username)
@@ -211,41 +217,56 @@ def add_user(path: str | Path | None, username: str, password: str, *, nation: s
         raise ConfigError(f"user {name}", "a valid nation, clearance and role", str(exc)) from None
     record = UserRecord(name, viewer.nation, viewer.clearance, viewer.role, hash_password(password),
                         display_name, disabled)
-    with _lock(path):
-        users = load_users(path)
+
+    def change(users: dict[str, UserRecord]) -> None:
         if name in users and not replace:
-            raise ConfigError(f"user {name}", "a new username (or --replace)", "already in the users file")
+            raise ConfigError(f"user {name}", "a new username (or --replace)", "already an account")
         users[name] = record
-        write_users(path, users)
+
+    _directory(path).change_users(change)
     return record
 
 
 def set_disabled(path: str | Path | None, username: str, disabled: bool = True) -> UserRecord:
     """Disable (or enable again) an account, atomically. UnknownUser if there is none."""
-    path = Path(path) if path is not None else users_path()
-    with _lock(path):
-        users = load_users(path)
-        record = users.get(username)
-        if record is None:
-            raise UnknownUser(username)
-        users[username] = UserRecord(record.username, record.nation, record.clearance, record.role,
-                                     record.password_hash, record.display_name, disabled)
-        write_users(path, users)
-    return users[username]
+    return _change_user(path, username, disabled=disabled)
 
 
 def set_password(path: str | Path | None, username: str, password: str) -> None:
     """Replace an account's password hash, atomically. UnknownUser if there is none."""
-    path = Path(path) if path is not None else users_path()
-    new_hash = hash_password(password)
-    with _lock(path):
-        users = load_users(path)
+    _change_user(path, username, password_hash=hash_password(password))
+
+
+def import_users(source: str | Path, path: str | Path | None = None, *, replace: bool = False) -> list[str]:
+    """Copy the accounts of a users file into the configured directory (the PostGIS store's table
+    when there is one): how a site moves its users.toml to the shared database. Accounts that
+    exist already are kept unless ``replace``. Returns the usernames copied."""
+    incoming = load_users(Path(source))
+
+    def change(users: dict[str, UserRecord]) -> list[str]:
+        copied = [n for n in sorted(incoming) if replace or n not in users]
+        users.update({n: incoming[n] for n in copied})
+        return copied
+
+    return _directory(path).change_users(change)
+
+
+def _change_user(path: str | Path | None, username: str, **changes: object) -> UserRecord:
+    def change(users: dict[str, UserRecord]) -> UserRecord:
         record = users.get(username)
         if record is None:
             raise UnknownUser(username)
-        users[username] = UserRecord(record.username, record.nation, record.clearance, record.role,
-                                     new_hash, record.display_name, record.disabled)
-        write_users(path, users)
+        users[username] = dataclasses.replace(record, **changes)
+        return users[username]
+
+    return _directory(path).change_users(change)
+
+
+def _directory(path: str | Path | None):
+    """The users file ``path``, or the configured directory (layers/access/directory.py)."""
+    from layers.access.directory import FileDirectory, directory
+
+    return directory() if path is None else FileDirectory(Path(path))
 
 
 def _check_display_name(text: object) -> None:

@@ -30,13 +30,13 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from ingest.config import home
 from ingest.errors import ConfigError
-from layers.access.accounts import _lock, _toml_str, atomic_write
+from layers.access.accounts import _toml_str, atomic_write
 from layers.access.errors import USERNAME_PATTERN, KioskRefused
 from layers.access.policy import Viewer
 
@@ -87,14 +87,18 @@ def _hash(secret: str) -> str:
 
 
 def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return (now or datetime.now(UTC)).astimezone(UTC)
 
 
 # -- the file -------------------------------------------------------------------------------
 
 def load_kiosks(path: Path | None = None) -> dict[str, Kiosk]:
-    """The kiosks file as records; {} if there is none. ConfigError names anything invalid."""
-    path = path or kiosks_path()
+    """The kiosks file ``path`` as records, or without it the displays where the configured store
+    keeps them (layers/access/directory.py); {} if there are none. ConfigError names anything invalid."""
+    if path is None:
+        from layers.access.directory import directory
+
+        return directory().kiosks()
     if not path.exists():
         return {}
     try:
@@ -126,7 +130,7 @@ def _record(path: Path, name: str, body: Any) -> Kiosk:
             return None
         if not isinstance(value, datetime) or value.tzinfo is None:
             raise ConfigError(f"{where}.{key}", "an offset date-time (e.g. 2026-12-04T10:00:00Z)", value)
-        return value.astimezone(timezone.utc)
+        return value.astimezone(UTC)
 
     return Kiosk(name, viewer.nation, viewer.clearance, when("created_at", True), when("expires_at", True),
                  str(body.get("created_by", "")), body.get("enrol_code_hash"), when("enrol_expires_at"),
@@ -145,19 +149,24 @@ def write_kiosks(path: Path, kiosks: Mapping[str, Kiosk]) -> None:
         for key in ("created_at", "expires_at", "enrol_expires_at", "revoked_at"):
             value = getattr(k, key)
             if value is not None:
-                lines.append(f"{key} = {value.astimezone(timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+                lines.append(f"{key} = {value.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}")
         lines.append("")
     atomic_write(path, "\n".join(lines).encode("utf-8"))
 
 
+def _directory(path: Path | None):
+    """The kiosks file ``path``, or the configured directory (layers/access/directory.py)."""
+    from layers.access.directory import FileDirectory, directory
+
+    return directory() if path is None else FileDirectory(kiosks_file=path)
+
+
 def _update(path: Path | None, name: str, change) -> Kiosk:
-    path = path or kiosks_path()
-    with _lock(path):
-        kiosks = load_kiosks(path)
-        kiosk = change(kiosks.get(name))
-        kiosks[name] = kiosk
-        write_kiosks(path, kiosks)
-    return kiosk
+    def run(kiosks: dict[str, Kiosk]) -> Kiosk:
+        kiosks[name] = change(kiosks.get(name))
+        return kiosks[name]
+
+    return _directory(path).change_kiosks(run)
 
 
 # -- what administrators do ---------------------------------------------------------------------
@@ -222,10 +231,9 @@ def enrol(code: str, *, path: Path | None = None, now: datetime | None = None) -
     The code works once and for ENROL_WINDOW; the token until the display's expiry."""
     now = _now(now)
     digest = _hash(code) if isinstance(code, str) and 0 < len(code) <= 200 else None
-    path = path or kiosks_path()
     token = secrets.token_urlsafe(32)
-    with _lock(path):
-        kiosks = load_kiosks(path)
+
+    def run(kiosks: dict[str, Kiosk]) -> Kiosk:
         match = next((k for k in kiosks.values() if digest and k.enrol_code_hash
                       and hmac.compare_digest(k.enrol_code_hash, digest)), None)
         if match is None:
@@ -234,10 +242,10 @@ def enrol(code: str, *, path: Path | None = None, now: datetime | None = None) -
             raise KioskRefused(match.name, "display revoked or expired")
         if match.enrol_expires_at is None or now >= match.enrol_expires_at:
             raise KioskRefused(match.name, "enrolment code expired; ask for a new one")
-        kiosk = replace(match, enrol_code_hash=None, enrol_expires_at=None, token_hash=_hash(token))
-        kiosks[kiosk.name] = kiosk
-        write_kiosks(path, kiosks)
-    return kiosk, token
+        kiosks[match.name] = replace(match, enrol_code_hash=None, enrol_expires_at=None, token_hash=_hash(token))
+        return kiosks[match.name]
+
+    return _directory(path).change_kiosks(run), token
 
 
 def check_token(token: object, kiosks: Mapping[str, Kiosk], now: datetime | None = None) -> Kiosk:

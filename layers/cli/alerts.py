@@ -22,7 +22,13 @@ def cmd_alerts_run(args: argparse.Namespace) -> int:
     if not args.takeover_s > 0 or not args.interval > 0:
         print("error: --interval and --takeover-s must be numbers of seconds > 0", file=sys.stderr)
         return 2
-    evaluator = Evaluator(open_store(), load_rules(Path(args.rules) if args.rules else None))
+    store = open_store()
+    if store.scoped():
+        from ingest.errors import ConfigError
+
+        raise ConfigError("WATCHFLOOR_STORE for `watchfloor alerts run`", "a writer credential (the rules run over "
+                          "every record)", "a dashboard's reader login, which sees only its scope")
+    evaluator = Evaluator(store, load_rules(Path(args.rules) if args.rules else None))
     holding: bool | None = None
     try:
         for run in evaluations(evaluator, interval_s=args.interval, takeover_s=args.takeover_s,

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ingest.errors import ConfigError
 from ingest.markings import LEVELS
-from layers.access.accounts import add_user, load_users, set_disabled, set_password, users_path
+from layers.access.accounts import add_user, import_users, load_users, set_disabled, set_password
+from layers.access.directory import directory
 from layers.access.errors import PasswordPolicyError
 from layers.access.passwords import authenticate
 from layers.access.policy import ADMIN, ROLES, Viewer
@@ -22,7 +23,8 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     Passwords are never command-line arguments (they would sit in shell history and
     the process list): they are prompted for twice, or read from stdin with
     --password-stdin for scripts."""
-    parser.add_argument("--file", help="users file (default $WATCHFLOOR_HOME/users.toml)")
+    parser.add_argument("--file", help="users file (default: $WATCHFLOOR_HOME/users.toml, or the PostGIS "
+                        "store's accounts table when WATCHFLOOR_STORE names one)")
     sub = parser.add_subparsers(dest="users_command", required=True)
     a = sub.add_parser("add", help="add an account (prompts for the password)")
     a.add_argument("username")
@@ -44,6 +46,10 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
     from layers.access.kiosk import add_kiosk_arguments
 
     add_kiosk_arguments(sub.add_parser("kiosk", help="wall displays that stay signed in (device tokens)"))
+    im = sub.add_parser("import", help="copy the accounts of a users file to where the store keeps them "
+                        "(the PostGIS store's table: shared by every dashboard)")
+    im.add_argument("source", help="a users.toml")
+    im.add_argument("--replace", action="store_true", help="overwrite accounts that exist already")
     pw = sub.add_parser("passwd", help="set an account's password (prompts for it)")
     pw.add_argument("username")
     pw.add_argument("--password-stdin", action="store_true")
@@ -54,7 +60,8 @@ def add_users_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentPar
 def users_command(args: argparse.Namespace) -> int:
     """Run one ``watchfloor users`` sub-command; returns the exit code. Errors raise
     WatchfloorError subclasses (the CLI prints them and exits 2)."""
-    path = Path(args.file) if getattr(args, "file", None) else users_path()
+    path = Path(args.file) if getattr(args, "file", None) else None  # None: where the store keeps them
+    where = path or directory().where
     cmd = args.users_command
     if cmd == "add":
         password = _read_password(bool(args.password_stdin))
@@ -62,7 +69,7 @@ def users_command(args: argparse.Namespace) -> int:
                      role=args.role, display_name=args.display_name, disabled=args.disabled,
                      replace=args.replace)
         print(f"added {r.username} ({r.nation}, {r.clearance}, {r.role}{', disabled' if r.disabled else ''}) "
-              f"to {path}")
+              f"to {where}")
         return 0
     if cmd == "list":
         for r in sorted(load_users(path).values(), key=lambda r: r.username):
@@ -78,28 +85,33 @@ def users_command(args: argparse.Namespace) -> int:
     if cmd == "kiosk":
         from layers.access.kiosk import kiosk_command
 
-        return kiosk_command(args, path.with_name("kiosks.toml") if getattr(args, "file", None) else None)
+        return kiosk_command(args, path.with_name("kiosks.toml") if path is not None else None)
+    if cmd == "import":
+        copied = import_users(args.source, path, replace=args.replace)
+        print(f"copied {len(copied)} account(s) from {args.source} to {where}" + (f": {', '.join(copied)}" if copied else ""))
+        return 0
     if cmd == "passwd":
         set_password(path, args.username, _read_password(bool(args.password_stdin)))
         print(f"{args.username}: password changed")
         return 0
-    raise ConfigError("users command", "add, list, disable, enable or passwd", cmd)
+    raise ConfigError("users command", "add, list, disable, enable, import, kiosk, bootstrap or passwd", cmd)
 
 
-def bootstrap(path: Path, username: str, *, nation: str, clearance: str) -> int:
+def bootstrap(path: Path | None, username: str, *, nation: str, clearance: str) -> int:
     """First run (``make run``): with no accounts yet, create one administrator so somebody can
     sign in and add the others. At a terminal the password is asked for; otherwise (a script, CI)
     a random one is generated and shown once on this terminal, for the operator to change with
     ``watchfloor users passwd``. Only its argon2 hash is stored; nothing is logged."""
-    existing = load_users(path) if path.exists() else {}
+    where = path or directory().where
+    existing = load_users(path)
     if existing:
-        print(f"{path}: {len(existing)} account(s) already; nothing to do")
+        print(f"{where}: {len(existing)} account(s) already; nothing to do")
         return 0
     interactive = sys.stdin.isatty() and sys.stdout.isatty()
     password = _read_password(False) if interactive else secrets.token_urlsafe(15)
     r = add_user(path, username, password, nation=nation, clearance=clearance, role=ADMIN,
                  display_name="Administrator")
-    print(f"created administrator {r.username} ({r.nation}, {r.clearance}) in {path}")
+    print(f"created administrator {r.username} ({r.nation}, {r.clearance}) in {where}")
     if not interactive:
         print(f"  one-time password: {password}\n  sign in, then change it: watchfloor users passwd {r.username}; "
               f"add people with: watchfloor users add NAME --nation XXX --clearance LEVEL --role analyst")
@@ -114,7 +126,7 @@ def sign_in_cli(username: str, password_stdin: bool) -> Viewer:
     password is not asked for), else `authenticate`'s AuthenticationError."""
     users = load_users()
     if not users:
-        raise ConfigError(f"users file {users_path()}", "at least one account (add one with "
+        raise ConfigError(f"accounts in {directory().where}", "at least one account (add one with "
                           "`watchfloor users add`)", "no accounts")
     password = _read_password(True) if password_stdin else getpass.getpass("Password: ")
     return authenticate(users, username, password)

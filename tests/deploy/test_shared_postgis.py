@@ -180,10 +180,10 @@ def test_two_dashboards_two_runners_and_evaluators_on_one_postgis(postgis_url, b
         runners = [Child("feeds", "run", "--config", str(config), "--takeover-s", "0.5", env=env(f"runner-{i}"),
                          **cli) for i in (1, 2)]
         children += runners
+        add_test_users(tmp_path, store_url=postgis_url)  # once: both dashboards sign in against the store's accounts
         for i in (1, 2):
             home = tmp_path / f"dashboard-{i}"
             home.mkdir()
-            add_test_users(home)
             dashboards.append((home, *start_dashboard(home, WATCHFLOOR_STORE=postgis_url, WATCHFLOOR_REFRESH_S="5",
                                                       WATCHFLOOR_ALERTS_IN_DASHBOARD="1")))
 

@@ -106,7 +106,8 @@ def test_the_migrated_tables_have_the_layer_schema_keys_and_indexes(postgis_url)
                 "FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = %s "
                 "ORDER BY ordinal_position", (name,)).fetchall()
             expected = [(c.name, PG_TYPES[c.kind]) for c in ls.all_columns]
-            expected += [("geometry", "geometry"), ("_version", "timestamp with time zone"), ("_hash", "text")]
+            expected += [("geometry", "geometry"), ("_version", "timestamp with time zone"), ("_hash", "text"),
+                         ("_mk_level", "smallint"), ("_mk_rel", "ARRAY")]  # the parsed marking (0005)
             assert cols == expected, name
             srids = dict(conn.execute("SELECT f_geometry_column, srid FROM geometry_columns "
                                       "WHERE f_table_schema = current_schema() AND f_table_name = %s", (name,)))
