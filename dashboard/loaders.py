@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 import geopandas as gpd
@@ -214,16 +215,79 @@ def _deck(key: tuple, _view: View, _at: datetime, layers: tuple, max_points: int
     return deck_
 
 
+# A wall's map may lag its clock by this much while the next minute's map is built (see `deck`).
+STALE_MAP_MINUTES = 2
+# Maps remembered, one per (view, layers, size, signature): the newest built for it.
+REMEMBERED_MAPS = 32
+
+
+@st.cache_resource
+def _maps() -> dict:
+    """The newest map built for each (view, layers, size, signature), with the data versions and
+    minute it was built for, and the builds under way in the background."""
+    return {"lock": threading.Lock(), "newest": OrderedDict(), "building": set()}
+
+
 def deck(view: View, at: datetime, *, viewer: Viewer, layers: tuple | None = None, max_points: int = 5_000,
          height: int = 700):
     """The map for `view` as `viewer` may see it, built once per (view, minute, store version,
-    viewer signature) and shared by every session with that signature and view."""
+    viewer signature) and shared by every session with that signature and view.
+
+    A map depends on the minute only through the sliding window and the tracks' ages: with the same
+    view, data and signature, the map of a minute or two ago is the right picture but for that.
+    So when the minute turns, the refresh shows the previous minute's map at once and the new one
+    is built in a background thread for the next refresh: at the scale scenario a full rebuild is
+    seconds, and no refresh of the wall waits for it (issue 13). A new view, new data, another
+    signature or an older map are built before they are shown, as before: a filter change or a
+    feed's new records never show an old picture, and nothing built for one signature is ever
+    shown to another."""
     minute = at.replace(second=0, microsecond=0)
     ensure_evaluator()
     layers = tuple(layers if layers is not None else view.layers)
-    key = (tuple(sorted(view.to_params().items())), minute.isoformat(), versions(), _alerts_version(),
-           signature(viewer))
-    return _deck(key, view, minute, layers, max_points, height, viewer)
+    which = (tuple(sorted(view.to_params().items())), signature(viewer), layers, max_points, height)
+    data = (versions(), _alerts_version())
+    state = _maps()
+    with state["lock"]:
+        newest = state["newest"].get(which)
+        stale = newest is not None and newest[0] == data and \
+            timedelta(0) < minute - newest[1] <= timedelta(minutes=STALE_MAP_MINUTES)
+        if stale and (which, data, minute) not in state["building"]:
+            state["building"].add((which, data, minute))
+            threading.Thread(target=_build_in_background, args=(state, which, data, minute, view, viewer),
+                             daemon=True, name="watchfloor-map").start()
+    if stale:
+        return newest[2]
+    deck_ = _build(which, data, minute, view, viewer)
+    _remember(state, which, data, minute, deck_)
+    return deck_
+
+
+def _build(which: tuple, data: tuple, minute: datetime, view: View, viewer: Viewer):
+    params, sig, layers, max_points, height = which
+    return _deck((params, minute.isoformat(), *data, sig), view, minute, layers, max_points, height, viewer)
+
+
+def _build_in_background(state: dict, which: tuple, data: tuple, minute: datetime, view: View,
+                         viewer: Viewer) -> None:
+    try:
+        _remember(state, which, data, minute, _build(which, data, minute, view, viewer), background=True)
+    except Exception:
+        log.exception("the map for %s could not be built; the previous one stays shown", minute.isoformat())
+    finally:
+        with state["lock"]:
+            state["building"].discard((which, data, minute))
+
+
+def _remember(state: dict, which: tuple, data: tuple, minute: datetime, deck_, *, background: bool = False) -> None:
+    """Keep ``deck_`` as the newest map for ``which``. A rerun's map is the newest by definition; a
+    background build is kept only if no rerun kept a map of other data or a later minute meanwhile."""
+    with state["lock"]:
+        newest = state["newest"].get(which)
+        if not background or newest is None or (newest[0] == data and newest[1] <= minute):
+            state["newest"][which] = (data, minute, deck_)
+            state["newest"].move_to_end(which)
+            while len(state["newest"]) > REMEMBERED_MAPS:
+                state["newest"].popitem(last=False)
 
 
 @st.cache_resource(max_entries=2)

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 
 log = logging.getLogger("watchfloor.dashboard.runs")
 
@@ -25,7 +25,7 @@ SLOW_RUN_S = 1.0
 def timed(what: str) -> Iterator[None]:
     """Log the server time of the run inside, whatever ends it (Streamlit stops a run that a newer
     one replaces by raising through it; that time is logged too)."""
-    began, start = datetime.now(UTC), time.perf_counter()
+    began, start = datetime.now().astimezone(), time.perf_counter()  # local, as the log line stamps
     try:
         yield
     finally:

@@ -110,6 +110,7 @@ def refresh_alerts(store: Store, *, now: datetime | None = None, rules: Rules | 
     now = now or datetime.now(UTC)
     rules = rules or load_rules()
     findings = evaluate_store(store, now, rules, pushdown=in_database())
+    log.debug("alert evaluation: %d findings computed; storing them", len(findings))
     report = store.put_alerts(findings, now=now)
     resolved = store.resolve_missing(set(findings["key"].astype(str)), now=now)
     pruned = store.prune_alerts(now - timedelta(seconds=rules.retention_s))
