@@ -15,6 +15,9 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import sys
+import threading
+import types
 
 log = logging.getLogger("watchfloor.alerts")
 
@@ -23,14 +26,29 @@ MIN_INTERVAL_S = 30.0
 TAKEOVER_S = 10.0
 
 
+_SPAWNING = threading.Lock()
+
+
 def start(interval_s: float) -> multiprocessing.Process:
     """Start the evaluator child for this process (spawned: a fresh interpreter, no copy of the
-    server's threads or caches). Its log goes where the server's goes."""
+    server's threads or caches). Its log goes where the server's goes.
+
+    A spawned child first imports the parent's ``__main__`` again; under ``streamlit run`` that is
+    the page script (Streamlit puts it in ``sys.modules``), which would build the whole app in the
+    child. For the moment of the spawn ``__main__`` is an empty module, so the child imports only
+    what `_main` needs."""
     process = multiprocessing.get_context("spawn").Process(
         target=_main, args=(max(MIN_INTERVAL_S, interval_s), min(TAKEOVER_S, max(MIN_INTERVAL_S, interval_s)),
                             os.getpid()),
         name="watchfloor-alerts", daemon=True)
-    process.start()
+    with _SPAWNING:
+        main = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")  # no __file__, no __spec__: nothing to import
+        try:
+            process.start()
+        finally:
+            if main is not None:
+                sys.modules["__main__"] = main
     return process
 
 
